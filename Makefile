@@ -1,0 +1,56 @@
+# The README's two commands: `make demo` (the main job) and `make test` (what CI runs).
+# Both create or update the virtualenv first, so they work on a fresh clone.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed.stamp
+
+.PHONY: demo test test-fast lint typecheck generate check-generated proto check-proto bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sloengine demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not integration and not e2e and not browser" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check sloengine sidecar instrumentation tests bench examples loadtests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# Regenerate the committed alerts/ and dashboards/ from the example catalog.
+generate: $(STAMP)
+	$(BIN)/sloengine generate examples/slos --out .
+
+check-generated: $(STAMP)
+	rm -rf .gen-check && mkdir .gen-check
+	$(BIN)/sloengine generate examples/slos --out .gen-check
+	diff -r --exclude=tests .gen-check/alerts alerts
+	diff -r .gen-check/dashboards dashboards
+	rm -rf .gen-check
+
+proto: $(STAMP)
+	bash scripts/gen_proto.sh
+
+check-proto: $(STAMP)
+	rm -rf .proto-check && bash scripts/gen_proto.sh .proto-check
+	diff -r --exclude=__init__.py --exclude=engine.proto --exclude=__pycache__ .proto-check/sloengine/v1 sloengine/proto/sloengine/v1
+	rm -rf .proto-check
+
+bench: $(STAMP)
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache artifacts .demo

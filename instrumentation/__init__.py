@@ -1,0 +1,1 @@
+"""instrumentation: one call gives a FastAPI service traces, RED metrics, health and logs."""

@@ -1,0 +1,5 @@
+import sys
+
+from sloengine.cli import main
+
+sys.exit(main())

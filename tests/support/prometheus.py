@@ -1,0 +1,175 @@
+"""Real Prometheus and Alertmanager (Debian packages) on loopback with temp dirs.
+
+    with PrometheusServer(tmp_path, rule_files=[...]) as prom:
+        prom.query("up")
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.support.net import free_port, wait_http_ok
+
+PROMETHEUS_BIN = shutil.which("prometheus") or "/usr/bin/prometheus"
+PROMTOOL_BIN = shutil.which("promtool") or "/usr/bin/promtool"
+ALERTMANAGER_BIN = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+
+
+class PrometheusServer:
+    """A Prometheus process with its own config, data dir and port; stopped on exit."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        rule_files: list[Path] | None = None,
+        scrape_configs: list[dict[str, Any]] | None = None,
+        alertmanager_url: str | None = None,
+        evaluation_interval: str = "15s",
+        scrape_interval: str = "15s",
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config: dict[str, Any] = {
+            "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval},
+            "rule_files": [str(p) for p in (rule_files or [])],
+            "scrape_configs": scrape_configs or [],
+        }
+        if alertmanager_url:
+            host = urllib.parse.urlparse(alertmanager_url).netloc
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [host]}]}]}
+        self.config_path = self.workdir / "prometheus.yml"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(yaml.safe_dump(config))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = self.workdir / "prometheus.log"
+
+    def __enter__(self) -> PrometheusServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [
+                PROMETHEUS_BIN,
+                f"--config.file={self.config_path}",
+                f"--storage.tsdb.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--web.enable-lifecycle",
+                "--web.enable-admin-api",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_http_ok(f"{self.url}/-/ready", timeout_s=30)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"prometheus did not start:\n{self.log_path.read_text()[-3000:]}") from None
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def api(self, path: str, **params: Any) -> Any:
+        url = f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            body = json.load(resp)
+        if body.get("status") != "success":
+            raise RuntimeError(f"{path} {params}: {body}")
+        return body["data"]
+
+    def query(self, expr: str, time_s: float | None = None) -> Any:
+        params: dict[str, Any] = {"query": expr}
+        if time_s is not None:
+            params["time"] = time_s
+        return self.api("query", **params)
+
+    def rule_groups(self) -> list[dict[str, Any]]:
+        return list(self.api("rules")["groups"])
+
+    def wait_rules_evaluated(self, timeout_s: float = 60) -> list[dict[str, Any]]:
+        """Wait until every rule group has been evaluated at least once."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            groups = self.rule_groups()
+            if groups and all(g.get("lastEvaluation", "").startswith("20") for g in groups):
+                return groups
+            time.sleep(0.2)
+        raise TimeoutError("rule groups not evaluated in time")
+
+
+class AlertmanagerServer:
+    """A prometheus-alertmanager process with the given config file; stopped on exit."""
+
+    def __init__(self, workdir: Path, config_path: Path) -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path = Path(config_path)
+        self.port = free_port()
+        self.cluster_port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = self.workdir / "alertmanager.log"
+
+    def __enter__(self) -> AlertmanagerServer:
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [
+                ALERTMANAGER_BIN,
+                f"--config.file={self.config_path}",
+                f"--storage.path={self.workdir / 'am-data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",  # no gossip: a single loopback instance
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_http_ok(f"{self.url}/-/ready", timeout_s=30)
+        except TimeoutError:
+            self.__exit__()
+            raise RuntimeError(f"alertmanager did not start:\n{self.log_path.read_text()[-3000:]}") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        req = urllib.request.Request(
+            f"{self.url}/api/v2/alerts",
+            data=json.dumps(alerts).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            resp.read()
+
+
+def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run promtool; the caller asserts on returncode and output."""
+    return subprocess.run([PROMTOOL_BIN, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
