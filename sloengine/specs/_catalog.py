@@ -1,0 +1,165 @@
+"""`load_catalog`: read spec files, dispatch each document to its format, check across files.
+
+Stages: find files -> parse YAML documents -> load each document by apiVersion/kind (or
+Sloth's `version`) -> resolve policies and periods -> check duplicates. Every stage adds to
+one Collector; if anything was wrong the run ends with SpecErrors listing all of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sloengine.durations import format_duration
+from sloengine.errors import SpecError, SpecErrors
+from sloengine.model import SLO, BurnRatePolicy, Catalog
+from sloengine.policy import builtin_policy, builtin_policy_names, parse_policy
+from sloengine.specs import _native, _openslo, _openslo_v1alpha, _sloth
+from sloengine.specs._documents import Document, read_documents, spec_files
+from sloengine.specs._fields import At, Collector, type_name
+from sloengine.specs._loaded import LoadedSLO
+
+_POLICY_KINDS = {"sloengine/v1": "BurnRatePolicy", "sloth.slok.dev/v1": "AlertWindows"}
+_SUPPORTED = (
+    f"apiVersion {_native.API_VERSION} (kind {_native.KIND}, BurnRatePolicy), "
+    f"{_openslo.API_VERSION} (kind {', '.join(_openslo.KINDS)}), "
+    f"{_openslo_v1alpha.API_VERSION} (kind SLO), sloth.slok.dev/v1 (kind AlertWindows), "
+    f"or Sloth's version: {_sloth.VERSION}"
+)
+
+
+@dataclass
+class _Loading:
+    """What one run has read so far."""
+
+    collector: Collector = field(default_factory=Collector)
+    slos: list[LoadedSLO] = field(default_factory=list)
+    policies: list[tuple[BurnRatePolicy, At]] = field(default_factory=list)
+    openslo: _openslo.Documents = field(default_factory=_openslo.Documents)
+
+
+def load_catalog(paths: Sequence[str | Path]) -> Catalog:
+    """Load every spec under `paths` (files or directories) into one Catalog.
+
+    Raises SpecErrors holding every problem found, one `file: field.path: reason` line each.
+    """
+    state = _Loading()
+    for path in spec_files(paths, state.collector):
+        for doc in read_documents(path, state.collector):
+            _dispatch(doc, state)
+    state.slos.extend(_openslo.load_slos(state.openslo, state.collector))
+    policies = _check_policies(state.policies, state.collector)
+    slos = _resolve_policies(state.slos, policies, state.collector)
+    _check_duplicates(slos, state.collector)
+    if state.collector.errors:
+        raise SpecErrors(state.collector.errors)
+    return Catalog(slos=tuple(slos), policies=tuple(policies.values()))
+
+
+def _dispatch(doc: Document, state: _Loading) -> None:
+    body, at, collector = doc.body, doc.at, state.collector
+    if not isinstance(body, dict):
+        collector.add(at.error(f"expected a mapping (a spec document), got {type_name(body)}"))
+        return
+    if _sloth.is_sloth_document(body):
+        state.slos.extend(_sloth.load_sloth(body, at, collector))
+        return
+    api_version, kind = body.get("apiVersion"), body.get("kind")
+    if api_version is None:
+        collector.add(at.error(f"not a spec document: expected {_SUPPORTED}"))
+    elif _POLICY_KINDS.get(str(api_version)) == kind:
+        policy = collector.attempt(lambda: _policy(body, at))
+        if policy is not None:
+            name_at = at.key("metadata").key("name") if kind == "BurnRatePolicy" else at
+            state.policies.append((policy, name_at))
+    elif api_version == _native.API_VERSION and kind == _native.KIND:
+        state.slos.extend(_native.load_service_slos(body, at, collector))
+    elif api_version == _openslo.API_VERSION:
+        _openslo.collect(body, at, state.openslo, collector)
+    elif api_version == _openslo_v1alpha.API_VERSION:
+        state.slos.extend(_openslo_v1alpha.load_slo(body, at, collector))
+    elif str(api_version) in (*_POLICY_KINDS, _native.API_VERSION):
+        collector.add(
+            at.key("kind").error(
+                f"unsupported kind {kind!r} for {api_version}; expected {_SUPPORTED}"
+            )
+        )
+    else:
+        collector.add(
+            at.key("apiVersion").error(
+                f"unsupported apiVersion {api_version!r}; expected {_SUPPORTED}"
+            )
+        )
+
+
+def _policy(body: dict[str, Any], at: At) -> BurnRatePolicy:
+    try:
+        return parse_policy(body, at.file)
+    except SpecError as err:
+        # parse_policy knows one document per file: put the document prefix back.
+        where = at.key(err.field_path) if err.field_path else at
+        raise where.error(err.reason) from None
+
+
+def _check_policies(
+    loaded: list[tuple[BurnRatePolicy, At]], collector: Collector
+) -> dict[str, BurnRatePolicy]:
+    builtins = builtin_policy_names()
+    policies: dict[str, BurnRatePolicy] = {}
+    for policy, at in loaded:
+        if policy.name in builtins:
+            collector.add(at.error(f"policy {policy.name!r} shadows a built-in policy"))
+        elif policy.name in policies:
+            collector.add(at.error(f"duplicate policy name {policy.name!r}"))
+        else:
+            policies[policy.name] = policy
+    return policies
+
+
+def _resolve_policies(
+    loaded: list[LoadedSLO], policies: dict[str, BurnRatePolicy], collector: Collector
+) -> list[SLO]:
+    known = {**{n: None for n in builtin_policy_names()}, **policies}
+    slos = []
+    for item in loaded:
+        slo = item.slo
+        if slo.policy is not None and item.policy_at is not None:
+            if slo.policy not in known:
+                names = ", ".join(sorted(known))
+                collector.add(
+                    item.policy_at.error(f"unknown policy {slo.policy!r} (known: {names})")
+                )
+                continue
+            policy = policies.get(slo.policy) or builtin_policy(slo.policy)
+            if item.period_at is None:
+                slo = replace(slo, period_seconds=policy.period_seconds)
+            elif slo.period_seconds != policy.period_seconds:
+                collector.add(
+                    item.period_at.error(
+                        f"period {format_duration(slo.period_seconds)} differs from policy "
+                        f"{policy.name!r}'s period {format_duration(policy.period_seconds)}"
+                    )
+                )
+                continue
+        slos.append(slo)
+    return slos
+
+
+def _check_duplicates(slos: list[SLO], collector: Collector) -> None:
+    by_id: dict[str, SLO] = {}
+    for slo in slos:
+        first = by_id.get(slo.id)
+        if first is None:
+            by_id[slo.id] = slo
+            continue
+        at = At(slo.source.file, slo.source.path)
+        where = f"{first.source.file} {first.source.path}".strip()
+        if (first.service, first.name) == (slo.service, slo.name):
+            reason = (
+                f"duplicate SLO {slo.name!r} for service {slo.service!r} (first defined in {where})"
+            )
+        else:
+            reason = f"duplicate SLO id {slo.id!r} (service-name; first defined in {where})"
+        collector.add(at.error(reason))
