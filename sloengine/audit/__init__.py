@@ -1,0 +1,17 @@
+"""The engine's audit log: who did what, why and when, in a hash chain.
+
+log = AuditLog(data_dir / "audit.jsonl")
+log.append("canary", "verdict_changed", "FAIL: error ratio 6.1% ...", {"service": "gateway"})
+verify(data_dir / "audit.jsonl").ok
+"""
+
+from sloengine.audit._log import (
+    GENESIS_HASH,
+    AuditLog,
+    VerifyResult,
+    entry_hash,
+    read_entries,
+    verify,
+)
+
+__all__ = ["GENESIS_HASH", "AuditLog", "VerifyResult", "entry_hash", "read_entries", "verify"]
