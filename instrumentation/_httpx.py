@@ -1,0 +1,149 @@
+"""Client spans for outbound httpx calls, with W3C traceparent/tracestate injected.
+
+The hook wraps `Client._send_single_request` / `AsyncClient._send_single_request`, the one
+place every hop goes through whatever the transport (network, ASGI, mock), so a redirect
+is two client spans and each call gets a fresh span id: the downstream service's parent
+is the client span, never the caller's server span.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from opentelemetry import trace
+from opentelemetry.propagators.textmap import TextMapPropagator
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from instrumentation._context import current_tracer, fallback_tracer
+from instrumentation._failsafe import Failsafe
+from instrumentation._tracing import w3c_propagator
+
+__all__ = ["patch_httpx", "unpatch_httpx"]
+
+_PROPAGATOR: TextMapPropagator = w3c_propagator()
+_FAILSAFE = Failsafe()
+_lock = threading.Lock()
+_refs = [0]
+_originals: dict[str, Any] = {}
+
+
+def _url_without_secrets(url: httpx.URL) -> str:
+    # Query strings and userinfo routinely carry tokens and user ids: keep them out of spans.
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.host}{port}{url.path}"
+
+
+def _start(request: httpx.Request) -> trace.Span | None:
+    tracer = current_tracer.get()
+    if tracer is None:
+        # Outside a request: trace as a new root, unless the caller set its own traceparent
+        # (a load generator or test client continuing its own trace must keep it).
+        if "traceparent" in request.headers:
+            return None
+        tracer = fallback_tracer()
+        if tracer is None:
+            return None
+    url = request.url
+    span = tracer.start_span(
+        request.method,
+        kind=SpanKind.CLIENT,
+        attributes={
+            "http.request.method": request.method,
+            "url.full": _url_without_secrets(url),
+            "server.address": url.host,
+            "server.port": url.port or (443 if url.scheme == "https" else 80),
+        },
+    )
+    _PROPAGATOR.inject(request.headers, context=trace.set_span_in_context(span))
+    return span
+
+
+def _end(span: trace.Span, response: httpx.Response | None, exc: BaseException | None) -> None:
+    if response is not None:
+        span.set_attribute("http.response.status_code", response.status_code)
+        if response.status_code >= 500:
+            span.set_status(Status(StatusCode.ERROR))
+    if exc is not None:
+        span.set_attribute("error.type", type(exc).__qualname__)
+        span.set_status(Status(StatusCode.ERROR, str(exc)))
+    span.end()
+
+
+def _safe_start(request: httpx.Request) -> trace.Span | None:
+    try:
+        return _start(request)
+    except Exception as exc:
+        _FAILSAFE.report("httpx.start", exc)
+        return None
+
+
+def _safe_end(
+    span: trace.Span | None, response: httpx.Response | None, exc: BaseException | None
+) -> None:
+    if span is None:
+        return
+    try:
+        _end(span, response, exc)
+    except Exception as err:
+        _FAILSAFE.report("httpx.end", err)
+
+
+def _wrap_sync(
+    original: Callable[[httpx.Client, httpx.Request], httpx.Response],
+) -> Callable[[httpx.Client, httpx.Request], httpx.Response]:
+    def _send_single_request(self: httpx.Client, request: httpx.Request) -> httpx.Response:
+        span = _safe_start(request)
+        try:
+            response = original(self, request)
+        except BaseException as exc:
+            _safe_end(span, None, exc)
+            raise
+        _safe_end(span, response, None)
+        return response
+
+    return _send_single_request
+
+
+def _wrap_async(
+    original: Callable[[httpx.AsyncClient, httpx.Request], Awaitable[httpx.Response]],
+) -> Callable[[httpx.AsyncClient, httpx.Request], Awaitable[httpx.Response]]:
+    async def _send_single_request(
+        self: httpx.AsyncClient, request: httpx.Request
+    ) -> httpx.Response:
+        span = _safe_start(request)
+        try:
+            response = await original(self, request)
+        except BaseException as exc:
+            _safe_end(span, None, exc)
+            raise
+        _safe_end(span, response, None)
+        return response
+
+    return _send_single_request
+
+
+def patch_httpx() -> None:
+    """Install the hooks (reference counted: one per instrumented app)."""
+    with _lock:
+        _refs[0] += 1
+        if _refs[0] > 1:
+            return
+        _originals["sync"] = httpx.Client._send_single_request
+        _originals["async"] = httpx.AsyncClient._send_single_request
+        setattr(httpx.Client, "_send_single_request", _wrap_sync(_originals["sync"]))  # noqa: B010
+        setattr(httpx.AsyncClient, "_send_single_request", _wrap_async(_originals["async"]))  # noqa: B010
+
+
+def unpatch_httpx() -> None:
+    """Release one reference; the last one restores httpx."""
+    with _lock:
+        if _refs[0] == 0:
+            return
+        _refs[0] -= 1
+        if _refs[0] > 0:
+            return
+        setattr(httpx.Client, "_send_single_request", _originals.pop("sync"))  # noqa: B010
+        setattr(httpx.AsyncClient, "_send_single_request", _originals.pop("async"))  # noqa: B010

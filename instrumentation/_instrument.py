@@ -1,0 +1,257 @@
+"""`instrument(app, ...)` and `uninstrument(app)`: wiring, idempotency, reversal."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import REGISTRY, CollectorRegistry
+from starlette.middleware import Middleware
+
+from instrumentation import _httpx, _sqlite
+from instrumentation._context import set_fallback_tracer
+from instrumentation._endpoints import (
+    Endpoint,
+    ReadinessCheck,
+    metrics_endpoint,
+    readiness_endpoint,
+    simple_endpoint,
+)
+from instrumentation._failsafe import Failsafe
+from instrumentation._hashing import UserIdHasher
+from instrumentation._metrics import RedRecorder, red_metrics_for
+from instrumentation._middleware import InstrumentationMiddleware
+from instrumentation._push import EnginePush, engine_push_from
+from instrumentation._settings import Scope, Settings
+from instrumentation._tracing import build_tracer_provider, w3c_propagator
+from sloengine import conventions as c
+
+__all__ = ["Instrumentation", "get_instrumentation", "instrument", "uninstrument"]
+
+_ATTR = "_sloengine_instrumentation"
+_logger = logging.getLogger("instrumentation")
+
+RequestHook = Callable[[trace.Span, Scope], None]
+ResponseHook = Callable[[trace.Span, Scope, int], None]
+
+
+class Instrumentation:
+    """Everything one instrumented app uses at request time; see `instrument()`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: CollectorRegistry,
+        tracer_provider: trace.TracerProvider,
+        owns_provider: bool,
+        user_id_key: str | bytes | None,
+        readiness_checks: Mapping[str, ReadinessCheck],
+        request_hook: RequestHook | None,
+        response_hook: ResponseHook | None,
+        push: EnginePush | None,
+        trace_httpx: bool,
+        trace_sqlite3: bool,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.tracer_provider = tracer_provider
+        self.owns_provider = owns_provider
+        self.tracer = tracer_provider.get_tracer("instrumentation")
+        self.propagator = w3c_propagator()
+        self.failsafe = Failsafe()
+        self.hash_user_id = UserIdHasher(user_id_key) if settings.user_id_header else None
+        self.readiness_checks: dict[str, ReadinessCheck] = dict(readiness_checks)
+        self.request_hook = request_hook
+        self.response_hook = response_hook
+        self.push = push
+        self.trace_httpx = trace_httpx
+        self.trace_sqlite3 = trace_sqlite3
+        self.recorder = RedRecorder(red_metrics_for(registry), settings.service, settings.variant)
+        self.in_flight = self.recorder.in_flight
+        self.wanted_headers = frozenset(
+            name.encode()
+            for name in (
+                "traceparent",
+                "tracestate",
+                "baggage",
+                settings.request_id_header,
+                settings.user_id_header,
+                settings.feature_flags_header,
+            )
+            if name
+        )
+        self.endpoints: dict[str, Endpoint] = {}
+        if settings.metrics_path:
+            self.endpoints[settings.metrics_path] = metrics_endpoint(registry)
+        if settings.health_path:
+            self.endpoints[settings.health_path] = simple_endpoint({"status": "ok"})
+        if settings.ready_path:
+            self.endpoints[settings.ready_path] = readiness_endpoint(
+                self.readiness_checks, settings.readiness_timeout_s
+            )
+        self.active = True
+
+    def data_version(self) -> str | None:
+        """The configured data version (calling the callback, failsafe)."""
+        source = self.settings.data_version
+        if source is None or isinstance(source, str):
+            return source
+        try:
+            return source()
+        except Exception as exc:
+            self.failsafe.report("data_version", exc)
+            return None
+
+    def add_readiness_check(self, name: str, check: ReadinessCheck) -> None:
+        """Add (or replace) a named check answered on the readiness path."""
+        self.readiness_checks[name] = check
+
+    async def on_startup(self) -> None:
+        if self.push is not None:
+            try:
+                await self.push.start()
+            except Exception as exc:
+                self.failsafe.report("lifespan.startup", exc)
+
+    async def on_shutdown(self) -> None:
+        try:
+            if self.push is not None:
+                await self.push.stop()
+            if isinstance(self.tracer_provider, TracerProvider):
+                self.tracer_provider.force_flush(timeout_millis=5000)
+        except Exception as exc:
+            self.failsafe.report("lifespan.shutdown", exc)
+
+
+def instrument(
+    app: Any,
+    *,
+    service: str,
+    variant: str = c.VARIANT_STABLE,
+    version: str | None = None,
+    environment: str | None = None,
+    registry: CollectorRegistry | None = None,
+    tracer_provider: trace.TracerProvider | None = None,
+    sample_ratio: float | None = None,
+    user_id_key: str | bytes | None = None,
+    user_id_header: str | None = "x-user-id",
+    request_id_header: str = "x-request-id",
+    feature_flags_header: str | None = "x-feature-flags",
+    feature_flag_state: Callable[[Scope], str | None] | None = None,
+    data_version: str | Callable[[], str | None] | None = None,
+    readiness_checks: Mapping[str, ReadinessCheck] | None = None,
+    metrics_path: str | None = "/metrics",
+    health_path: str | None = "/health",
+    ready_path: str | None = "/ready",
+    access_log: bool = True,
+    server_request_hook: RequestHook | None = None,
+    response_hook: ResponseHook | None = None,
+    engine_target: str | None = None,
+    engine_token: str | None = None,
+    trace_httpx: bool = True,
+    trace_sqlite3: bool = True,
+) -> Instrumentation:
+    """Give a FastAPI/Starlette `app` traces, RED metrics, health endpoints and JSON logs.
+
+    Returns the app's `Instrumentation`; calling it again on the same app returns the first
+    one unchanged (a no-op). Invalid arguments raise ValueError naming the argument.
+
+    - `registry`: where the RED metrics live and what `/metrics` serves (default: the
+      global prometheus_client REGISTRY, so the app's own metrics appear too).
+    - `tracer_provider`: inject one (tests: an InMemorySpanExporter); by default one is
+      built for this service from the OTEL_* environment (see `_tracing`) and, if no
+      global provider was set yet, installed as the global one.
+    - `user_id_header`: where the user id comes from; only its HMAC (key: `user_id_key`,
+      else `SLOENGINE_USER_ID_KEY`) is logged and set as the `user.hash` span attribute.
+    - `feature_flag_state` (callback on the ASGI scope, else the `feature_flags_header`)
+      and `data_version` (string or callback) are logged with every line.
+    - `readiness_checks`: name -> callable returning bool (or awaitable bool); `/ready`
+      answers 503 listing the failing names.
+    - `engine_target` (else `SLOENGINE_ENGINE`): push RED counters to the engine.
+    """
+    existing: Instrumentation | None = getattr(app, _ATTR, None)
+    if existing is not None:
+        return existing
+    settings = Settings(
+        service=service,
+        variant=variant,
+        version=version,
+        environment=environment,
+        request_id_header=request_id_header,
+        user_id_header=user_id_header,
+        feature_flags_header=feature_flags_header,
+        feature_flag_state=feature_flag_state,
+        data_version=data_version,
+        metrics_path=metrics_path,
+        health_path=health_path,
+        ready_path=ready_path,
+        access_log=access_log,
+    )
+    owns_provider = tracer_provider is None
+    if tracer_provider is None:
+        tracer_provider = build_tracer_provider(
+            service=service,
+            variant=variant,
+            version=version,
+            environment=environment,
+            sample_ratio=sample_ratio,
+        )
+        if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+            trace.set_tracer_provider(tracer_provider)
+    instr = Instrumentation(
+        settings,
+        registry=registry if registry is not None else REGISTRY,
+        tracer_provider=tracer_provider,
+        owns_provider=owns_provider,
+        user_id_key=user_id_key,
+        readiness_checks=readiness_checks or {},
+        request_hook=server_request_hook,
+        response_hook=response_hook,
+        push=engine_push_from(engine_target, engine_token, service, variant),
+        trace_httpx=trace_httpx,
+        trace_sqlite3=trace_sqlite3,
+    )
+    app.user_middleware.insert(0, Middleware(InstrumentationMiddleware, instr))
+    app.middleware_stack = None  # rebuilt on the next call, with the middleware
+    if trace_httpx:
+        _httpx.patch_httpx()
+    if trace_sqlite3:
+        _sqlite.patch_sqlite3()
+    set_fallback_tracer(instr.tracer)
+    setattr(app, _ATTR, instr)
+    return instr
+
+
+def get_instrumentation(app: Any) -> Instrumentation | None:
+    """The app's Instrumentation, or None if it is not instrumented."""
+    return getattr(app, _ATTR, None)
+
+
+def uninstrument(app: Any) -> None:
+    """Undo `instrument(app)`: remove the middleware and release the httpx/sqlite3 hooks.
+
+    A no-op on an app that is not instrumented. The RED collectors stay registered (other
+    apps may share them); a tracer provider built by `instrument` is shut down (flushed).
+    """
+    instr: Instrumentation | None = getattr(app, _ATTR, None)
+    if instr is None:
+        return
+    instr.active = False  # a middleware stack built before now passes requests through
+    app.user_middleware[:] = [
+        m
+        for m in app.user_middleware
+        if not (m.cls is InstrumentationMiddleware and instr in m.args)
+    ]
+    app.middleware_stack = None
+    if instr.trace_httpx:
+        _httpx.unpatch_httpx()
+    if instr.trace_sqlite3:
+        _sqlite.unpatch_sqlite3()
+    set_fallback_tracer(None)
+    if instr.owns_provider and isinstance(instr.tracer_provider, TracerProvider):
+        instr.tracer_provider.shutdown()
+    delattr(app, _ATTR)

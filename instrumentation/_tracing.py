@@ -1,0 +1,106 @@
+"""Tracer provider, propagator and exporters, configured like any OTel SDK user expects.
+
+Exporters are chosen from the standard environment, and only when something is asked for:
+- `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` -> OTLP, with
+  `OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL` `http/protobuf` (the spec's default) or `grpc`;
+  `OTEL_TRACES_EXPORTER=none` turns OTLP off even if an endpoint is set.
+- `SLOENGINE_SPAN_FILE` -> JSON lines (`JsonLinesSpanExporter`), for collector-less demos.
+Without either, spans are still created (logs carry trace and span ids, and traceparent is
+propagated downstream) but nothing is exported.
+
+Sampling: parent-based ratio; the ratio is the argument, else `OTEL_TRACES_SAMPLER_ARG`,
+else 1.0.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from instrumentation._spanfile import SPAN_FILE_ENV, JsonLinesSpanExporter
+
+__all__ = ["build_tracer_provider", "otlp_exporter_from_env", "w3c_propagator"]
+
+
+def w3c_propagator() -> CompositePropagator:
+    """W3C Trace Context and Baggage, in that order."""
+    return CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
+
+
+def _sample_ratio(ratio: float | None, env: Mapping[str, str]) -> float:
+    if ratio is None:
+        raw = env.get("OTEL_TRACES_SAMPLER_ARG")
+        try:
+            ratio = float(raw) if raw else 1.0
+        except ValueError:
+            raise ValueError(f"OTEL_TRACES_SAMPLER_ARG: not a number: {raw!r}") from None
+    if not 0.0 <= ratio <= 1.0:
+        raise ValueError(f"sample_ratio: must be within [0, 1], got {ratio}")
+    return ratio
+
+
+def otlp_exporter_from_env(env: Mapping[str, str]) -> SpanExporter | None:
+    """An OTLP span exporter if the standard variables configure an endpoint, else None."""
+    if env.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
+        return None
+    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    if not endpoint:
+        return None
+    protocol = (
+        env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    ).strip()
+    # The exporters read endpoint, headers, timeout and TLS settings from the env themselves.
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    if protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+            OTLPSpanExporter as HttpOTLPSpanExporter,
+        )
+
+        return HttpOTLPSpanExporter()
+    raise ValueError(
+        f"OTEL_EXPORTER_OTLP_PROTOCOL: unsupported {protocol!r} (use grpc or http/protobuf)"
+    )
+
+
+def build_tracer_provider(
+    *,
+    service: str,
+    variant: str,
+    version: str | None,
+    environment: str | None,
+    sample_ratio: float | None = None,
+    env: Mapping[str, str] | None = None,
+) -> TracerProvider:
+    """A tracer provider for one service, with exporters chosen from `env` (os.environ)."""
+    env = os.environ if env is None else env
+    attributes: dict[str, str] = {"service.name": service, "variant": variant}
+    if version:
+        attributes["service.version"] = version
+    if environment:
+        attributes["deployment.environment"] = environment
+    provider = TracerProvider(
+        resource=Resource.create(attributes),
+        sampler=ParentBased(TraceIdRatioBased(_sample_ratio(sample_ratio, env))),
+    )
+    otlp = otlp_exporter_from_env(env)
+    if otlp is not None:
+        provider.add_span_processor(BatchSpanProcessor(otlp))
+    span_file = env.get(SPAN_FILE_ENV)
+    if span_file:
+        provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(span_file)))
+    return provider
