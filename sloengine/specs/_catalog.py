@@ -22,12 +22,13 @@ from sloengine.specs._fields import At, Collector, type_name
 from sloengine.specs._loaded import LoadedSLO
 
 _POLICY_KINDS = {"sloengine/v1": "BurnRatePolicy", "sloth.slok.dev/v1": "AlertWindows"}
-_SUPPORTED = (
-    f"apiVersion {_native.API_VERSION} (kind {_native.KIND}, BurnRatePolicy), "
-    f"{_openslo.API_VERSION} (kind {', '.join(_openslo.KINDS)}), "
-    f"{_openslo_v1alpha.API_VERSION} (kind SLO), sloth.slok.dev/v1 (kind AlertWindows), "
-    f"or Sloth's version: {_sloth.VERSION}"
-)
+_KINDS_BY_API = {
+    _native.API_VERSION: (_native.KIND, "BurnRatePolicy"),
+    _openslo.API_VERSION: _openslo.KINDS,
+    _openslo_v1alpha.API_VERSION: ("SLO",),
+    "sloth.slok.dev/v1": ("AlertWindows",),
+}
+_SUPPORTED = f"{', '.join(_KINDS_BY_API)}, or Sloth's version: {_sloth.VERSION}"
 
 
 @dataclass
@@ -68,7 +69,7 @@ def _dispatch(doc: Document, state: _Loading) -> None:
         return
     api_version, kind = body.get("apiVersion"), body.get("kind")
     if api_version is None:
-        collector.add(at.error(f"not a spec document: expected {_SUPPORTED}"))
+        collector.add(at.error(f"not a spec document: no apiVersion (supported: {_SUPPORTED})"))
     elif _POLICY_KINDS.get(str(api_version)) == kind:
         policy = collector.attempt(lambda: _policy(body, at))
         if policy is not None:
@@ -80,16 +81,17 @@ def _dispatch(doc: Document, state: _Loading) -> None:
         _openslo.collect(body, at, state.openslo, collector)
     elif api_version == _openslo_v1alpha.API_VERSION:
         state.slos.extend(_openslo_v1alpha.load_slo(body, at, collector))
-    elif str(api_version) in (*_POLICY_KINDS, _native.API_VERSION):
+    elif str(api_version) in _KINDS_BY_API:
+        kinds = ", ".join(_KINDS_BY_API[str(api_version)])
         collector.add(
             at.key("kind").error(
-                f"unsupported kind {kind!r} for {api_version}; expected {_SUPPORTED}"
+                f"unsupported kind {kind!r} for {api_version} (supported: {kinds})"
             )
         )
     else:
         collector.add(
             at.key("apiVersion").error(
-                f"unsupported apiVersion {api_version!r}; expected {_SUPPORTED}"
+                f"unsupported apiVersion {api_version!r} (supported: {_SUPPORTED})"
             )
         )
 
@@ -138,8 +140,8 @@ def _resolve_policies(
             elif slo.period_seconds != policy.period_seconds:
                 collector.add(
                     item.period_at.error(
-                        f"period {format_duration(slo.period_seconds)} differs from policy "
-                        f"{policy.name!r}'s period {format_duration(policy.period_seconds)}"
+                        f"{format_duration(slo.period_seconds)} differs from the period of "
+                        f"policy {policy.name!r} ({format_duration(policy.period_seconds)})"
                     )
                 )
                 continue

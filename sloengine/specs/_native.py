@@ -44,7 +44,7 @@ def load_service_slos(doc: dict[str, Any], at: At, collector: Collector) -> list
     labels = collector.attempt(lambda: f.label_map(doc.get("labels"), at.key("labels")))
     policy = collector.attempt(lambda: _policy_name(doc.get("policy"), at.key("policy")))
     period = collector.attempt(lambda: _period(doc.get("period"), at.key("period")))
-    raw_slos = collector.attempt(lambda: _slo_list(doc.get("slos"), at.key("slos")))
+    raw_slos = collector.attempt(lambda: _slo_list(f.required(doc, "slos", at), at.key("slos")))
     if service is None or labels is None or policy is None or period is None or raw_slos is None:
         return []
     loaded = []
