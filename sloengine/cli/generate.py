@@ -1,0 +1,204 @@
+"""`sloengine generate PATH... --out DIR`: specs to Prometheus rules, Alertmanager route and
+Grafana dashboards.
+
+    DIR/alerts/<service>.rules.yml   recording + MWMBR alert rules, canary guard alerts
+    DIR/alerts/alertmanager.yml      rollback="true" -> the engine's webhook receiver
+    DIR/dashboards/<name>.json       Grafana dashboards (sloengine.generate.dashboards)
+
+Generated files that no longer have a source (a service removed from the specs) are
+deleted; only files carrying our do-not-edit header are ever touched, and `alerts/tests/`
+is left alone. Spec errors: one line each on stderr, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from sloengine.errors import SpecError, SpecErrors
+from sloengine.generate import (
+    HEADER,
+    AlertmanagerOptions,
+    CanaryGuardOptions,
+    GenerateOptions,
+    catalog_policies,
+    render_alert_files,
+)
+from sloengine.generate.alertmanager import DEFAULT_TOKEN_FILE, DEFAULT_WEBHOOK_URL
+from sloengine.model import BurnRatePolicy, Catalog
+from sloengine.policy import DEFAULT_POLICY, load_policy_file
+from sloengine.specs import load_catalog
+
+DashboardRenderer = Callable[..., dict[str, str]]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "generate",
+        help="generate Prometheus rules, the Alertmanager route and Grafana dashboards",
+        description="Render rules, alertmanager.yml and dashboards for SLO spec files or directories.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="spec file or directory")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="writes DIR/alerts and DIR/dashboards"
+    )
+    parser.add_argument(
+        "--policy",
+        default=DEFAULT_POLICY,
+        metavar="NAME|FILE",
+        help=f"burn-rate policy for SLOs that name none: a built-in or catalog name, or a "
+        f"BurnRatePolicy/AlertWindows file (default {DEFAULT_POLICY})",
+    )
+    defaults = CanaryGuardOptions()
+    parser.add_argument(
+        "--canary-max-error-ratio",
+        type=float,
+        default=defaults.max_error_ratio,
+        metavar="RATIO",
+        help=f"CanaryErrorRateHigh threshold (default {defaults.max_error_ratio})",
+    )
+    parser.add_argument(
+        "--canary-max-p95",
+        type=float,
+        default=defaults.max_p95_seconds,
+        metavar="SECONDS",
+        help=f"CanaryLatencyP95High threshold (default {defaults.max_p95_seconds})",
+    )
+    parser.add_argument(
+        "--canary-windows",
+        default=f"{defaults.short_window},{defaults.long_window}",
+        metavar="SHORT,LONG",
+        help="the two windows both canary guards must breach (default %(default)s)",
+    )
+    parser.add_argument(
+        "--no-canary-guards", action="store_true", help="skip the canary guard alerts"
+    )
+    parser.add_argument(
+        "--webhook-url",
+        default=DEFAULT_WEBHOOK_URL,
+        metavar="URL",
+        help="the engine's Alertmanager receiver (default %(default)s)",
+    )
+    parser.add_argument(
+        "--token-file",
+        default=DEFAULT_TOKEN_FILE,
+        metavar="PATH",
+        help="bearer token file Alertmanager sends to the receiver (default %(default)s)",
+    )
+    parser.set_defaults(func=run)
+
+
+def _options(args: argparse.Namespace) -> GenerateOptions:
+    short, _, long = str(args.canary_windows).partition(",")
+    try:
+        canary = (
+            None
+            if args.no_canary_guards
+            else CanaryGuardOptions(
+                max_error_ratio=args.canary_max_error_ratio,
+                max_p95_seconds=args.canary_max_p95,
+                short_window=short.strip(),
+                long_window=long.strip(),
+            )
+        )
+        alertmanager = AlertmanagerOptions(webhook_url=args.webhook_url, token_file=args.token_file)
+    except ValueError as exc:
+        raise SpecError("", "options", str(exc)) from None
+    return GenerateOptions(default_policy=args.policy, canary=canary, alertmanager=alertmanager)
+
+
+def _policies(catalog: Catalog, policy_arg: str) -> tuple[dict[str, BurnRatePolicy], str]:
+    """All known policies, and the default's name (loading it when it is a file)."""
+    if Path(policy_arg).is_file():
+        policy = load_policy_file(policy_arg)
+        return catalog_policies(catalog, (policy,)), policy.name
+    return catalog_policies(catalog), policy_arg
+
+
+def _dashboard_renderer() -> DashboardRenderer | None:
+    try:
+        module = importlib.import_module("sloengine.generate.dashboards")
+    except ModuleNotFoundError as exc:
+        if exc.name != "sloengine.generate.dashboards":
+            raise
+        return None
+    renderer: DashboardRenderer = module.render_dashboards
+    return renderer
+
+
+def _dashboards(
+    renderer: DashboardRenderer,
+    catalog: Catalog,
+    policies: Mapping[str, BurnRatePolicy],
+    options: GenerateOptions,
+) -> dict[str, str]:
+    if options.canary is None:
+        return renderer(catalog, policies)
+    # The canary dashboard draws the same thresholds the guard alerts use.
+    from sloengine.generate.dashboards import CanaryGuards
+
+    guards = CanaryGuards(
+        max_error_ratio=options.canary.max_error_ratio,
+        max_p95_seconds=options.canary.max_p95_seconds,
+    )
+    return renderer(catalog, policies, guards=guards)
+
+
+def write_files(directory: Path, files: Mapping[str, str], *, suffixes: tuple[str, ...]) -> None:
+    """Write `files` into `directory`; delete our stale generated files with `suffixes`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in sorted(directory.iterdir()):
+        if (
+            stale.is_file()
+            and stale.name.endswith(suffixes)
+            and stale.name not in files
+            and _is_ours(stale)
+        ):
+            stale.unlink()
+    for name, text in sorted(files.items()):
+        path = directory / name
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+
+
+def _is_ours(path: Path) -> bool:
+    with path.open() as f:
+        head = f.read(4096)
+    # Rules carry HEADER; dashboards (JSON, no comments) say it in their description.
+    return head.startswith(HEADER) or "generated by sloengine" in head.lower()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        catalog = load_catalog(args.paths)
+        options = _options(args)
+        policies, default_name = _policies(catalog, args.policy)
+        options = GenerateOptions(default_name, options.canary, options.alertmanager)
+        alert_files = render_alert_files(catalog, options, policies)
+        renderer = _dashboard_renderer()
+        dashboards = _dashboards(renderer, catalog, policies, options) if renderer else None
+    except SpecErrors as errs:
+        for err in errs.errors:
+            print(err.line(), file=sys.stderr)
+        return 2
+    except SpecError as err:
+        print(err.line(), file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    write_files(out / "alerts", alert_files, suffixes=(".rules.yml", ".yml"))
+    if dashboards is None:
+        print(
+            "sloengine generate: dashboards skipped (sloengine.generate.dashboards not available)",
+            file=sys.stderr,
+        )
+    else:
+        write_files(out / "dashboards", dashboards, suffixes=(".json",))
+    rules = sum(1 for name in alert_files if name.endswith(".rules.yml"))
+    print(
+        f"generated {rules} rule file(s), alertmanager.yml and "
+        f"{len(dashboards or {})} dashboard(s) for {len(catalog.slos)} SLO(s) in {out}"
+    )
+    return 0
