@@ -18,7 +18,12 @@ from instrumentation._instrument import (
     instrument,
     uninstrument,
 )
-from instrumentation._logs import ACCESS_LOGGER, JsonFormatter, configure_json_logging
+from instrumentation._logs import (
+    ACCESS_LOGGER,
+    JsonFormatter,
+    configure_json_logging,
+    current_request_id,
+)
 from instrumentation._push import ENGINE_TARGET_ENV, ENGINE_TOKEN_ENV
 from instrumentation._spanfile import SPAN_FILE_ENV, JsonLinesSpanExporter, span_to_dict
 from instrumentation._sqlite import TracedConnection, sanitize_sql
@@ -38,6 +43,7 @@ __all__ = [
     "UserIdHasher",
     "build_tracer_provider",
     "configure_json_logging",
+    "current_request_id",
     "get_instrumentation",
     "instrument",
     "sanitize_sql",

@@ -17,7 +17,7 @@ from opentelemetry import trace
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from instrumentation._context import current_tracer, fallback_tracer
+from instrumentation._context import outbound_tracer
 from instrumentation._failsafe import Failsafe
 from instrumentation._tracing import w3c_propagator
 
@@ -37,15 +37,9 @@ def _url_without_secrets(url: httpx.URL) -> str:
 
 
 def _start(request: httpx.Request) -> trace.Span | None:
-    tracer = current_tracer.get()
+    tracer = outbound_tracer()
     if tracer is None:
-        # Outside a request: trace as a new root, unless the caller set its own traceparent
-        # (a load generator or test client continuing its own trace must keep it).
-        if "traceparent" in request.headers:
-            return None
-        tracer = fallback_tracer()
-        if tracer is None:
-            return None
+        return None
     url = request.url
     span = tracer.start_span(
         request.method,

@@ -23,6 +23,7 @@ __all__ = [
     "RequestLogContext",
     "configure_json_logging",
     "current_log_context",
+    "current_request_id",
 ]
 
 ACCESS_LOGGER = "instrumentation.access"
@@ -61,6 +62,13 @@ class RequestLogContext:
 current_log_context: ContextVar[RequestLogContext | None] = ContextVar(
     "instrumentation_log_context", default=None
 )
+
+
+def current_request_id() -> str | None:
+    """The request id of the request being served (to forward downstream), else None."""
+    ctx = current_log_context.get()
+    return ctx.request_id if ctx is not None else None
+
 
 # LogRecord's own attributes; anything else on a record came from `extra=` and is emitted.
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {

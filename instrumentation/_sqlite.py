@@ -18,7 +18,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from instrumentation._context import fallback_tracer
+from instrumentation._context import outbound_tracer
 from instrumentation._failsafe import Failsafe
 
 __all__ = [
@@ -73,7 +73,7 @@ def _meta(statement: str) -> tuple[str, str, str | None, str]:
 
 
 def _start_span(statement: str, db_name: str) -> Any:
-    tracer = fallback_tracer()
+    tracer = outbound_tracer()
     if tracer is None:
         return None
     try:
