@@ -26,7 +26,7 @@ from sloengine.generate.dashboards_panels import (
     stat,
     timeseries,
 )
-from sloengine.model import SLO, BurnRatePolicy, BurnWindow, NativeSLI
+from sloengine.model import SLO, BurnRatePolicy, BurnWindow, EventsSLI, NativeSLI
 
 # Severity colours: a page is an emergency, a ticket can wait for working hours.
 SEVERITY_COLORS = {c.SEVERITY_PAGE: "red", c.SEVERITY_TICKET: "orange"}
@@ -63,7 +63,7 @@ def sli_title(slo: SLO) -> str:
         if sli.kind == "latency" and sli.latency_threshold_seconds is not None:
             return f"latency <= {sli.latency_threshold_seconds:g}s"
         return "availability"
-    return "SLI"
+    return "good events" if isinstance(sli, EventsSLI) else "good ratio"
 
 
 def _percent(ratio: float) -> str:
