@@ -1,0 +1,81 @@
+"""HTTP/1.1 details the proxy needs: hop-by-hop headers, canned answers, authority parsing."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+__all__ = [
+    "HOP_BY_HOP",
+    "KNOWN_METHODS",
+    "connection_tokens",
+    "parse_authority",
+    "simple_response",
+]
+
+# RFC 9110 section 7.6.1 plus the legacy proxy ones; names listed in Connection are added
+# per message.
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+
+# The `method` label keeps these and folds anything else into `_OTHER` (as OTel does), so
+# a client cannot invent label values.
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+
+
+def connection_tokens(value: bytes) -> set[bytes]:
+    """Header names listed in a Connection header value (lowercased)."""
+    return {t.strip().lower() for t in value.split(b",") if t.strip()}
+
+
+def simple_response(status: int, message: str, *, close: bool) -> bytes:
+    """A small text/plain answer the proxy itself gives (400, 408, 431, 502, 504, ...)."""
+    body = (message + "\n").encode()
+    reason = HTTPStatus(status).phrase.encode()
+    connection = b"close" if close else b"keep-alive"
+    return (
+        b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\nconnection: %s\r\n\r\n%s"
+        % (
+            status,
+            reason,
+            len(body),
+            connection,
+            body,
+        )
+    )
+
+
+def parse_authority(authority: bytes, default_port: int = 80) -> tuple[str, int] | None:
+    """`host[:port]` or `[v6]:port` -> (host, port); None if malformed."""
+    text = authority.decode("ascii", "replace").strip()
+    if not text or "@" in text:
+        return None
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            return None
+        host, rest = text[1:end], text[end + 1 :]
+        if rest and not rest.startswith(":"):
+            return None
+        port_text = rest[1:]
+    else:
+        host, _, port_text = text.partition(":")
+    if not host:
+        return None
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        return None
+    return host, int(port_text)

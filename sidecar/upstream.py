@@ -1,0 +1,231 @@
+"""Connections to upstreams: an HTTP/1.1 response parser per connection and a keep-alive pool.
+
+One exchange at a time per connection (no pipelining upstream). Idle connections are kept
+per (host, port), most recently used first, and closed after `idle_timeout_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import TYPE_CHECKING, cast
+
+import httptools
+
+if TYPE_CHECKING:
+    from sidecar.proxy import Exchange
+
+__all__ = ["ConnectionPool", "UpstreamConnection"]
+
+Key = tuple[str, int]
+
+
+class UpstreamConnection(asyncio.Protocol):
+    """One TCP connection to an upstream, carrying one exchange at a time."""
+
+    __slots__ = (
+        "_headers",
+        "_interim",
+        "_reason",
+        "closed",
+        "ex",
+        "idle_since",
+        "key",
+        "last_activity",
+        "loop",
+        "parser",
+        "pool",
+        "reset_parser",
+        "reused",
+        "transport",
+    )
+
+    def __init__(self, pool: ConnectionPool, key: Key) -> None:
+        self.pool = pool
+        self.key = key
+        self.loop = pool.loop
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.ex: Exchange | None = None
+        self.closed = False
+        self.reused = False
+        self.reset_parser = False
+        self.last_activity = 0.0
+        self.idle_since = 0.0
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._reason = b""
+        self._interim = False
+
+    # --- asyncio.Protocol ---------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.pool.open.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        ex = self.ex
+        if ex is None:  # an idle connection must not talk: drop it
+            self.close()
+            return
+        self.last_activity = self.loop.time()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            if self.ex is not None:
+                self.ex.upstream_failed(502, "invalid response from upstream")
+            self.close()
+        ex.conn.flush()
+        if self.reset_parser:
+            self.reset_parser = False
+            self.parser = httptools.HttpResponseParser(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.pool.forget(self)
+        ex, self.ex = self.ex, None
+        if ex is not None:
+            ex.upstream_lost(self, exc)
+
+    def pause_writing(self) -> None:
+        if self.ex is not None:
+            self.ex.conn.pause_reading_for(2)
+
+    def resume_writing(self) -> None:
+        if self.ex is not None:
+            self.ex.conn.resume_reading_for(2)
+
+    # --- httptools callbacks ----------------------------------------------------------------
+    def on_status(self, reason: bytes) -> None:
+        self._reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        headers, reason = self._headers, self._reason
+        self._headers, self._reason = [], b""
+        ex = self.ex
+        if ex is None:
+            return
+        if 100 <= status < 200 and status != 101:
+            self._interim = True
+            ex.interim_response(status, reason, headers)
+            return
+        ex.response_head(status, reason, headers, self.parser.should_keep_alive())
+
+    def on_body(self, body: bytes) -> None:
+        if self.ex is not None:
+            self.ex.response_body(body)
+
+    def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
+        if self.ex is not None:
+            self.ex.response_done()
+
+    # --- used by the exchange ---------------------------------------------------------------
+    def attach(self, ex: Exchange) -> None:
+        self.ex = ex
+        self.last_activity = self.loop.time()
+        self._headers, self._reason, self._interim = [], b"", False
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        self.ex = None
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.abort()
+        self.pool.forget(self)
+
+
+class ConnectionPool:
+    """Keep-alive connections per upstream (host, port)."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        connect_timeout_s: float,
+        idle_timeout_s: float,
+        max_idle_per_key: int,
+    ) -> None:
+        self.loop = loop
+        self.connect_timeout_s = connect_timeout_s
+        self.idle_timeout_s = idle_timeout_s
+        self.max_idle_per_key = max_idle_per_key
+        self.open: set[UpstreamConnection] = set()
+        self._idle: dict[Key, deque[UpstreamConnection]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def acquire(self, key: Key, ex: Exchange, *, fresh: bool = False) -> None:
+        """Attach `ex` to an idle connection now, or to a new one once connected."""
+        idle = self._idle.get(key)
+        while idle and not fresh:
+            conn = idle.pop()
+            if not conn.closed:
+                conn.reused = True
+                ex.attach_upstream(conn)
+                return
+        task = self.loop.create_task(self._connect(key, ex))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connect(self, key: Key, ex: Exchange) -> None:
+        try:
+            _, conn = await asyncio.wait_for(
+                self.loop.create_connection(lambda: UpstreamConnection(self, key), *key),
+                self.connect_timeout_s,
+            )
+        except TimeoutError:
+            ex.upstream_failed(504, f"upstream {key[0]}:{key[1]} connect timed out")
+            return
+        except OSError as exc:
+            ex.upstream_failed(
+                502, f"upstream {key[0]}:{key[1]} unreachable: {exc.strerror or exc}"
+            )
+            return
+        if ex.finished:
+            self.release(conn)
+        else:
+            ex.attach_upstream(conn)
+
+    def release(self, conn: UpstreamConnection) -> None:
+        """Return a connection whose exchange finished cleanly; keep it if there is room."""
+        conn.ex = None
+        if conn.closed:
+            return
+        idle = self._idle.setdefault(conn.key, deque())
+        if len(idle) >= self.max_idle_per_key:
+            conn.close()
+            return
+        conn.idle_since = self.loop.time()
+        if conn.transport is not None:
+            conn.transport.resume_reading()  # notice the upstream closing it
+        idle.append(conn)
+
+    def forget(self, conn: UpstreamConnection) -> None:
+        self.open.discard(conn)
+        idle = self._idle.get(conn.key)
+        if idle is not None and conn in idle:
+            idle.remove(conn)
+
+    def sweep(self, now: float, upstream_timeout_s: float) -> None:
+        """Close idle connections past their time and time out silent upstreams."""
+        for conn in list(self.open):
+            ex = conn.ex
+            if ex is None:
+                if now - conn.idle_since > self.idle_timeout_s:
+                    conn.close()
+            elif ex.request_complete and now - conn.last_activity > upstream_timeout_s:
+                ex.upstream_failed(504, "upstream timed out")
+                conn.close()
+
+    def close_all(self) -> None:
+        for conn in list(self.open):
+            conn.close()
+        for task in list(self._tasks):
+            task.cancel()
