@@ -19,7 +19,7 @@ from sloengine.policy import builtin_policy, builtin_policy_names, parse_policy
 from sloengine.specs import _native, _openslo, _openslo_v1alpha, _sloth
 from sloengine.specs._documents import Document, read_documents, spec_files
 from sloengine.specs._fields import At, Collector, type_name
-from sloengine.specs._loaded import LoadedSLO
+from sloengine.specs._loaded import LoadedSLO, PolicyRef
 
 _POLICY_KINDS = {"sloengine/v1": "BurnRatePolicy", "sloth.slok.dev/v1": "AlertWindows"}
 _KINDS_BY_API = {
@@ -38,6 +38,7 @@ class _Loading:
     collector: Collector = field(default_factory=Collector)
     slos: list[LoadedSLO] = field(default_factory=list)
     policies: list[tuple[BurnRatePolicy, At]] = field(default_factory=list)
+    policy_refs: list[PolicyRef] = field(default_factory=list)
     openslo: _openslo.Documents = field(default_factory=_openslo.Documents)
 
 
@@ -52,7 +53,8 @@ def load_catalog(paths: Sequence[str | Path]) -> Catalog:
             _dispatch(doc, state)
     state.slos.extend(_openslo.load_slos(state.openslo, state.collector))
     policies = _check_policies(state.policies, state.collector)
-    slos = _resolve_policies(state.slos, policies, state.collector)
+    periods = _check_policy_refs(state.policy_refs, policies, state.collector)
+    slos = _resolve_policies(state.slos, periods)
     _check_duplicates(slos, state.collector)
     if state.collector.errors:
         raise SpecErrors(state.collector.errors)
@@ -76,7 +78,10 @@ def _dispatch(doc: Document, state: _Loading) -> None:
             name_at = at.key("metadata").key("name") if kind == "BurnRatePolicy" else at
             state.policies.append((policy, name_at))
     elif api_version == _native.API_VERSION and kind == _native.KIND:
-        state.slos.extend(_native.load_service_slos(body, at, collector))
+        slos, ref = _native.load_service_slos(body, at, collector)
+        state.slos.extend(slos)
+        if ref is not None:
+            state.policy_refs.append(ref)
     elif api_version == _openslo.API_VERSION:
         _openslo.collect(body, at, state.openslo, collector)
     elif api_version == _openslo_v1alpha.API_VERSION:
@@ -120,31 +125,39 @@ def _check_policies(
     return policies
 
 
-def _resolve_policies(
-    loaded: list[LoadedSLO], policies: dict[str, BurnRatePolicy], collector: Collector
-) -> list[SLO]:
-    known = {**{n: None for n in builtin_policy_names()}, **policies}
+def _check_policy_refs(
+    refs: list[PolicyRef], policies: dict[str, BurnRatePolicy], collector: Collector
+) -> dict[PolicyRef, float]:
+    """The period each valid reference gives its SLOs; invalid ones are reported once."""
+    known = sorted({*builtin_policy_names(), *policies})
+    periods = {}
+    for ref in refs:
+        if ref.name not in known:
+            collector.add(ref.at.error(f"unknown policy {ref.name!r} (known: {', '.join(known)})"))
+            continue
+        policy = policies.get(ref.name) or builtin_policy(ref.name)
+        if ref.period_seconds is not None and ref.period_seconds != policy.period_seconds:
+            where = ref.period_at or ref.at
+            collector.add(
+                where.error(
+                    f"{format_duration(ref.period_seconds)} differs from the period of "
+                    f"policy {policy.name!r} ({format_duration(policy.period_seconds)})"
+                )
+            )
+            continue
+        periods[ref] = policy.period_seconds
+    return periods
+
+
+def _resolve_policies(loaded: list[LoadedSLO], periods: dict[PolicyRef, float]) -> list[SLO]:
+    """SLOs with valid policy references, periods taken from their policy when not given."""
     slos = []
     for item in loaded:
-        slo = item.slo
-        if slo.policy is not None and item.policy_at is not None:
-            if slo.policy not in known:
-                names = ", ".join(sorted(known))
-                collector.add(
-                    item.policy_at.error(f"unknown policy {slo.policy!r} (known: {names})")
-                )
-                continue
-            policy = policies.get(slo.policy) or builtin_policy(slo.policy)
-            if item.period_at is None:
-                slo = replace(slo, period_seconds=policy.period_seconds)
-            elif slo.period_seconds != policy.period_seconds:
-                collector.add(
-                    item.period_at.error(
-                        f"{format_duration(slo.period_seconds)} differs from the period of "
-                        f"policy {policy.name!r} ({format_duration(policy.period_seconds)})"
-                    )
-                )
-                continue
+        slo, ref = item.slo, item.policy_ref
+        if ref is not None:
+            if ref not in periods:
+                continue  # the reference is reported, once, by _check_policy_refs
+            slo = replace(slo, period_seconds=periods[ref])
         slos.append(slo)
     return slos
 

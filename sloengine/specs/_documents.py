@@ -60,9 +60,11 @@ def _construct_mapping(loader: _StrictLoader, node: MappingNode) -> dict[Any, An
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def spec_files(paths: Sequence[str | Path], collector: Collector) -> list[Path]:
-    """Expand files and directories (recursively, `*.yml`/`*.yaml`, sorted), in given order."""
-    found: list[Path] = []
+def spec_files(paths: Sequence[str | Path], collector: Collector) -> Iterator[Path]:
+    """Expand files and directories (recursively, `*.yml`/`*.yaml`, sorted), in given order.
+
+    A generator, so that errors about a path are recorded in argument order.
+    """
     seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
@@ -81,8 +83,7 @@ def spec_files(paths: Sequence[str | Path], collector: Collector) -> list[Path]:
             key = child.resolve()
             if key not in seen:
                 seen.add(key)
-                found.append(child)
-    return found
+                yield child
 
 
 def _yaml_error_reason(exc: yaml.YAMLError) -> str:

@@ -9,14 +9,22 @@ from sloengine.specs._fields import At
 
 
 @dataclass(frozen=True)
-class LoadedSLO:
-    """An SLO as loaded, before catalog-wide resolution.
+class PolicyRef:
+    """A spec naming a burn-rate policy, checked once the whole catalog is read.
 
-    `policy_at` is where `slo.policy` was named (checked against the catalog's policies).
-    `period_at` is where the period was given; None means the spec gave none, so the catalog
-    sets the named policy's period (when a policy is named).
+    `period_seconds` is the period the spec gave (it must equal the policy's), at
+    `period_at`; None means the spec gave none, so its SLOs take the policy's period.
     """
 
-    slo: SLO
-    policy_at: At | None = None
+    name: str
+    at: At
+    period_seconds: float | None = None
     period_at: At | None = None
+
+
+@dataclass(frozen=True)
+class LoadedSLO:
+    """An SLO as loaded, before catalog-wide resolution of its policy reference."""
+
+    slo: SLO
+    policy_ref: PolicyRef | None = None

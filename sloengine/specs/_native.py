@@ -27,7 +27,7 @@ from sloengine import conventions
 from sloengine.model import SLO, Labels, NativeSLI, SourceRef
 from sloengine.specs import _fields as f
 from sloengine.specs._fields import At, Collector, merge_labels
-from sloengine.specs._loaded import LoadedSLO
+from sloengine.specs._loaded import LoadedSLO, PolicyRef
 
 API_VERSION = "sloengine/v1"
 KIND = "ServiceSLOs"
@@ -37,16 +37,21 @@ _SLO_FIELDS = ("name", "description", "objective", "availability", "latency", "s
 _RESERVED_SELECTOR_LABELS = (conventions.LABEL_SERVICE, "le")
 
 
-def load_service_slos(doc: dict[str, Any], at: At, collector: Collector) -> list[LoadedSLO]:
-    """Expand one ServiceSLOs document into SLOs; errors go to `collector`."""
+def load_service_slos(
+    doc: dict[str, Any], at: At, collector: Collector
+) -> tuple[list[LoadedSLO], PolicyRef | None]:
+    """Expand one ServiceSLOs document into SLOs and its policy reference, if any."""
     f.check_known(doc, _TOP_FIELDS, at, collector)
     service = collector.attempt(lambda: f.name(f.required(doc, "service", at), at.key("service")))
     labels = collector.attempt(lambda: f.label_map(doc.get("labels"), at.key("labels")))
     policy = collector.attempt(lambda: _policy_name(doc.get("policy"), at.key("policy")))
     period = collector.attempt(lambda: _period(doc.get("period"), at.key("period")))
     raw_slos = collector.attempt(lambda: _slo_list(f.required(doc, "slos", at), at.key("slos")))
+    ref = None
+    if policy:
+        ref = PolicyRef(policy, at.key("policy"), period or None, at.key("period"))
     if service is None or labels is None or policy is None or period is None or raw_slos is None:
-        return []
+        return [], ref
     loaded = []
     for i, raw in enumerate(raw_slos):
         slo_at = at.key("slos").index(i)
@@ -59,14 +64,8 @@ def load_service_slos(doc: dict[str, Any], at: At, collector: Collector) -> list
             labels=merge_labels(labels, slo.labels),
             policy=policy or None,
         )
-        loaded.append(
-            LoadedSLO(
-                slo,
-                policy_at=at.key("policy") if policy else None,
-                period_at=at.key("period") if period else None,
-            )
-        )
-    return loaded
+        loaded.append(LoadedSLO(slo, ref))
+    return loaded, ref
 
 
 def _policy_name(value: Any, at: At) -> str:
