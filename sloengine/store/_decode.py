@@ -1,0 +1,324 @@
+"""PushRequest -> validated numpy columns (`DecodedBatch`).
+
+All per-sample work is vectorised over the concatenation of a batch's blocks; the Python
+loop runs once per block (reading its repeated fields through the buffer protocol). Errors
+name the first offending field as `blocks[3].errors[7]: reason`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS
+from sloengine.errors import IngestError
+from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+
+SeriesLabels = tuple[tuple[str, str], ...]
+
+# Column layout of `DecodedBatch.values` and of the rings: requests, errors, then one column
+# per store latency bound (non-cumulative; requests above the last bound are implied).
+REQUESTS = 0
+ERRORS = 1
+LATENCY0 = 2
+
+
+@dataclass(frozen=True, eq=False)
+class DecodedBatch:
+    """A validated batch in columnar form.
+
+    `series[i]` are the sorted labels of block i (empty-valued labels dropped); sample j
+    belongs to block `block_of_sample[j]`, ends at `timestamps_unix_ms[j]`, and has the
+    counts `values[j] = (requests, errors, latency counts mapped onto the store bounds...)`.
+    """
+
+    producer_id: str
+    sequence: int
+    series: tuple[SeriesLabels, ...]
+    block_of_sample: npt.NDArray[np.int64]
+    timestamps_unix_ms: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    latency_bounds_seconds: tuple[float, ...]
+
+    @property
+    def sample_count(self) -> int:
+        return int(self.timestamps_unix_ms.shape[0])
+
+
+def _series_labels(key: pb.SeriesKey) -> SeriesLabels:
+    pairs = [
+        ("method", key.method),
+        ("route", key.route),
+        ("service", key.service),
+        ("variant", key.variant),
+    ]
+    if key.extra_labels:
+        pairs.extend(key.extra_labels.items())
+        pairs.sort()
+    return tuple((k, v) for k, v in pairs if v)
+
+
+class _BoundsMapper:
+    """Maps a block's latency buckets onto the store's bounds (cached per distinct bounds).
+
+    A block bucket `(b[j-1], b[j]]` is added to the store bucket of the smallest store bound
+    `>= b[j]`: exact when the block's bounds include every store bound (the default bounds
+    everywhere), conservative (counted as slower) otherwise; above the last store bound it is
+    left to the implied +Inf bucket.
+    """
+
+    def __init__(self, store_bounds: Sequence[float]) -> None:
+        self.store_bounds = tuple(float(b) for b in store_bounds)
+        self._cache: dict[tuple[float, ...], npt.NDArray[np.float64] | None] = {
+            self.store_bounds: None
+        }
+
+    def matrix(self, bounds: tuple[float, ...], where: str) -> npt.NDArray[np.float64] | None:
+        """None means identity; raises IngestError for invalid bounds."""
+        try:
+            return self._cache[bounds]
+        except KeyError:
+            pass
+        for j, b in enumerate(bounds):
+            if not math.isfinite(b) or b <= 0:
+                raise IngestError(f"{where}.latency_bounds_seconds[{j}]", "must be finite and > 0")
+            if j and b <= bounds[j - 1]:
+                raise IngestError(
+                    f"{where}.latency_bounds_seconds[{j}]", "bounds must be strictly ascending"
+                )
+        target = np.searchsorted(np.asarray(self.store_bounds), np.asarray(bounds), side="left")
+        m = np.zeros((len(bounds), len(self.store_bounds)))
+        inside = target < len(self.store_bounds)
+        m[np.flatnonzero(inside), target[inside]] = 1.0
+        if len(self._cache) < 64:
+            self._cache[bounds] = m
+        return m
+
+
+_MAPPERS: dict[tuple[float, ...], _BoundsMapper] = {}
+
+
+def _mapper(store_bounds: tuple[float, ...]) -> _BoundsMapper:
+    mapper = _MAPPERS.get(store_bounds)
+    if mapper is None:
+        mapper = _MAPPERS[store_bounds] = _BoundsMapper(store_bounds)
+    return mapper
+
+
+def _first(mask: npt.NDArray[np.bool_]) -> int:
+    return int(np.argmax(mask))
+
+
+def decode_push(
+    req: pb.PushRequest,
+    *,
+    now_s: float,
+    max_age_s: float,
+    max_future_s: float,
+    latency_bounds_seconds: tuple[float, ...] = DEFAULT_LATENCY_BUCKETS_SECONDS,
+) -> DecodedBatch:
+    """Validate `req` and return it as columns; raise IngestError naming the first bad field.
+
+    Samples must end within `(now_s - max_age_s, now_s + max_future_s]` (pass `math.inf`
+    to skip, as WAL replay does). Latency buckets are mapped onto `latency_bounds_seconds`.
+    """
+    if not req.producer_id:
+        raise IngestError("producer_id", "must not be empty")
+    mapper = _mapper(tuple(latency_bounds_seconds))
+    nbounds = len(mapper.store_bounds)
+    series: list[SeriesLabels] = []
+    ts_parts: list[npt.NDArray[np.int64]] = []
+    req_parts: list[npt.NDArray[np.float64]] = []
+    err_parts: list[npt.NDArray[np.float64]] = []
+    lat_parts: list[npt.NDArray[np.float64]] = []
+    lengths: list[int] = []
+    for i, block in enumerate(req.blocks):
+        if not block.key.service:
+            raise IngestError(f"blocks[{i}].key.service", "must not be empty")
+        n = len(block.timestamps_unix_ms)
+        if len(block.requests) != n:
+            raise IngestError(
+                f"blocks[{i}].requests", f"has {len(block.requests)} values for {n} timestamps"
+            )
+        if len(block.errors) != n:
+            raise IngestError(
+                f"blocks[{i}].errors", f"has {len(block.errors)} values for {n} timestamps"
+            )
+        nb = len(block.latency_bounds_seconds)
+        if nb or block.latency_bucket_counts:
+            lat_parts.append(_latency(block, i, n, nb, mapper))
+        else:
+            lat_parts.append(np.zeros(n * nbounds))
+        series.append(_series_labels(block.key))
+        ts_parts.append(np.asarray(block.timestamps_unix_ms, dtype=np.int64))
+        req_parts.append(np.asarray(block.requests, dtype=np.float64))
+        err_parts.append(np.asarray(block.errors, dtype=np.float64))
+        lengths.append(n)
+    width = LATENCY0 + nbounds
+    if not ts_parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return DecodedBatch(
+            req.producer_id,
+            req.sequence,
+            (),
+            empty,
+            empty,
+            np.zeros((0, width)),
+            mapper.store_bounds,
+        )
+    ts = np.concatenate(ts_parts)
+    values = np.empty((ts.size, width))
+    values[:, REQUESTS] = np.concatenate(req_parts)
+    values[:, ERRORS] = np.concatenate(err_parts)
+    values[:, LATENCY0:] = np.concatenate(lat_parts).reshape(ts.size, nbounds)
+    block_of_sample = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    _check_batch(ts, values, block_of_sample, lengths, now_s, max_age_s, max_future_s)
+    return DecodedBatch(
+        req.producer_id,
+        req.sequence,
+        tuple(series),
+        block_of_sample,
+        ts,
+        values,
+        mapper.store_bounds,
+    )
+
+
+def _latency(
+    block: pb.SeriesBlock, i: int, n: int, nb: int, mapper: _BoundsMapper
+) -> npt.NDArray[np.float64]:
+    """One block's latency counts mapped onto the store bounds (validated afterwards)."""
+    if len(block.latency_bucket_counts) != n * nb:
+        raise IngestError(
+            f"blocks[{i}].latency_bucket_counts",
+            f"has {len(block.latency_bucket_counts)} values, expected "
+            f"{n} timestamps x {nb} bounds = {n * nb}",
+        )
+    m = mapper.matrix(tuple(block.latency_bounds_seconds), f"blocks[{i}]")
+    counts = np.asarray(block.latency_bucket_counts, dtype=np.float64)
+    if m is None:
+        return counts
+    # Validate before mapping so the error names the block's own positions.
+    where = f"blocks[{i}].latency_bucket_counts"
+    _check_counts(counts, where)
+    rows = counts.reshape(n, nb)
+    sums = rows.sum(axis=1)
+    bad = sums > np.asarray(block.requests, dtype=np.float64)
+    if bad.any():
+        j = _first(bad)
+        raise IngestError(
+            f"{where}[{j * nb}:{(j + 1) * nb}]",
+            f"sum {sums[j]:g} exceeds requests[{j}] = {block.requests[j]:g}",
+        )
+    return (rows @ m).ravel()
+
+
+def _check_counts(x: npt.NDArray[np.float64], where: str) -> None:
+    finite = np.isfinite(x)
+    if not finite.all():
+        j = _first(~finite)
+        raise IngestError(f"{where}[{j}]", _count_reason(float(x[j])))
+    neg = x < 0
+    if neg.any():
+        j = _first(neg)
+        raise IngestError(f"{where}[{j}]", _count_reason(float(x[j])))
+
+
+class _Locator:
+    """Turns a row of the concatenated columns back into (block, index within block)."""
+
+    def __init__(self, block_of_sample: npt.NDArray[np.int64], lengths: list[int]) -> None:
+        self._blocks = block_of_sample
+        self._starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+
+    def __call__(self, row: int) -> tuple[int, int]:
+        b = int(self._blocks[row])
+        return b, row - int(self._starts[b])
+
+
+def _check_batch(
+    ts: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float64],
+    block_of_sample: npt.NDArray[np.int64],
+    lengths: list[int],
+    now_s: float,
+    max_age_s: float,
+    max_future_s: float,
+) -> None:
+    locate = _Locator(block_of_sample, lengths)
+    # One vectorised pass for the common all-valid batch; locate the culprit only on failure.
+    if not (np.isfinite(values).all() and (values >= 0).all()):
+        _raise_bad_count(values, locate)
+    over = values[:, ERRORS] > values[:, REQUESTS]
+    if over.any():
+        b, k = locate(_first(over))
+        raise IngestError(
+            f"blocks[{b}].errors[{k}]",
+            f"{values[_first(over), ERRORS]:g} errors exceed "
+            f"{values[_first(over), REQUESTS]:g} requests",
+        )
+    nb = values.shape[1] - LATENCY0
+    if nb:
+        sums = values[:, LATENCY0:].sum(axis=1)
+        slow = sums > values[:, REQUESTS]
+        if slow.any():
+            j = _first(slow)
+            b, k = locate(j)
+            raise IngestError(
+                f"blocks[{b}].latency_bucket_counts[{k * nb}:{(k + 1) * nb}]",
+                f"sum {sums[j]:g} exceeds requests[{k}] = {values[j, REQUESTS]:g}",
+            )
+    _check_times(ts, locate, now_s, max_age_s, max_future_s)
+
+
+def _raise_bad_count(values: npt.NDArray[np.float64], locate: _Locator) -> None:
+    for col, field in ((REQUESTS, "requests"), (ERRORS, "errors")):
+        x = values[:, col]
+        bad = ~(np.isfinite(x) & (x >= 0))
+        if bad.any():
+            j = _first(bad)
+            b, k = locate(j)
+            raise IngestError(f"blocks[{b}].{field}[{k}]", _count_reason(float(x[j])))
+    nb = values.shape[1] - LATENCY0
+    flat = values[:, LATENCY0:].ravel()
+    j = _first(~(np.isfinite(flat) & (flat >= 0)))
+    row, col = divmod(j, nb)
+    b, k = locate(row)
+    raise IngestError(
+        f"blocks[{b}].latency_bucket_counts[{k * nb + col}]", _count_reason(float(flat[j]))
+    )
+
+
+def _count_reason(x: float) -> str:
+    return f"must be finite, got {x}" if not math.isfinite(x) else f"must be >= 0, got {x:g}"
+
+
+def _check_times(
+    ts: npt.NDArray[np.int64],
+    locate: _Locator,
+    now_s: float,
+    max_age_s: float,
+    max_future_s: float,
+) -> None:
+    oldest_ms = 0 if math.isinf(max_age_s) else math.floor((now_s - max_age_s) * 1000)
+    low = ts <= max(0, oldest_ms)
+    if low.any():
+        j = _first(low)
+        b, k = locate(j)
+        raise IngestError(
+            f"blocks[{b}].timestamps_unix_ms[{k}]",
+            f"{int(ts[j])} is older than the retained {max_age_s:g} s (now {now_s:.3f})",
+        )
+    if not math.isinf(max_future_s):
+        high = ts > math.floor((now_s + max_future_s) * 1000)
+        if high.any():
+            j = _first(high)
+            b, k = locate(j)
+            raise IngestError(
+                f"blocks[{b}].timestamps_unix_ms[{k}]",
+                f"{int(ts[j])} is more than {max_future_s:g} s in the future (now {now_s:.3f})",
+            )

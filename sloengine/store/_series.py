@@ -1,0 +1,408 @@
+"""`SeriesStore`: per-series multi-resolution rings and cached selections ("views").
+
+Layout: level `k` is one array `(slots_k, series capacity, columns)`; columns are
+requests, errors and one per latency bound (see `_decode`). Every sample is added to every
+level. Heads are store-wide (the newest bucket any series wrote), so advancing time clears
+one contiguous slot slab for all series at once.
+
+A *view* is the running sum, per level, of the series a selector matches. It is built the
+first time the selector is read and then updated by `apply`, so a window sum costs a few
+slot slices whatever the number of series (GetStatus at 10,000 series). Views are bounded
+(least recently read is evicted).
+
+Not thread-safe: the engine calls it from one asyncio loop (apply and reads never overlap).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections import OrderedDict, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS
+from sloengine.errors import CapacityError
+from sloengine.store._decode import ERRORS, LATENCY0, REQUESTS, DecodedBatch, SeriesLabels
+from sloengine.store._levels import DEFAULT_LEVELS, Level, plan, validate_levels
+
+Selector = tuple[tuple[str, str], ...]
+_NO_HEAD = -(2**62)
+_MASK = (1 << 32) - 1
+_F64 = npt.NDArray[np.float64]
+_I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class WindowSum:
+    """Sums over the window `(start_unix_s, end_unix_s]` of every matching series.
+
+    `start_unix_s`/`end_unix_s` are the window actually summed after rounding to the ring
+    resolutions (see docs/store.md). `latency_counts[j]` counts requests with latency in
+    `(bounds[j-1], bounds[j]]`; requests above the last bound are `requests - sum(counts)`.
+    """
+
+    requests: float
+    errors: float
+    latency_bounds_seconds: tuple[float, ...]
+    latency_counts: tuple[float, ...]
+    start_unix_s: float = 0.0
+    end_unix_s: float = 0.0
+    series: int = 0
+
+    def count_at_or_below(self, threshold_s: float) -> float:
+        """Requests with latency `<= threshold_s` (bounds above it are not counted)."""
+        limit = threshold_s * (1 + 1e-9)
+        return float(
+            sum(
+                c
+                for b, c in zip(self.latency_bounds_seconds, self.latency_counts, strict=True)
+                if b <= limit
+            )
+        )
+
+
+def normalise_selector(selector: Mapping[str, str] | Selector) -> Selector:
+    items = selector.items() if isinstance(selector, Mapping) else selector
+    return tuple(sorted((str(k), str(v)) for k, v in items))
+
+
+def _segment_sum(key: _I64, vals: _F64) -> tuple[_I64, _F64]:
+    """Sum `vals` rows over runs of equal `key` (key sorted ascending)."""
+    if key.size <= 1:
+        return key, vals
+    change = key[1:] != key[:-1]
+    if change.all():
+        return key, vals
+    starts = np.concatenate(([0], np.flatnonzero(change) + 1))
+    return key[starts], np.add.reduceat(vals, starts, axis=0)
+
+
+class SeriesStore:
+    """In-memory windowed counts for many series; pure (no I/O, no clock)."""
+
+    def __init__(
+        self,
+        *,
+        levels: tuple[Level, ...] = DEFAULT_LEVELS,
+        latency_bounds_seconds: Sequence[float] = DEFAULT_LATENCY_BUCKETS_SECONDS,
+        max_series: int | None = None,
+        max_views: int = 512,
+    ) -> None:
+        self._levels = tuple(levels)
+        self._mult = validate_levels(self._levels)
+        self._slots = tuple(lv.slots for lv in self._levels)
+        self._res0 = self._levels[0].resolution_seconds
+        self._bounds = tuple(float(b) for b in latency_bounds_seconds)
+        self._width = LATENCY0 + len(self._bounds)
+        self.max_series = max_series
+        self._max_views = max_views
+        self._n = 0
+        self._data = [np.zeros((s, 0, self._width)) for s in self._slots]
+        self._heads = [_NO_HEAD] * len(self._levels)
+        self._labels: list[SeriesLabels] = []
+        self._ids: dict[SeriesLabels, int] = {}
+        self._index: dict[tuple[str, str], list[int]] = defaultdict(list)
+        # Views: selector -> slot in the view arrays, in least-recently-read order.
+        self._views: OrderedDict[Selector, int] = OrderedDict()
+        self._view_data = [np.zeros((s, 0, self._width)) for s in self._slots]
+        self._view_series: dict[int, int] = {}
+        self._series_views: list[list[int]] = []
+        self._csr: tuple[_I64, _I64, _I64] | None = None
+        self.version = 0
+
+    # --- introspection -----------------------------------------------------------------------
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        return self._levels
+
+    @property
+    def latency_bounds_seconds(self) -> tuple[float, ...]:
+        return self._bounds
+
+    @property
+    def retention_seconds(self) -> float:
+        """Age up to which every level-0 aligned window edge is still retained somewhere."""
+        top = self._levels[-1]
+        return float(top.resolution_seconds * (top.slots - 1))
+
+    @property
+    def bytes_per_series(self) -> int:
+        """Ring memory per series: slots of all levels x columns x 8 bytes."""
+        return sum(self._slots) * self._width * 8
+
+    def series_count(self) -> int:
+        return self._n
+
+    def series_labels(self) -> list[dict[str, str]]:
+        return [dict(lbl) for lbl in self._labels]
+
+    # --- ingest --------------------------------------------------------------------------------
+    def new_series_in(self, batch: DecodedBatch) -> int:
+        """How many series `batch` would create (for capacity checks before a WAL write)."""
+        return len({s for s in batch.series if s not in self._ids})
+
+    def apply(self, batch: DecodedBatch) -> int:
+        """Add a validated batch; returns the samples applied.
+
+        Raises CapacityError (and changes nothing) when it would exceed `max_series`.
+        """
+        if batch.latency_bounds_seconds != self._bounds:
+            raise ValueError("batch was decoded for other latency bounds than this store's")
+        sids = self._resolve(batch.series)
+        n = batch.sample_count
+        if n == 0:
+            return 0
+        b0 = (batch.timestamps_unix_ms - 1) // (self._res0 * 1000)
+        key = (sids[batch.block_of_sample] << 32) | b0
+        vals = batch.values
+        if n > 1 and not bool((key[1:] >= key[:-1]).all()):
+            order = np.argsort(key, kind="stable")
+            key, vals = key[order], vals[order]
+        key, vals = _segment_sum(key, vals)
+        self._advance(int(b0.max()))
+        self._add(self._data, key, vals)
+        if self._views:
+            self._add_views(key, vals)
+        self.version += 1
+        return n
+
+    def _resolve(self, series: tuple[SeriesLabels, ...]) -> _I64:
+        ids = self._ids
+        new = [s for s in dict.fromkeys(series) if s not in ids]
+        if new:
+            if self.max_series is not None and self._n + len(new) > self.max_series:
+                raise CapacityError(
+                    f"batch would create {len(new)} new series; {self._n} of "
+                    f"max {self.max_series} in use"
+                )
+            self._grow(self._n + len(new))
+            for labels in new:
+                self._create(labels)
+        return np.fromiter((ids[s] for s in series), dtype=np.int64, count=len(series))
+
+    def _grow(self, needed: int) -> None:
+        cap = self._data[0].shape[1]
+        if needed <= cap:
+            return
+        new_cap = max(16, cap * 2, needed)
+        if self.max_series is not None:
+            new_cap = max(needed, min(new_cap, self.max_series))
+        for k, old in enumerate(self._data):
+            grown = np.zeros((old.shape[0], new_cap, self._width))
+            grown[:, : self._n] = old[:, : self._n]
+            self._data[k] = grown
+
+    def _create(self, labels: SeriesLabels) -> int:
+        sid = self._n
+        self._n += 1
+        self._ids[labels] = sid
+        self._labels.append(labels)
+        self._series_views.append([])
+        for pair in labels:
+            self._index[pair].append(sid)
+        as_dict = dict(labels)
+        for selector, view in self._views.items():
+            if all(as_dict.get(k, "") == v for k, v in selector):
+                self._series_views[sid].append(view)
+                self._view_series[view] += 1
+                self._csr = None
+        return sid
+
+    def _advance(self, newest_b0: int) -> None:
+        """Move the heads to `newest_b0`, clearing the slots that now start a new bucket."""
+        n, nv = self._n, len(self._views)
+        for k, slots in enumerate(self._slots):
+            nb = newest_b0 // self._mult[k]
+            head = self._heads[k]
+            if nb <= head:
+                break  # coarser levels cannot advance either
+            for arrays, used in ((self._data, n), (self._view_data, nv)):
+                if not used:
+                    continue
+                arr = arrays[k]
+                if head == _NO_HEAD or nb - head >= slots:
+                    arr[:, :] = 0.0
+                else:
+                    arr[np.arange(head + 1, nb + 1) % slots] = 0.0
+            self._heads[k] = nb
+
+    def _add(self, arrays: list[_F64], key: _I64, vals: _F64) -> None:
+        """Add rows keyed `owner << 32 | base bucket` (unique, sorted) to every level."""
+        for k, arr in enumerate(arrays):
+            if k:
+                ratio = self._mult[k] // self._mult[k - 1]
+                key = ((key >> 32) << 32) | ((key & _MASK) // ratio)
+                key, vals = _segment_sum(key, vals)
+            bucket = key & _MASK
+            owner = key >> 32
+            keep = bucket > self._heads[k] - self._slots[k]
+            if keep.all():
+                arr[bucket % self._slots[k], owner] += vals
+            else:
+                arr[bucket[keep] % self._slots[k], owner[keep]] += vals[keep]
+
+    # --- views ---------------------------------------------------------------------------------
+    def _membership(self) -> tuple[_I64, _I64, _I64]:
+        if self._csr is None:
+            counts = np.fromiter(
+                (len(v) for v in self._series_views), dtype=np.int64, count=self._n
+            )
+            starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+            flat = np.fromiter(
+                (v for vs in self._series_views for v in vs),
+                dtype=np.int64,
+                count=int(counts.sum()),
+            )
+            self._csr = (counts, starts, flat)
+        return self._csr
+
+    def _add_views(self, key: _I64, vals: _F64) -> None:
+        counts, starts, flat = self._membership()
+        owner = key >> 32
+        per_row = counts[owner]
+        total = int(per_row.sum())
+        if total == 0:
+            return
+        rep = np.repeat(np.arange(owner.size), per_row)
+        offset = np.arange(total) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+        views = flat[starts[owner][rep] + offset]
+        vkey = (views << 32) | (key[rep] & _MASK)
+        order = np.argsort(vkey, kind="stable")
+        vkey, vvals = _segment_sum(vkey[order], vals[rep][order])
+        self._add(self._view_data, vkey, vvals)
+
+    def _members(self, selector: Selector) -> _I64:
+        present = [pair for pair in selector if pair[1]]
+        if present:
+            lists = sorted((self._index.get(pair, []) for pair in present), key=len)
+            ids = set(lists[0]).intersection(*lists[1:]) if lists[0] else set()
+        else:
+            ids = set(range(self._n))
+        absent = [k for k, v in selector if not v]
+        if absent:
+            ids = {i for i in ids if not any(k in dict(self._labels[i]) for k in absent)}
+        return np.array(sorted(ids), dtype=np.int64)
+
+    def _view(self, selector: Selector) -> int:
+        view = self._views.get(selector)
+        if view is not None:
+            self._views.move_to_end(selector)
+            return view
+        if len(self._views) >= self._max_views:
+            _, view = self._views.popitem(last=False)
+            for vs in self._series_views:
+                if view in vs:
+                    vs.remove(view)
+        else:
+            view = len(self._views)
+            if view >= self._view_data[0].shape[1]:
+                cap = max(8, 2 * view)
+                for k, old in enumerate(self._view_data):
+                    grown = np.zeros((old.shape[0], cap, self._width))
+                    grown[:, : old.shape[1]] = old
+                    self._view_data[k] = grown
+        members = self._members(selector)
+        for k, data in enumerate(self._data):
+            acc = np.zeros((self._slots[k], self._width))
+            for chunk in range(0, members.size, 1024):
+                acc += data[:, members[chunk : chunk + 1024]].sum(axis=1)
+            self._view_data[k][:, view] = acc
+        for sid in members.tolist():
+            self._series_views[sid].append(view)
+        self._view_series[view] = int(members.size)
+        self._views[selector] = view
+        self._csr = None
+        return view
+
+    # --- reads ---------------------------------------------------------------------------------
+    def window_sum(
+        self, selector: Mapping[str, str] | Selector, window_seconds: float, at_unix_s: float
+    ) -> WindowSum:
+        """Sum of every series matching `selector` over `(at - window, at]`.
+
+        `at` is rounded down and `window` to the nearest 10 s (the finest resolution); far
+        edges older than a level's retention are rounded to that level's slots.
+        """
+        view = self._view(normalise_selector(selector))
+        hi = math.floor(at_unix_s / self._res0)
+        lo = hi - max(0, round(window_seconds / self._res0))
+        total = np.zeros(self._width)
+        if self._heads[0] != _NO_HEAD and lo < hi:
+            lo, hi, pieces = plan(lo, hi, self._mult, self._slots, self._heads)
+            for k, first, end in pieces:
+                slots = self._slots[k]
+                first = max(first, self._heads[k] - slots + 1)
+                end = min(end, self._heads[k] + 1)
+                if first >= end:
+                    continue
+                arr = self._view_data[k]
+                s0 = first % slots
+                s1 = s0 + (end - first)
+                total += arr[s0 : min(s1, slots), view].sum(axis=0)
+                if s1 > slots:
+                    total += arr[: s1 - slots, view].sum(axis=0)
+        return WindowSum(
+            requests=float(total[REQUESTS]),
+            errors=float(total[ERRORS]),
+            latency_bounds_seconds=self._bounds,
+            latency_counts=tuple(float(x) for x in total[LATENCY0:]),
+            start_unix_s=float(lo * self._res0),
+            end_unix_s=float(hi * self._res0),
+            series=self._view_series.get(view, 0),
+        )
+
+    # --- snapshot ------------------------------------------------------------------------------
+    def to_arrays(self) -> dict[str, npt.NDArray[np.generic]]:
+        """The whole store as named arrays (copies), for `np.savez`."""
+        meta = {
+            "levels": [[lv.resolution_seconds, lv.slots] for lv in self._levels],
+            "bounds": list(self._bounds),
+            "heads": self._heads,
+            "labels": [list(map(list, lbl)) for lbl in self._labels],
+        }
+        out: dict[str, npt.NDArray[np.generic]] = {
+            "store_meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8).copy()
+        }
+        for k, arr in enumerate(self._data):
+            out[f"level{k}"] = np.ascontiguousarray(arr[:, : self._n])
+        return out
+
+    @classmethod
+    def from_arrays(
+        cls,
+        arrays: Mapping[str, npt.NDArray[np.generic]],
+        *,
+        max_series: int | None = None,
+        max_views: int = 512,
+    ) -> SeriesStore:
+        meta = json.loads(bytes(np.asarray(arrays["store_meta"], dtype=np.uint8)).decode())
+        levels = tuple(Level(int(r), int(s)) for r, s in meta["levels"])
+        store = cls(
+            levels=levels,
+            latency_bounds_seconds=meta["bounds"],
+            max_series=max_series,
+            max_views=max_views,
+        )
+        labels = [tuple((str(k), str(v)) for k, v in lbl) for lbl in meta["labels"]]
+        store._grow(len(labels))
+        for lbl in labels:
+            store._create(lbl)
+        for k in range(len(levels)):
+            store._data[k][:, : store._n] = arrays[f"level{k}"]
+        store._heads = [int(h) for h in meta["heads"]]
+        return store
+
+    def dumps(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, **self.to_arrays())  # type: ignore[arg-type]
+        return buf.getvalue()
+
+    @classmethod
+    def loads(cls, data: bytes, *, max_series: int | None = None) -> SeriesStore:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return cls.from_arrays(dict(npz), max_series=max_series)
