@@ -176,7 +176,7 @@ class SidecarProcess:
         self.env["PYTHONPATH"] = str(REPO)
         self.addresses: dict[str, str] = {}
         self.proc: subprocess.Popen[str] | None = None
-        self._stderr = tempfile.TemporaryFile(mode="w+")
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (lives with the process)
 
     def start(self, timeout_s: float = 20.0) -> SidecarProcess:
         self.proc = subprocess.Popen(
