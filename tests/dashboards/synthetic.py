@@ -49,11 +49,18 @@ CANARY = Traffic(requests=20, errors=2, latency_counts=(0, 0, 0, 2, 8, 4, 2, 1, 
 BASELINE = Traffic(requests=20, errors=0, latency_counts=(0, 2, 4, 6, 6, 2))
 
 
-class SyntheticRed(Collector):
-    """RED metrics for each (service, routes) pair, both variants, one step per scrape."""
+@dataclass(frozen=True)
+class Endpoint:
+    service: str
+    route: str
+    method: str
 
-    def __init__(self, services: Sequence[tuple[str, Sequence[str]]]) -> None:
-        self._services = services
+
+class SyntheticRed(Collector):
+    """RED metrics for each endpoint, both variants, one step of traffic per scrape."""
+
+    def __init__(self, endpoints: Sequence[Endpoint]) -> None:
+        self._endpoints = endpoints
         self._scrapes = 0
         self._lock = threading.Lock()
 
@@ -67,21 +74,23 @@ class SyntheticRed(Collector):
         in_flight = GaugeMetricFamily(
             c.HTTP_REQUESTS_IN_FLIGHT, "In flight.", labels=[c.LABEL_SERVICE, c.LABEL_VARIANT]
         )
-        for service, routes, variant, traffic in self._series():
-            in_flight.add_metric([service, variant], 3.0)
-            for route in routes:
-                ok = [service, variant, route, "GET", "200"]
-                requests.add_metric(ok, float((traffic.requests - traffic.errors) * n))
-                duration.add_metric(ok, traffic.cumulative(n), sum_value=0.3 * traffic.requests * n)
-                if traffic.errors:
-                    failed = [service, variant, route, "GET", "500"]
-                    requests.add_metric(failed, float(traffic.errors * n))
+        for service in sorted({e.service for e in self._endpoints}):
+            for variant in (c.VARIANT_CANARY, c.VARIANT_BASELINE):
+                in_flight.add_metric([service, variant], 3.0)
+        for e, variant, traffic in self._series():
+            ok = [e.service, variant, e.route, e.method, "200"]
+            requests.add_metric(ok, float((traffic.requests - traffic.errors) * n))
+            # One histogram series per endpoint: latency SLIs sum over statuses anyway.
+            duration.add_metric(ok, traffic.cumulative(n), sum_value=0.3 * traffic.requests * n)
+            if traffic.errors:
+                failed = [e.service, variant, e.route, e.method, "500"]
+                requests.add_metric(failed, float(traffic.errors * n))
         yield from (requests, duration, in_flight)
 
-    def _series(self) -> Iterator[tuple[str, Sequence[str], str, Traffic]]:
-        for service, routes in self._services:
-            yield service, routes, c.VARIANT_CANARY, CANARY
-            yield service, routes, c.VARIANT_BASELINE, BASELINE
+    def _series(self) -> Iterator[tuple[Endpoint, str, Traffic]]:
+        for endpoint in self._endpoints:
+            yield endpoint, c.VARIANT_CANARY, CANARY
+            yield endpoint, c.VARIANT_BASELINE, BASELINE
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -92,9 +101,9 @@ class _QuietHandler(WSGIRequestHandler):
 class ScrapeTarget:
     """Serves a fresh registry with `SyntheticRed` at http://127.0.0.1:<port>/metrics."""
 
-    def __init__(self, services: Sequence[tuple[str, Sequence[str]]]) -> None:
+    def __init__(self, endpoints: Sequence[Endpoint]) -> None:
         registry = CollectorRegistry()
-        registry.register(SyntheticRed(services))
+        registry.register(SyntheticRed(endpoints))
         self._server: WSGIServer = make_server(
             "127.0.0.1", 0, make_wsgi_app(registry), handler_class=_QuietHandler
         )
