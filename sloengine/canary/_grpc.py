@@ -1,0 +1,62 @@
+"""`sloengine.v1.CanaryService` over grpc.aio: GetVerdict and WatchVerdicts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from sloengine.canary._core import CanaryCore, VerdictRequest
+from sloengine.canary.errors import CanaryRequestError
+from sloengine.errors import SloEngineError
+from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+
+__all__ = ["CanaryServicer"]
+
+
+class CanaryServicer(pb_grpc.CanaryServiceServicer):
+    """Thin adapter: protobuf in, `CanaryCore`, protobuf out; bad input is INVALID_ARGUMENT."""
+
+    def __init__(self, core: CanaryCore) -> None:
+        self.core = core
+
+    async def GetVerdict(
+        self, request: pb.GetVerdictRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.CanaryVerdict:
+        at = request.eval_time.ToNanoseconds() / 1e9 if request.HasField("eval_time") else None
+        req = VerdictRequest(
+            service=request.service,
+            canary=request.canary_variant,
+            baseline=request.baseline_variant,
+            at_unix_s=at,
+            short_window_seconds=request.short_window_seconds,
+            long_window_seconds=request.long_window_seconds,
+            revision=request.revision,
+        )
+        try:
+            return self.core.evaluate(req, actor="grpc")
+        except CanaryRequestError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except SloEngineError as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        raise AssertionError("unreachable")  # context.abort raises
+
+    async def WatchVerdicts(
+        self, request: pb.WatchVerdictsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.CanaryVerdict]:
+        req = VerdictRequest(
+            service=request.service,
+            canary=request.canary_variant,
+            baseline=request.baseline_variant,
+        )
+        if request.interval_seconds < 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "interval_seconds: must be >= 0")
+        try:
+            async for msg in self.core.watch(req, request.interval_seconds, actor="grpc-watch"):
+                yield msg
+        except CanaryRequestError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except SloEngineError as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))

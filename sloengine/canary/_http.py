@@ -1,0 +1,213 @@
+"""The HTTP side door for controllers that only speak HTTP (DESIGN.md paths, a contract).
+
+- `GET|POST /api/v1/verdict?service=&canary=&baseline=&revision=&eval_time=&short_window=&long_window=`
+  -> 200 with the verdict JSON (`verdict` is PASS | FAIL | INCONCLUSIVE) for Argo Rollouts.
+- `POST /api/v1/flagger/{gate}` (bearer token) with Flagger's webhook payload. Go gates
+  answer 200 only for PASS (412 for FAIL, 425 "too early" for INCONCLUSIVE); the
+  `rollback` gate answers 200 only when the canary must roll back (FAIL), else 412;
+  `post-rollout` and `event` are recorded in the audit log and answered 200.
+- `POST /api/v1/alertmanager` (bearer token), Alertmanager webhook v4: each firing alert
+  labelled rollback="true" starts the rollback hook of its `service` label; resolved
+  ones are recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from sloengine import conventions
+from sloengine.canary._convert import verdict_to_json
+from sloengine.canary._core import CanaryCore, VerdictRequest
+from sloengine.canary.errors import CanaryRequestError
+from sloengine.durations import parse_duration_seconds
+from sloengine.errors import SloEngineError
+from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+
+__all__ = ["GO_GATES", "NOTIFY_GATES", "add_routes"]
+
+GO_GATES = (
+    "confirm-rollout",
+    "pre-rollout",
+    "rollout",
+    "confirm-traffic-increase",
+    "confirm-promotion",
+)
+NOTIFY_GATES = ("post-rollout", "event")
+ROLLBACK_GATE = "rollback"
+
+TokenCheck = Callable[[web.Request], None]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _window(params: Mapping[str, Any], key: str) -> float:
+    text = str(params.get(key) or "").strip()
+    if not text:
+        return 0.0
+    try:
+        return float(text) if text.replace(".", "", 1).isdigit() else parse_duration_seconds(text)
+    except ValueError as exc:
+        raise CanaryRequestError(key, str(exc)) from None
+
+
+def _eval_time(params: Mapping[str, Any]) -> float | None:
+    text = str(params.get("eval_time") or "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise CanaryRequestError("eval_time", f"must be unix seconds, got {text!r}") from None
+
+
+def _request_from(params: Mapping[str, Any]) -> VerdictRequest:
+    return VerdictRequest(
+        service=str(params.get("service") or ""),
+        canary=str(params.get("canary") or ""),
+        baseline=str(params.get("baseline") or ""),
+        at_unix_s=_eval_time(params),
+        short_window_seconds=_window(params, "short_window"),
+        long_window_seconds=_window(params, "long_window"),
+        revision=str(params.get("revision") or ""),
+    )
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json(loads=json.loads)
+    except ValueError:
+        raise CanaryRequestError("body", "must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise CanaryRequestError("body", "must be a JSON object")
+    return body
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Bad input -> 400 with the field path; engine errors -> 503; never a traceback."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except CanaryRequestError as exc:
+            return _error(400, str(exc))
+        except SloEngineError as exc:
+            return _error(503, str(exc))
+
+    return wrapped
+
+
+def add_routes(app: web.Application, core: CanaryCore, check_token: TokenCheck) -> None:
+    """Add the three side-door routes to the engine's aiohttp application."""
+
+    @_guarded
+    async def verdict(request: web.Request) -> web.StreamResponse:
+        params: dict[str, Any] = dict(request.query)
+        if request.method == "POST" and request.can_read_body:
+            if request.content_type == "application/json":
+                params.update(await _json_object(request))
+            else:
+                params.update(await request.post())
+        msg = core.evaluate(_request_from(params), actor="http")
+        return web.json_response(verdict_to_json(msg))
+
+    @_guarded
+    async def flagger(request: web.Request) -> web.StreamResponse:
+        check_token(request)
+        gate = request.match_info["gate"]
+        known = (*GO_GATES, ROLLBACK_GATE, *NOTIFY_GATES)
+        if gate not in known:
+            return _error(
+                404, f"gate: unknown Flagger webhook type {gate!r}; known: {', '.join(known)}"
+            )
+        body = await _json_object(request)
+        metadata = body.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise CanaryRequestError("metadata", "must be a map of strings")
+        name = str(body.get("name") or "")
+        details = {
+            "gate": gate,
+            "name": name,
+            "namespace": str(body.get("namespace") or ""),
+            "phase": str(body.get("phase") or ""),
+            "checksum": str(body.get("checksum") or ""),
+        }
+        if gate in NOTIFY_GATES:
+            if core.audit is not None:
+                why = f"Flagger {gate}: {details['namespace']}/{name} {details['phase']}"
+                core.audit.append(
+                    f"flagger:{gate}", "flagger_event", why, {**details, "metadata": metadata}
+                )
+            return web.json_response({"recorded": True, **details})
+        # The service is metadata.service, else the Canary's name; the revision is
+        # metadata.revision, else Flagger's checksum of the canary's pod template.
+        params = {
+            "service": metadata.get("service") or name,
+            "canary": metadata.get("canary"),
+            "baseline": metadata.get("baseline"),
+            "revision": metadata.get("revision") or details["checksum"],
+            "short_window": metadata.get("short_window"),
+            "long_window": metadata.get("long_window"),
+        }
+        msg = core.evaluate(_request_from(params), actor=f"flagger:{gate}")
+        body_out = {"gate": gate, **verdict_to_json(msg)}
+        if gate == ROLLBACK_GATE:
+            status = 200 if msg.verdict == pb.FAIL else 412
+        else:
+            status = {pb.PASS: 200, pb.FAIL: 412}.get(msg.verdict, 425)
+        return web.json_response(body_out, status=status)
+
+    @_guarded
+    async def alertmanager(request: web.Request) -> web.StreamResponse:
+        check_token(request)
+        body = await _json_object(request)
+        alerts = body.get("alerts")
+        if not isinstance(alerts, list):
+            raise CanaryRequestError("alerts", "must be a list (Alertmanager webhook payload v4)")
+        triggered, resolved, ignored = [], [], 0
+        for i, alert in enumerate(alerts):
+            if not isinstance(alert, dict) or not isinstance(alert.get("labels"), dict):
+                raise CanaryRequestError(f"alerts[{i}].labels", "must be a map of strings")
+            labels: dict[str, str] = {str(k): str(v) for k, v in alert["labels"].items()}
+            if labels.get(conventions.LABEL_ROLLBACK) != conventions.ROLLBACK_LABEL_VALUE:
+                ignored += 1
+                continue
+            name = labels.get("alertname", "alert")
+            service = labels.get(conventions.LABEL_SERVICE, "")
+            info = {
+                "alertname": name,
+                "fingerprint": str(alert.get("fingerprint", "")),
+                "starts_at": str(alert.get("startsAt", "")),
+                "labels": labels,
+            }
+            if alert.get("status") == "resolved":
+                resolved.append(name)
+                if core.audit is not None:
+                    why = f"{name} resolved for {service or 'unknown service'}"
+                    core.audit.append("alertmanager", "alert_resolved", why, info)
+                continue
+            if not service:
+                if core.audit is not None:
+                    why = f'{name} is firing with rollback="true" but has no service label'
+                    core.audit.append("alertmanager", "alert_ignored", why, info)
+                ignored += 1
+                continue
+            annotations = alert.get("annotations") or {}
+            summary = annotations.get("summary") or annotations.get("description") or ""
+            reason = f"alert {name} firing" + (f": {summary}" if summary else "")
+            core.start_rollback(
+                service, labels.get("revision", ""), reason, source="alertmanager", details=info
+            )
+            triggered.append({"service": service, "alertname": name})
+        return web.json_response({"triggered": triggered, "resolved": resolved, "ignored": ignored})
+
+    app.router.add_route("GET", conventions.HTTP_VERDICT_PATH, verdict)
+    app.router.add_route("POST", conventions.HTTP_VERDICT_PATH, verdict)
+    app.router.add_route("POST", conventions.HTTP_FLAGGER_PATH, flagger)
+    app.router.add_route("POST", conventions.HTTP_ALERTMANAGER_PATH, alertmanager)

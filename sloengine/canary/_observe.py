@@ -1,0 +1,129 @@
+"""From the store's window sums to the judge's (guard, observation) pairs.
+
+The store keeps one latency bucket layout for every series, so a variant that never sent
+a histogram shows all-zero bucket counts; that is read as "no histogram" (the latency
+guard is then INCONCLUSIVE), not as "every request slower than the last bound".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+from sloengine import conventions
+from sloengine.canary._config import ServiceCanaryConfig
+from sloengine.judge import (
+    ErrorRatioGuard,
+    Guard,
+    LatencyQuantileGuard,
+    Observation,
+    VariantWindow,
+)
+from sloengine.model import SLO, NativeSLI
+
+__all__ = ["WindowSource", "build_checks"]
+
+
+class WindowSumLike(Protocol):
+    @property
+    def requests(self) -> float: ...
+    @property
+    def errors(self) -> float: ...
+    @property
+    def latency_bounds_seconds(self) -> tuple[float, ...]: ...
+    @property
+    def latency_counts(self) -> tuple[float, ...]: ...
+    def count_at_or_below(self, threshold_s: float) -> float: ...
+
+
+class WindowSource(Protocol):
+    """What the adapter needs from `sloengine.store.SeriesStore`."""
+
+    def window_sum(
+        self, selector: Mapping[str, str], window_seconds: float, at_unix_s: float
+    ) -> WindowSumLike: ...
+
+
+def _variant_window(ws: WindowSumLike, errors: float | None = None) -> VariantWindow:
+    has_histogram = ws.requests > 0 and sum(ws.latency_counts) > 0
+    bad = ws.errors if errors is None else errors
+    return VariantWindow(
+        requests=ws.requests,
+        errors=min(max(bad, 0.0), ws.requests),
+        latency_bounds_seconds=tuple(ws.latency_bounds_seconds) if has_histogram else (),
+        latency_counts=tuple(ws.latency_counts) if has_histogram else (),
+    )
+
+
+def _observe(
+    source: WindowSource,
+    selector: Mapping[str, str],
+    canary: str,
+    baseline: str,
+    short_s: float,
+    long_s: float,
+    at: float,
+    bad_events: Callable[[WindowSumLike], float] | None = None,
+) -> Observation:
+    def window(variant: str, seconds: float) -> VariantWindow:
+        ws = source.window_sum({**selector, conventions.LABEL_VARIANT: variant}, seconds, at)
+        return _variant_window(ws, None if bad_events is None else bad_events(ws))
+
+    return Observation(
+        canary_short=window(canary, short_s),
+        canary_long=window(canary, long_s),
+        baseline_short=window(baseline, short_s),
+        baseline_long=window(baseline, long_s),
+        short_window_seconds=short_s,
+        long_window_seconds=long_s,
+    )
+
+
+def _slo_bad_events(sli: NativeSLI) -> Callable[[WindowSumLike], float]:
+    if sli.kind == "latency" and sli.latency_threshold_seconds is not None:
+        threshold = sli.latency_threshold_seconds
+        return lambda ws: ws.requests - ws.count_at_or_below(threshold)
+    return lambda ws: ws.errors
+
+
+def build_checks(
+    source: WindowSource,
+    service: str,
+    canary: str,
+    baseline: str,
+    cfg: ServiceCanaryConfig,
+    slos: Sequence[SLO],
+    short_s: float,
+    long_s: float,
+    at: float,
+) -> list[tuple[Guard, Observation]]:
+    """Every configured guard of the service with its observation at time `at`."""
+    selector = {**dict(cfg.selector), conventions.LABEL_SERVICE: service}
+    checks: list[tuple[Guard, Observation]] = []
+    if "error_ratio" in cfg.guards or "latency_p95" in cfg.guards:
+        obs = _observe(source, selector, canary, baseline, short_s, long_s, at)
+        if "error_ratio" in cfg.guards:
+            checks.append((ErrorRatioGuard(max_ratio=cfg.max_error_ratio), obs))
+        if "latency_p95" in cfg.guards:
+            name = f"latency_p{cfg.latency_quantile * 100:g}"
+            latency = LatencyQuantileGuard(
+                name=name, quantile=cfg.latency_quantile, max_seconds=cfg.max_p95_seconds
+            )
+            checks.append((latency, obs))
+    if "slo_burn" in cfg.guards and cfg.max_burn_rate > 0:
+        for slo in slos:
+            budget = slo.error_budget_ratio
+            max_ratio = cfg.max_burn_rate * budget
+            # PromQL SLIs live in Prometheus, not in the store; a burn rate that needs
+            # more than every request to fail can never fire.
+            if not isinstance(slo.sli, NativeSLI) or budget <= 0 or max_ratio >= 1:
+                continue
+            slo_obs = _observe(
+                source, dict(slo.sli.selector), canary, baseline, short_s, long_s, at,
+                _slo_bad_events(slo.sli),
+            )  # fmt: skip
+            guard = ErrorRatioGuard(
+                name=f"slo_burn:{slo.name}", max_ratio=max_ratio, value_scale=1.0 / budget, unit="x"
+            )
+            checks.append((guard, slo_obs))
+    return checks
