@@ -24,6 +24,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from instrumentation._context import current_tracer
 from instrumentation._logs import ACCESS_LOGGER, RequestLogContext, current_log_context
+from instrumentation._tracestate import MAX_MEMBERS, MAX_TRACESTATE_CHARS, truncate_tracestate
 from sloengine import conventions as c
 
 if TYPE_CHECKING:
@@ -135,6 +136,11 @@ class InstrumentationMiddleware:
         method = scope["method"]
         req.method = method if method in _KNOWN_METHODS else "_OTHER"
         if "traceparent" in found:
+            tracestate = found.get("tracestate")
+            if tracestate is not None and (
+                len(tracestate) > MAX_TRACESTATE_CHARS or tracestate.count(",") >= MAX_MEMBERS
+            ):
+                found["tracestate"] = truncate_tracestate(tracestate)
             parent = instr.propagator.extract(found)
         else:
             parent = otel_context.Context()  # a new trace: never the ambient context
