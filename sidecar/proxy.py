@@ -529,6 +529,10 @@ class ProxyListener:
         self.upstream = upstream
         self.routes = routes
         self.clock_ns = clock_ns
+        self.host_header = b""
+        if upstream is not None:
+            name = f"[{upstream[0]}]" if ":" in upstream[0] else upstream[0]
+            self.host_header = f"{name}:{upstream[1]}".encode()
         self.connections: set[ClientConnection] = set()
         self.draining = False
         self.server: asyncio.Server | None = None
@@ -605,6 +609,8 @@ class ProxyListener:
                 out += name + b": " + value + b"\r\n"
         if self.kind == EGRESS and b"host" in drop:
             out += b"host: " + host + b"\r\n"
+        elif not host:  # an HTTP/1.0 client may omit Host; HTTP/1.1 upstreams need one
+            out += b"host: " + self.host_header + b"\r\n"
         out += b"traceparent: " + hop.traceparent.encode() + b"\r\n"
         if hop.tracestate:
             out += b"tracestate: " + hop.tracestate.encode("latin-1") + b"\r\n"
