@@ -1,0 +1,286 @@
+"""The running engine: shared state, and the app that wires store, gRPC, HTTP and plugins.
+
+    app = EngineApp(config)
+    await app.start()        # recover the store, then serve gRPC and HTTP
+    print(app.grpc_port, app.http_port)
+    await app.stop(grace_s=5)  # refuse new calls, finish running ones, snapshot, close
+
+Plugins: after both servers are built (and before they start), `sloengine.canary.register(
+state, grpc_server, http_app)` and `sloengine.ui.register(state, http_app)` run if those
+modules exist; a missing module is skipped, any other error is raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from sloengine import conventions
+from sloengine.config import EngineConfig, parse_listen
+from sloengine.errors import SloEngineError, SpecError, UnknownSLOError
+from sloengine.http import EngineMetrics, create_http_app
+from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
+from sloengine.policy import builtin_policy, builtin_policy_names
+
+if TYPE_CHECKING:
+    from sloengine.evaluate import SLOStatusResult
+    from sloengine.grpc import EngineGrpcServer
+    from sloengine.pull import PromPuller
+    from sloengine.store import DurableStore, SeriesStore
+
+__all__ = ["EngineApp", "EngineConfig", "EngineState", "build_state", "load_specs"]
+
+log = logging.getLogger(__name__)
+
+_DAY_S = 86400.0
+CANARY_PLUGIN = "sloengine.canary"
+UI_PLUGIN = "sloengine.ui"
+# Tests of the core engine pass plugins=() to run it alone.
+PLUGINS = (CANARY_PLUGIN, UI_PLUGIN)
+
+
+@dataclass(eq=False)
+class EngineState:
+    """What every part of a running engine shares. Mutable on purpose: `ready`, `verdicts`
+    and the durable store change while the engine runs; everything else is set at start."""
+
+    config: EngineConfig
+    catalog: Catalog
+    policies: dict[str, BurnRatePolicy]
+    registry: CollectorRegistry
+    metrics: EngineMetrics
+    http_token: str | None = None
+    clock: Callable[[], float] = time.time
+    durable: DurableStore | None = None
+    puller: PromPuller | None = None
+    ready: bool = False
+    # Latest canary verdicts, keyed (service, canary, baseline); written by sloengine.canary.
+    verdicts: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path | None:
+        return self.config.data_dir
+
+    @property
+    def store(self) -> SeriesStore:
+        """The in-memory view of the durable store (read it, never write it directly)."""
+        if self.durable is None:
+            raise SloEngineError("the store is not open yet")
+        return self.durable.store
+
+    def now(self) -> float:
+        """Current time in unix seconds, from the injectable clock."""
+        return self.clock()
+
+    @property
+    def max_sample_age_seconds(self) -> float:
+        """Samples older than the longest period or window any SLO needs are rejected."""
+        longest = max(
+            (max(s.period_seconds, self.policy_for(s).period_seconds) for s in self.catalog.slos),
+            default=30 * _DAY_S,
+        )
+        return float(longest)
+
+    def policy_for(self, slo: SLO) -> BurnRatePolicy:
+        """The SLO's own policy if it names one, else the engine's default policy."""
+        name = slo.policy or self.config.policy
+        try:
+            return self.policies[name]
+        except KeyError:
+            raise SpecError(slo.source.file, "policy", f"unknown policy {name!r}") from None
+
+    def find_slos(self, service: str, name: str | None = None) -> list[SLO]:
+        """The service's SLOs (or the one named); UnknownSLOError naming what is missing."""
+        slos = [s for s in self.catalog.slos if s.service == service]
+        if not slos:
+            raise UnknownSLOError(f"unknown service {service!r}: no SLO in the catalog")
+        if name is not None:
+            slos = [s for s in slos if s.name == name]
+            if not slos:
+                raise UnknownSLOError(f"unknown SLO {name!r} for service {service!r}")
+        return slos
+
+    async def evaluate(self, slo: SLO, at_unix_s: float | None = None) -> SLOStatusResult:
+        """Burn rates and budget of one SLO at a time (default now), push or pull."""
+        at = self.now() if at_unix_s is None else at_unix_s
+        policy = self.policy_for(slo)
+        if isinstance(slo.sli, NativeSLI):
+            from sloengine.evaluate import evaluate_slo
+
+            return evaluate_slo(slo, policy, self.store, at)
+        if self.puller is None:
+            raise SloEngineError(
+                f"SLO {slo.id} has a PromQL SLI; start the engine with --prometheus-url"
+            )
+        return await self.puller.evaluate(slo, policy, at)
+
+
+def load_specs(paths: tuple[Path, ...]) -> Catalog:
+    """The catalog from spec files; empty when there are none."""
+    if not paths:
+        return Catalog(slos=())
+    from sloengine.specs import load_catalog
+
+    return load_catalog(list(paths))
+
+
+def build_state(
+    config: EngineConfig,
+    *,
+    clock: Callable[[], float] = time.time,
+    registry: CollectorRegistry | None = None,
+    catalog: Catalog | None = None,
+) -> EngineState:
+    """Load specs, policies and the token; validate every SLO's policy. No I/O beyond files."""
+    catalog = load_specs(config.specs) if catalog is None else catalog
+    policies = {name: builtin_policy(name) for name in builtin_policy_names()}
+    policies.update({p.name: p for p in catalog.policies})
+    if config.policy not in policies:
+        raise SpecError(
+            "", "policy", f"unknown policy {config.policy!r}; known: {', '.join(sorted(policies))}"
+        )
+    registry = CollectorRegistry() if registry is None else registry
+    state = EngineState(
+        config=config,
+        catalog=catalog,
+        policies=policies,
+        registry=registry,
+        metrics=EngineMetrics(registry),
+        http_token=config.read_token(),
+        clock=clock,
+    )
+    for slo in catalog.slos:
+        state.policy_for(slo)
+    if config.prometheus_url:
+        from sloengine.pull import PromPuller
+
+        state.puller = PromPuller(config.prometheus_url)
+    return state
+
+
+class EngineApp:
+    """Owns the lifecycle: recover the store, serve gRPC + HTTP, snapshot, shut down."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        registry: CollectorRegistry | None = None,
+        catalog: Catalog | None = None,
+        plugins: Sequence[str] = PLUGINS,
+    ) -> None:
+        self.config = config
+        self.plugins = tuple(plugins)
+        self.state = build_state(config, clock=clock, registry=registry, catalog=catalog)
+        self.grpc: EngineGrpcServer | None = None
+        self.http_app: web.Application | None = None
+        self._runner: web.AppRunner | None = None
+        self._snapshotter: asyncio.Task[None] | None = None
+        self._stopped = False
+        self.grpc_port = 0
+        self.http_port = 0
+        self.grpc_host, _ = parse_listen(config.grpc_listen, "grpc_listen")
+        self.http_host, _ = parse_listen(config.http_listen, "http_listen")
+
+    async def start(self) -> None:
+        """Recover the store, build both servers, run plugins, start serving."""
+        from sloengine.grpc import ENGINE_SERVICES, create_grpc_server
+        from sloengine.store import DurableStore
+
+        state = self.state
+        if self.config.data_dir is None:
+            raise SpecError("", "data_dir", "required (--data-dir)")
+        durable = DurableStore(
+            self.config.data_dir,
+            max_series=self.config.max_series,
+            fsync_observer=state.metrics.wal_fsync_latency.observe,
+        )
+        started = time.perf_counter()
+        await asyncio.to_thread(durable.open)
+        log.info("store recovered in %.2fs", time.perf_counter() - started)
+        state.durable = durable
+        state.metrics.track_series(lambda: state.store.series_count())
+
+        canary = _plugin(CANARY_PLUGIN) if CANARY_PLUGIN in self.plugins else None
+        extra = (conventions.GRPC_CANARY_SERVICE,) if canary is not None else ()
+        self.grpc, self.grpc_port = create_grpc_server(
+            state, self.config.grpc_listen, extra_service_names=extra
+        )
+        self.http_app = create_http_app(state)
+        if canary is not None:
+            canary.register(state, self.grpc.server, self.http_app)
+        if UI_PLUGIN in self.plugins and (ui := _plugin(UI_PLUGIN)) is not None:
+            ui.register(state, self.http_app)
+
+        self._runner = web.AppRunner(self.http_app, access_log=None)
+        await self._runner.setup()
+        host, port = parse_listen(self.config.http_listen, "http_listen")
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        self.http_port = int(self._runner.addresses[0][1])
+        await self.grpc.start((*ENGINE_SERVICES, *extra))
+        if self.config.snapshot_interval_seconds > 0:
+            self._snapshotter = asyncio.create_task(self._snapshot_loop())
+        state.ready = True
+        state.metrics.ready.set(1)
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Not ready, refuse new calls, finish running ones within `grace_s`, snapshot, close."""
+        if self._stopped:
+            return
+        self._stopped = True
+        state = self.state
+        state.ready = False
+        state.metrics.ready.set(0)
+        if self._snapshotter is not None:
+            self._snapshotter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._snapshotter
+        if self.grpc is not None:
+            await self.grpc.stop(grace_s)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if state.puller is not None:
+            await state.puller.aclose()
+        if state.durable is not None:
+            durable, state.durable = state.durable, None
+            await asyncio.to_thread(_close_durable, durable)
+
+    async def _snapshot_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.snapshot_interval_seconds)
+            durable = self.state.durable
+            if durable is not None:
+                try:
+                    durable.snapshot()
+                except OSError:
+                    log.exception("snapshot failed; the WAL still holds every batch")
+
+
+def _close_durable(durable: DurableStore) -> None:
+    durable.snapshot()
+    durable.close()
+
+
+def _plugin(module: str) -> Any:
+    """The plugin module, or None when it does not exist (other import errors propagate)."""
+    try:
+        plugin = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return None
+    if not callable(getattr(plugin, "register", None)):
+        raise RuntimeError(f"plugin {module} has no register() function")
+    return plugin

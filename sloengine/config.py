@@ -1,0 +1,215 @@
+"""The engine's configuration: a YAML file's `engine:` section, overridden by CLI flags.
+
+    engine:
+      grpc_listen: 127.0.0.1:50051
+      http_listen: 127.0.0.1:8080
+      data_dir: /var/lib/sloengine
+      specs: [examples/slos]
+      policy: sre-workbook-30d          # default burn-rate policy
+      prometheus_url: http://127.0.0.1:9090
+      max_series: 100000
+      max_message_bytes: 4194304
+      max_future_skew: 5m               # samples further in the future are rejected
+      tls: {cert: server.crt, key: server.key}
+      token_file: /etc/sloengine/token
+      snapshot_interval: 5m
+    canary: {...}                       # other parts' sections, read from EngineConfig.raw
+
+Every error is a SpecError naming the config file and the field path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sloengine.durations import parse_duration_seconds
+from sloengine.errors import SpecError
+from sloengine.policy import DEFAULT_POLICY
+
+__all__ = ["EngineConfig", "TLSConfig", "load_config", "parse_listen"]
+
+DEFAULT_GRPC_LISTEN = "127.0.0.1:50051"
+DEFAULT_HTTP_LISTEN = "127.0.0.1:8080"
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_SERIES = 100_000
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """Server certificate chain and private key, both PEM files."""
+
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Everything `sloengine serve` needs; `raw` keeps the whole YAML for other sections."""
+
+    grpc_listen: str = DEFAULT_GRPC_LISTEN
+    http_listen: str = DEFAULT_HTTP_LISTEN
+    data_dir: Path | None = None
+    specs: tuple[Path, ...] = ()
+    policy: str = DEFAULT_POLICY
+    prometheus_url: str | None = None
+    max_series: int = DEFAULT_MAX_SERIES
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_future_skew_seconds: float = 300.0
+    tls: TLSConfig | None = None
+    token_file: Path | None = None
+    snapshot_interval_seconds: float = 300.0
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    path: Path | None = None  # the config file, so other sections' errors can name it
+
+    def with_overrides(self, **overrides: Any) -> EngineConfig:
+        """A copy with every override that is not None applied (CLI flags over the file)."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def read_token(self) -> str | None:
+        """The bearer token from `token_file` (whitespace stripped), or None when unset."""
+        if self.token_file is None:
+            return None
+        try:
+            token = self.token_file.read_text().strip()
+        except OSError as exc:
+            raise SpecError(
+                str(self.token_file), "token_file", f"cannot read: {exc.strerror}"
+            ) from None
+        if not token:
+            raise SpecError(str(self.token_file), "token_file", "the token file is empty")
+        return token
+
+
+def parse_listen(text: str, where: str = "listen") -> tuple[str, int]:
+    """`HOST:PORT` (IPv6 as `[::1]:PORT`) into (host, port); port 0 lets the OS choose."""
+    host, sep, port = str(text).rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise SpecError("", where, f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def load_config(path: str | Path) -> EngineConfig:
+    """Read a YAML config file; its `engine:` section fills EngineConfig, the rest is `raw`."""
+    file = str(path)
+    try:
+        doc = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise SpecError(file, "", f"cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
+        raise SpecError(file, "", f"{where}invalid YAML") from None
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise SpecError(file, "", "expected a mapping at the top level")
+    section = doc.get("engine", {})
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        raise SpecError(file, "engine", "expected a mapping")
+    base = Path(path).parent
+    return _parse_engine_section(section, file, base, doc)
+
+
+_KNOWN_KEYS = (
+    "grpc_listen", "http_listen", "data_dir", "specs", "policy", "prometheus_url", "max_series",
+    "max_message_bytes", "max_future_skew", "tls", "token_file", "snapshot_interval",
+)  # fmt: skip
+
+
+def _parse_engine_section(
+    section: Mapping[str, Any], file: str, base: Path, raw: Mapping[str, Any]
+) -> EngineConfig:
+    for key in section:
+        if key not in _KNOWN_KEYS:
+            raise SpecError(file, f"engine.{key}", f"unknown key; known: {', '.join(_KNOWN_KEYS)}")
+
+    def string(key: str) -> str | None:
+        value = section.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise SpecError(file, f"engine.{key}", "must be a non-empty string")
+        return value
+
+    def path_value(value: Any, where: str) -> Path | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise SpecError(file, where, "must be a non-empty path")
+        p = Path(value)
+        return p if p.is_absolute() else base / p
+
+    def path(key: str) -> Path | None:
+        return path_value(section.get(key), f"engine.{key}")
+
+    def positive_int(key: str) -> int | None:
+        value = section.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise SpecError(file, f"engine.{key}", "must be a positive integer")
+        return value
+
+    def duration(key: str) -> float | None:
+        value = section.get(key)
+        if value is None:
+            return None
+        try:
+            return parse_duration_seconds(value)
+        except ValueError as exc:
+            raise SpecError(file, f"engine.{key}", str(exc)) from None
+
+    for key in ("grpc_listen", "http_listen"):
+        if (text := string(key)) is not None:
+            try:
+                parse_listen(text)
+            except SpecError:
+                raise SpecError(
+                    file, f"engine.{key}", f"expected HOST:PORT, got {text!r}"
+                ) from None
+
+    specs_raw = section.get("specs", [])
+    if isinstance(specs_raw, str):
+        specs_raw = [specs_raw]
+    if not isinstance(specs_raw, list):
+        raise SpecError(file, "engine.specs", "must be a list of paths")
+    specs = tuple(
+        p for i, s in enumerate(specs_raw) if (p := path_value(s, f"engine.specs[{i}]")) is not None
+    )
+
+    tls: TLSConfig | None = None
+    if (tls_raw := section.get("tls")) is not None:
+        if not isinstance(tls_raw, dict):
+            raise SpecError(file, "engine.tls", "expected a mapping with cert and key")
+        cert = path_value(tls_raw.get("cert"), "engine.tls.cert")
+        private_key = path_value(tls_raw.get("key"), "engine.tls.key")
+        if cert is None or private_key is None:
+            raise SpecError(file, "engine.tls", "needs both cert and key")
+        tls = TLSConfig(cert, private_key)
+
+    return EngineConfig(raw=dict(raw), path=Path(file)).with_overrides(
+        grpc_listen=string("grpc_listen"),
+        http_listen=string("http_listen"),
+        data_dir=path("data_dir"),
+        specs=specs or None,
+        policy=string("policy"),
+        prometheus_url=string("prometheus_url"),
+        max_series=positive_int("max_series"),
+        max_message_bytes=positive_int("max_message_bytes"),
+        max_future_skew_seconds=duration("max_future_skew"),
+        tls=tls,
+        token_file=path("token_file"),
+        snapshot_interval_seconds=duration("snapshot_interval"),
+    )
+
+
+def specs_from(paths: Sequence[str | Path]) -> tuple[Path, ...]:
+    """Normalise CLI spec paths."""
+    return tuple(Path(p) for p in paths)

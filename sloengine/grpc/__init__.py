@@ -1,0 +1,20 @@
+"""The engine's gRPC side: IngestService, SLOService, health, reflection, bearer-token auth.
+
+server, port = create_grpc_server(state, "127.0.0.1:0")
+await server.start(ENGINE_SERVICES)
+...
+await server.stop(grace_s=5)
+"""
+
+from sloengine.grpc._auth import BearerTokenInterceptor
+from sloengine.grpc._convert import slo_info, status_to_pb
+from sloengine.grpc._server import ENGINE_SERVICES, EngineGrpcServer, create_grpc_server
+
+__all__ = [
+    "ENGINE_SERVICES",
+    "BearerTokenInterceptor",
+    "EngineGrpcServer",
+    "create_grpc_server",
+    "slo_info",
+    "status_to_pb",
+]

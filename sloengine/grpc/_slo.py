@@ -1,0 +1,103 @@
+"""`sloengine.v1.SLOService`: list SLOs, evaluate their status now or at a given time, watch.
+
+Thin adapter: the evaluation itself is EngineState.evaluate (store maths for pushed SLIs,
+the Prometheus API for PromQL SLIs); this module maps requests, results and errors onto
+protobuf and status codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from sloengine.errors import SloEngineError, UnknownSLOError
+from sloengine.grpc._convert import slo_info, status_to_pb
+from sloengine.model import SLO
+from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+
+if TYPE_CHECKING:
+    from sloengine.app import EngineState
+
+__all__ = ["SLOServicer"]
+
+DEFAULT_WATCH_INTERVAL_SECONDS = 5.0
+MIN_WATCH_INTERVAL_SECONDS = 0.05
+
+
+def _matches(slo: SLO, selector: dict[str, str]) -> bool:
+    labels = dict(slo.labels)
+    labels.setdefault("service", slo.service)
+    labels.setdefault("name", slo.name)
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+class SLOServicer(pb_grpc.SLOServiceServicer):
+    """ListSLOs, GetStatus and WatchStatus over the state's catalog."""
+
+    def __init__(self, state: EngineState) -> None:
+        self._state = state
+
+    async def ListSLOs(
+        self, request: pb.ListSLOsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListSLOsResponse:
+        selector = dict(request.label_selector)
+        state = self._state
+        return pb.ListSLOsResponse(
+            slos=[
+                slo_info(slo, state.policy_for(slo).name)
+                for slo in state.catalog.slos
+                if _matches(slo, selector)
+            ]
+        )
+
+    async def GetStatus(
+        self, request: pb.GetStatusRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetStatusResponse:
+        at = request.eval_time.ToNanoseconds() / 1e9 if request.HasField("eval_time") else None
+        statuses = await self._evaluate(request.service, request.slo, at, context)
+        return pb.GetStatusResponse(statuses=statuses)
+
+    async def WatchStatus(
+        self, request: pb.WatchStatusRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.SLOStatus]:
+        interval = request.interval_seconds or DEFAULT_WATCH_INTERVAL_SECONDS
+        if not math.isfinite(interval) or interval < MIN_WATCH_INTERVAL_SECONDS:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"interval_seconds: must be >= {MIN_WATCH_INTERVAL_SECONDS} (got {interval})",
+            )
+        while True:
+            for status in await self._evaluate(request.service, request.slo, None, context):
+                yield status
+            await asyncio.sleep(interval)
+
+    async def _evaluate(
+        self,
+        service: str,
+        name: str,
+        at: float | None,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> list[pb.SLOStatus]:
+        state = self._state
+        if not service:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "service: required")
+        try:
+            slos = state.find_slos(service, name or None)
+        except UnknownSLOError as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        at_s = state.now() if at is None else at
+        try:
+            results = [await state.evaluate(slo, at_s) for slo in slos]
+        except SloEngineError as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        except OSError as exc:  # the Prometheus API is unreachable (pull mode)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        return [
+            status_to_pb(slo, state.policy_for(slo).name, r)
+            for slo, r in zip(slos, results, strict=True)
+        ]

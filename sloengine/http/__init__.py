@@ -1,0 +1,7 @@
+"""The engine's HTTP side: health, readiness and metrics; plugins add their routes."""
+
+from sloengine.http._app import STATE_KEY, create_http_app
+from sloengine.http.auth import require_token
+from sloengine.http.metrics import EngineMetrics
+
+__all__ = ["STATE_KEY", "EngineMetrics", "create_http_app", "require_token"]
