@@ -7,6 +7,7 @@ independent parts of a spec are read under `collector.attempt(...)`.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -26,6 +27,7 @@ _LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 # Service and SLO names end up in rule labels, ids and generated file names.
 _NAME_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_PLAIN_KEY_RE = re.compile(r"^[A-Za-z0-9_][-A-Za-z0-9_./]*$")
 NAME_RULE = "letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
 
 
@@ -37,13 +39,17 @@ class At:
     path: str = ""
 
     def key(self, name: object) -> At:
-        return At(self.file, f"{self.path}.{name}" if self.path else str(name))
+        text = str(name)
+        if not _PLAIN_KEY_RE.match(text):  # e.g. a label named "a b" or "x\ny"
+            return At(self.file, f"{self.path}[{json.dumps(text)}]")
+        return At(self.file, f"{self.path}.{text}" if self.path else text)
 
     def index(self, i: int) -> At:
         return At(self.file, f"{self.path}[{i}]")
 
     def error(self, reason: str) -> SpecError:
-        return SpecError(self.file, self.path, reason)
+        # One line per error, whatever the spec's keys and values hold.
+        return SpecError(self.file, self.path, reason.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 class AlreadyReported(Exception):
