@@ -142,6 +142,18 @@ def stat(
     return panel.decimals(decimals) if decimals is not None else panel
 
 
+def alerts_annotation(name: str, expr: str, color: str) -> dash_b.AnnotationQuery:
+    """Marks on every time series where `expr` (an ALERTS selector) has samples."""
+    return (
+        dash_b.AnnotationQuery()
+        .name(name)
+        .datasource(DATASOURCE)
+        .enable(True)
+        .icon_color(color)
+        .expr(expr)
+    )
+
+
 def datasource_variable() -> dash_b.DatasourceVariable:
     """`$datasource`: any Prometheus-compatible data source (Prometheus, Thanos, Mimir)."""
     return dash_b.DatasourceVariable(DATASOURCE_VAR).label("Data source").type("prometheus")

@@ -107,6 +107,17 @@ def record(name: str, slo_name: str) -> str:
     return f"{name}{_slo(slo_name)}"
 
 
-def slo_alerts() -> str:
-    """Every SLO alert of the service (any alert name: Sloth imports keep theirs)."""
-    return "ALERTS" + matchers((c.LABEL_SLO_SERVICE, "=", SERVICE_VAR))
+def firing_slo_alerts() -> str:
+    """Every firing SLO alert of the service (any alert name: Sloth imports keep theirs)."""
+    return "ALERTS" + matchers(
+        (c.LABEL_SLO_SERVICE, "=", SERVICE_VAR), ("alertstate", "=", "firing")
+    )
+
+
+def firing_rollback_alerts() -> str:
+    """Every firing alert of the service that triggers a rollback (`rollback="true"`)."""
+    return "ALERTS" + matchers(
+        (c.LABEL_ROLLBACK, "=", c.ROLLBACK_LABEL_VALUE),
+        (c.LABEL_SERVICE, "=~", SERVICE_VAR),
+        ("alertstate", "=", "firing"),
+    )

@@ -18,6 +18,7 @@ from sloengine.generate.dashboards_panels import (
     THIRD,
     Query,
     Step,
+    alerts_annotation,
     datasource_variable,
     service_query_variable,
     timeseries,
@@ -108,6 +109,7 @@ def canary_dashboard(default_service: str, guards: CanaryGuards) -> dash_b.Dashb
         dash_b.Dashboard("Canary vs baseline")
         .with_variable(datasource_variable())
         .with_variable(service_query_variable(default_service))
+        .annotation(alerts_annotation("Rollback alerts firing", q.firing_rollback_alerts(), "red"))
         .with_row(dash_b.Row("Guards"))
         .with_panel(
             timeseries(

@@ -21,6 +21,7 @@ from sloengine.generate.dashboards_panels import (
     HALF,
     Query,
     Step,
+    alerts_annotation,
     datasource_variable,
     service_fixed_variable,
     stat,
@@ -163,6 +164,7 @@ def slo_dashboard(
         dash_b.Dashboard(f"SLOs / {service}")
         .with_variable(datasource_variable())
         .with_variable(service_fixed_variable(service))
+        .annotation(alerts_annotation("SLO alerts firing", q.firing_slo_alerts(), "red"))
     )
     for slo, policy in zip(slos, policies, strict=True):
         title = (

@@ -48,6 +48,13 @@ def queries(dashboard: Mapping[str, Any]) -> Iterator[PanelQuery]:
             )
 
 
+def annotation_queries(dashboard: Mapping[str, Any]) -> Iterator[PanelQuery]:
+    """Annotation queries, as range queries like Grafana runs them."""
+    for annotation in (dashboard.get("annotations") or {}).get("list") or []:
+        if annotation.get("expr"):
+            yield PanelQuery(annotation["name"], "annotation", "", annotation["expr"], False)
+
+
 def variable_defaults(dashboard: Mapping[str, Any]) -> dict[str, str]:
     """Each variable's current value, as the dashboard opens."""
     out = {}

@@ -25,7 +25,7 @@ from tests.support.prometheus import PrometheusServer
 
 pytestmark = pytest.mark.integration
 
-# Panels that may rightly be empty: alerts exist only while pending or firing.
+# Panels (and every annotation) may rightly be empty: alerts exist only while active.
 MAY_BE_EMPTY = {"Guard alerts"}
 READY_TIMEOUT_S = 90
 
@@ -114,9 +114,10 @@ def empty_panels(prom: PrometheusServer, generated: Path) -> list[str]:
         values = grafana.variable_defaults(board)
         for service in services(board, catalog):
             values["service"] = service
-            for query in grafana.queries(board):
+            for query in (*grafana.queries(board), *grafana.annotation_queries(board)):
                 expr = grafana.interpolate(query.expr, values)
-                if not run(prom, query, expr, now) and query.panel_title not in MAY_BE_EMPTY:
+                may_be_empty = query.panel_type == "annotation" or query.panel_title in MAY_BE_EMPTY
+                if not run(prom, query, expr, now) and not may_be_empty:
                     empty.append(f"{name} ({service}) {query.panel_title} [{query.ref_id}]: {expr}")
     return empty
 

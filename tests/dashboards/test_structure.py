@@ -8,6 +8,9 @@ from typing import Any
 
 import promql_parser
 import pytest
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.cog.plugins import register_default_plugins
+from grafana_foundation_sdk.models.dashboard import Dashboard as SdkDashboard
 
 from sloengine import conventions as c
 from sloengine.errors import SpecError
@@ -85,7 +88,7 @@ def test_every_query_is_valid_promql_once_grafana_interpolates_it(
 ) -> None:
     for key, board in boards.items():
         values = grafana.variable_defaults(board)
-        for query in grafana.queries(board):
+        for query in (*grafana.queries(board), *grafana.annotation_queries(board)):
             expr = grafana.interpolate(query.expr, values)
             assert "$" not in expr, (key, expr)
             promql_parser.parse(expr)  # raises on a syntax error
@@ -126,6 +129,17 @@ def test_burn_rate_queries_divide_the_recorded_ratio_by_the_error_budget(
     assert exprs[1] == (
         'slo:sli_error:ratio_rate3d{slo_service="$service", slo_name="read-latency"} / 0.01'
     )
+
+
+def test_alerts_are_annotated_on_slo_and_canary_dashboards(
+    boards: dict[str, dict[str, Any]],
+) -> None:
+    slo = boards["examples/slo-gateway.json"]["annotations"]["list"]
+    assert [a["expr"] for a in slo] == ['ALERTS{slo_service="$service", alertstate="firing"}']
+    canary = boards["examples/canary.json"]["annotations"]["list"]
+    assert [a["expr"] for a in canary] == [
+        'ALERTS{rollback="true", service=~"$service", alertstate="firing"}'
+    ]
 
 
 def test_slo_panels_read_only_recording_rules(boards: dict[str, dict[str, Any]]) -> None:
@@ -284,3 +298,13 @@ def test_default_policy_applies_to_slos_that_name_none() -> None:
     assert "(policy fast-slow)" in board["panels"][0]["title"]
     burn = [p for p in grafana.panels(board) if "&" in p["title"]]
     assert [_steps(p) for p in burn] == [[2.0, 10.0]]
+
+
+def test_dashboards_round_trip_through_the_sdk_schema_unchanged() -> None:
+    # The SDK's typed model is generated from Grafana's schema: a field it does not know, or
+    # a value of the wrong shape, would not survive from_json -> to_json.
+    register_default_plugins()
+    for name, text in render_dashboards(handmade_catalog(), builtin_policies()).items():
+        raw = json.loads(text)
+        again = json.loads(json.dumps(SdkDashboard.from_json(raw), cls=JSONEncoder))
+        assert again == raw, name
