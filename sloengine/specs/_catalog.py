@@ -106,8 +106,8 @@ def _policy(body: dict[str, Any], at: At) -> BurnRatePolicy:
         return parse_policy(body, at.file)
     except SpecError as err:
         # parse_policy knows one document per file: put the document prefix back.
-        where = at.key(err.field_path) if err.field_path else at
-        raise where.error(err.reason) from None
+        path = ".".join(p for p in (at.path, err.field_path) if p)
+        raise At(at.file, path).error(err.reason) from None
 
 
 def _check_policies(
