@@ -95,23 +95,26 @@ def plan(
     """Round `[lo, hi)` to what the rings retain and cover it; returns (lo', hi', pieces).
 
     `heads[k]` is the newest bucket written at level `k` (rings hold `(head - slots, head]`).
-    An edge is exact at the finest level that retains it with a margin of one slot of the
-    next level; coarser edges are rounded to that level's slots.
+    Each edge is rounded to the finest level whose decomposition only reads retained slots.
     """
     top = len(multiples) - 1
+    oldest = [(heads[k] - slots[k] + 1) * multiples[k] for k in range(top + 1)]
 
-    def oldest(k: int) -> int:
-        return (heads[k] - slots[k] + 1) * multiples[k]
+    def left(x: int) -> int:
+        # Pieces at levels >= k start at or after the rounded edge.
+        for k in range(top + 1):
+            x2 = round_to(x, multiples[k])
+            if all(x2 >= oldest[j] for j in range(k, top + 1)):
+                return x2
+        return round_to(x, multiples[top])
 
-    def edge_level(x: int, margin: bool) -> int:
-        for k in range(top):
-            need = multiples[k + 1] if margin else 0
-            if x - need >= oldest(k):
-                return k
-        return top
+    def right(x: int) -> int:
+        # The piece at level j >= k starts at the edge rounded down to level j + 1.
+        for k in range(top + 1):
+            x2 = round_to(x, multiples[k])
+            if all((x2 // multiples[j + 1]) * multiples[j + 1] >= oldest[j] for j in range(k, top)):
+                return x2
+        return round_to(x, multiples[top])
 
-    ka = edge_level(lo, margin=False)
-    kb = edge_level(hi, margin=True)
-    lo2 = round_to(lo, multiples[ka])
-    hi2 = round_to(hi, multiples[kb])
+    lo2, hi2 = left(lo), right(hi)
     return lo2, hi2, cover(lo2, hi2, multiples, top)
