@@ -35,12 +35,10 @@ SEVERITY_COLORS = {c.SEVERITY_PAGE: "red", c.SEVERITY_TICKET: "orange"}
 
 def burn_thresholds(windows: Sequence[BurnWindow]) -> list[Step]:
     """One threshold step per alert factor, coloured by severity; the lines on burn panels."""
-    by_factor: dict[float, str] = {}
-    for w in windows:
-        # Two alerts with one factor: draw it once, as the more urgent severity.
-        if by_factor.get(w.factor) != SEVERITY_COLORS[c.SEVERITY_PAGE]:
-            by_factor[w.factor] = SEVERITY_COLORS.get(w.severity, "red")
-    return [Step(factor, color) for factor, color in sorted(by_factor.items())]
+    # Pages sort last, so a factor shared by a page and a ticket is drawn as the page.
+    by_urgency = sorted(windows, key=lambda w: w.severity == c.SEVERITY_PAGE)
+    colors = {w.factor: SEVERITY_COLORS.get(w.severity, "red") for w in by_urgency}
+    return [Step(factor, color) for factor, color in sorted(colors.items())]
 
 
 def window_pairs(policy: BurnRatePolicy) -> list[tuple[tuple[float, float], list[BurnWindow]]]:

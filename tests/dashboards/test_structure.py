@@ -15,8 +15,9 @@ from grafana_foundation_sdk.models.dashboard import Dashboard as SdkDashboard
 from sloengine import conventions as c
 from sloengine.errors import SpecError
 from sloengine.generate.dashboards import CanaryGuards, dashboard_uid, render_dashboards
-from sloengine.generate.dashboards_slo import window_pairs
-from sloengine.model import SLO, Catalog, NativeSLI, SourceRef
+from sloengine.generate.dashboards_panels import Step
+from sloengine.generate.dashboards_slo import burn_thresholds, window_pairs
+from sloengine.model import SLO, BurnWindow, Catalog, NativeSLI, SourceRef
 from sloengine.policy import builtin_policy
 from tests.dashboards import grafana
 from tests.dashboards.catalogs import builtin_policies, examples_catalog, handmade_catalog
@@ -308,3 +309,21 @@ def test_dashboards_round_trip_through_the_sdk_schema_unchanged() -> None:
         raw = json.loads(text)
         again = json.loads(json.dumps(SdkDashboard.from_json(raw), cls=JSONEncoder))
         assert again == raw, name
+
+
+def test_a_factor_shared_by_page_and_ticket_is_drawn_once_as_page() -> None:
+    windows = [
+        BurnWindow("ticket", 300, 3600, 5.0),
+        BurnWindow("page", 300, 3600, 5.0),
+        BurnWindow("ticket", 300, 3600, 2.0),
+    ]
+    assert burn_thresholds(windows) == [Step(2.0, "orange"), Step(5.0, "red")]
+
+
+def test_services_whose_file_names_collide_are_a_spec_error() -> None:
+    slos = tuple(
+        SLO(name, "up", 0.99, NativeSLI("availability", (("service", name),)))
+        for name in ("a/b", "a_b")
+    )
+    with pytest.raises(SpecError, match=r"share slo-a_b\.json"):
+        render_dashboards(Catalog(slos), builtin_policies())
