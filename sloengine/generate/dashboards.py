@@ -26,8 +26,9 @@ from grafana_foundation_sdk.models import dashboard as dash
 
 from sloengine.errors import SpecError
 from sloengine.generate import policy_for
+from sloengine.generate.dashboards_canary import CanaryGuards, canary_dashboard
 from sloengine.generate.dashboards_panels import link_by_tags, link_to
-from sloengine.generate.dashboards_red import CanaryGuards, canary_dashboard, red_dashboard
+from sloengine.generate.dashboards_red import red_dashboard
 from sloengine.generate.dashboards_slo import slo_dashboard
 from sloengine.model import SLO, BurnRatePolicy, Catalog
 from sloengine.policy import DEFAULT_POLICY
