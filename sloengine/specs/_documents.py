@@ -86,7 +86,12 @@ def spec_files(paths: Sequence[str | Path], collector: Collector) -> Iterator[Pa
                 yield child
 
 
-def _yaml_error_reason(exc: yaml.YAMLError) -> str:
+def _yaml_error_reason(exc: yaml.YAMLError, text: str) -> str:
+    if isinstance(exc, yaml.reader.ReaderError):  # a bad character: it has a position, no mark
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return f"line {line} column {column}: invalid YAML: {exc.reason} (U+{char:04X})"
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
@@ -112,7 +117,7 @@ def read_documents(path: Path, collector: Collector) -> list[Document]:
     try:
         bodies = list(yaml.load_all(text, Loader=_StrictLoader))  # a SafeLoader subclass
     except yaml.YAMLError as exc:
-        collector.add(SpecError(file, "", _yaml_error_reason(exc)))
+        collector.add(SpecError(file, "", _yaml_error_reason(exc, text)))
         return []
     except RecursionError:
         collector.add(SpecError(file, "", "invalid YAML: nested too deeply"))

@@ -81,8 +81,12 @@ def _ratio(value: Any, at: At, collector: Collector) -> RatioIndicator:
         raw_type = doc.get("rawType")
         if raw_type not in ("success", "failure"):
             raise at.key("rawType").error("must be success or failure when raw is used")
-        # A raw ratio is precomputed: wrapping it in rate() would be wrong, so no counter.
-        query = _metric_query(doc["raw"], at.key("raw"), counter=False, collector=collector)
+        # A raw ratio is a precomputed gauge: averaged over the window, never rate()d.
+        raw_at = at.key("raw")
+        query = _promql.gauge_or_template(
+            _metric_source(doc["raw"], raw_at, collector),
+            raw_at.key("metricSource").key("spec").key("query"),
+        )
         error_ratio = query if raw_type == "failure" else f"1 - ({query})"
         return RatioIndicator(raw_error_ratio=error_ratio)
     if doc.get("rawType") is not None:

@@ -59,6 +59,19 @@ def _check_template(text: str, at: At) -> None:
     parse(render(text, CHECK_WINDOW), at)
 
 
+def gauge_or_template(query: object, at: At) -> str:
+    """A precomputed ratio: a template with `{{.window}}`, or a gauge selector averaged over
+    the window (`avg_over_time(<selector>[{{.window}}])`)."""
+    if not isinstance(query, str) or not query.strip():
+        raise at.error("expected a non-empty PromQL query string")
+    text = _WINDOW_RE.sub(WINDOW, query.strip())
+    if WINDOW in text:
+        _check_template(text, at)
+        return text
+    selector(text, at)
+    return f"avg_over_time({text}[{WINDOW}])"
+
+
 def counter_or_template(query: object, at: At, *, counter: bool) -> str:
     """OpenSLO's Prometheus query: a template with `{{.window}}`, or a counter selector.
 

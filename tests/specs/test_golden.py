@@ -294,3 +294,28 @@ def test_same_id_from_different_service_and_name_is_refused(tmp_path: Path) -> N
         f"{spec}: documents[1].slos[0]: duplicate SLO id 'a-b-c' (service-name; first defined "
         f"in {spec} documents[0].slos[0])"
     ]
+
+
+def test_openslo_raw_gauge_selector_is_averaged_over_the_window(tmp_path: Path) -> None:
+    spec = _write(
+        tmp_path,
+        "o.yaml",
+        """apiVersion: openslo/v1
+kind: SLO
+metadata: {name: ratio}
+spec:
+  service: svc
+  indicator:
+    spec:
+      ratioMetric:
+        rawType: failure
+        raw: {metricSource: {type: Prometheus, spec: {query: 'job:error_ratio{job="api"}'}}}
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{targetPercent: 99.5}]
+""",
+    )
+    (slo,) = load_catalog([spec]).slos
+
+    assert slo.sli == RawSLI(f'avg_over_time(job:error_ratio{{job="api"}}[{WINDOW}])')
+    assert (slo.objective_ratio, slo.period_seconds) == (0.995, 28 * DAY)

@@ -389,6 +389,81 @@ CASES: list[tuple[str, str, str | bytes, list[str]]] = [
             "p.yaml: spec.windows[0].shortWindow: must be shorter than longWindow",
         ],
     ),
+    (
+        "policy_in_multi_doc",
+        "p.yaml",
+        "apiVersion: sloengine/v1\nkind: BurnRatePolicy\nmetadata: {name: a}\nspec: {period: 30d, windows: [{severity: page, shortWindow: 5m, longWindow: 1h, factor: 10}]}\n---\napiVersion: sloengine/v1\nkind: BurnRatePolicy\nmetadata: {name: a}\nspec: {period: 30d, windows: [{severity: urgent, shortWindow: 5m, longWindow: 1h, factor: 10}]}\n---\napiVersion: sloengine/v1\nkind: BurnRatePolicy\nmetadata: {name: a}\nspec: {period: 30d, windows: [{severity: page, shortWindow: 5m, longWindow: 1h, factor: 10}]}\n",
+        [
+            "p.yaml: documents[1].spec.windows[0].severity: must be one of page, ticket",
+            "p.yaml: documents[2].metadata.name: duplicate policy name 'a'",
+        ],
+    ),
+    (
+        "policy_shadows_builtin",
+        "p.yaml",
+        "apiVersion: sloengine/v1\nkind: BurnRatePolicy\nmetadata: {name: fast-slow}\nspec: {period: 30d, windows: [{severity: page, shortWindow: 5m, longWindow: 1h, factor: 10}]}\n",
+        [
+            "p.yaml: metadata.name: policy 'fast-slow' shadows a built-in policy",
+        ],
+    ),
+    (
+        "openslo_unknown_top",
+        "o.yaml",
+        "apiVersion: openslo/v1\nkind: Service\nmetadata: {name: svc, owner: me}\nspec: {description: x, tier: 1}\nstatus: {}\n",
+        [
+            "o.yaml: status: unknown field (known: apiVersion, kind, metadata, spec)",
+            "o.yaml: metadata.owner: unknown field (known: name, displayName, labels, annotations)",
+            "o.yaml: spec.tier: unknown field (known: description)",
+        ],
+    ),
+    (
+        "openslo_target_and_percent",
+        "o.yaml",
+        "apiVersion: openslo/v1\nkind: SLI\nmetadata: {name: s}\nspec:\n  ratioMetric:\n    counter: true\n    good: {metricSource: {type: Prometheus, spec: {query: ok_total}}}\n    total: {metricSource: {type: Prometheus, spec: {query: all_total}}}\n---\napiVersion: openslo/v1\nkind: SLO\nmetadata: {name: a}\nspec:\n  service: svc\n  indicatorRef: s\n  timeWindow: [{duration: 30d, isRolling: true}]\n  budgetingMethod: Occurrences\n  objectives: [{target: 0.99, targetPercent: 99}]\n",
+        [
+            "o.yaml: documents[1].spec.objectives[0]: needs exactly one of target, targetPercent (got target, targetPercent)",
+        ],
+    ),
+    (
+        "openslo_duplicate_sli",
+        "o.yaml",
+        "apiVersion: openslo/v1\nkind: SLI\nmetadata: {name: s}\nspec: {ratioMetric: {raw: {metricSource: {type: Prometheus, spec: {query: 'x'}}}, rawType: failure}}\n---\napiVersion: openslo/v1\nkind: SLI\nmetadata: {name: s}\nspec: {ratioMetric: {raw: {metricSource: {type: Prometheus, spec: {query: 'x'}}}, rawType: failure}}\n",
+        [
+            "o.yaml: documents[1].metadata.name: duplicate SLI name 's'",
+        ],
+    ),
+    (
+        "native_label_not_scalar",
+        "n.yaml",
+        "apiVersion: sloengine/v1\nkind: ServiceSLOs\nservice: gateway\nlabels: {team: {name: search}}\nslos: [{name: a, objective: 99, availability: {}}]\n",
+        [
+            "n.yaml: labels.team: expected a string, got mapping",
+        ],
+    ),
+    (
+        "sloth_no_slos",
+        "s.yml",
+        "version: prometheus/v1\nservice: svc\n",
+        [
+            "s.yml: slos: missing required field",
+        ],
+    ),
+    (
+        "null_bytes",
+        "z.yaml",
+        "service: a\x00b\n",
+        [
+            "z.yaml: line 1 column 11: invalid YAML: special characters are not allowed (U+0000)",
+        ],
+    ),
+    (
+        "python_tag",
+        "t.yaml",
+        "!!python/object/apply:os.system ['true']\n",
+        [
+            "t.yaml: line 1 column 1: invalid YAML: could not determine a constructor for the tag 'tag:yaml.org,2002:python/object/apply:os.system'",
+        ],
+    ),
 ]
 
 
