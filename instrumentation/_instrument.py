@@ -32,6 +32,10 @@ from sloengine import conventions as c
 __all__ = ["Instrumentation", "get_instrumentation", "instrument", "uninstrument"]
 
 _ATTR = "_sloengine_instrumentation"
+# FastAPI >= 0.16x ships native OpenTelemetry spans and metrics on the *global* providers.
+# This package owns the server span and the RED metrics, so those are switched off for an
+# instrumented app (one span per request, not two), and switched back on by uninstrument.
+_NATIVE_TELEMETRY_KEYS = ("tracing", "operation_spans", "metrics")
 _logger = logging.getLogger("instrumentation")
 
 RequestHook = Callable[[trace.Span, Scope], None]
@@ -93,6 +97,7 @@ class Instrumentation:
             self.endpoints[settings.ready_path] = readiness_endpoint(
                 self.readiness_checks, settings.readiness_timeout_s
             )
+        self.native_telemetry: dict[str, bool] = {}
         self.active = True
 
     def data_version(self) -> str | None:
@@ -215,6 +220,10 @@ def instrument(
         trace_httpx=trace_httpx,
         trace_sqlite3=trace_sqlite3,
     )
+    native = getattr(app, "_telemetry", None)
+    if isinstance(native, dict):
+        instr.native_telemetry = {k: native[k] for k in _NATIVE_TELEMETRY_KEYS if k in native}
+        native.update(dict.fromkeys(instr.native_telemetry, False))
     app.user_middleware.insert(0, Middleware(InstrumentationMiddleware, instr))
     app.middleware_stack = None  # rebuilt on the next call, with the middleware
     if trace_httpx:
@@ -247,6 +256,9 @@ def uninstrument(app: Any) -> None:
         if not (m.cls is InstrumentationMiddleware and instr in m.args)
     ]
     app.middleware_stack = None
+    native = getattr(app, "_telemetry", None)
+    if isinstance(native, dict):
+        native.update(instr.native_telemetry)
     if instr.trace_httpx:
         _httpx.unpatch_httpx()
     if instr.trace_sqlite3:

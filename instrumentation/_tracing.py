@@ -51,27 +51,30 @@ def otlp_exporter_from_env(env: Mapping[str, str]) -> SpanExporter | None:
     """An OTLP span exporter if the standard variables configure an endpoint, else None."""
     if env.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
         return None
-    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get(
-        "OTEL_EXPORTER_OTLP_ENDPOINT"
-    )
-    if not endpoint:
+    traces_endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    base_endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if not (traces_endpoint or base_endpoint):
         return None
     protocol = (
         env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
         or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
         or "http/protobuf"
     ).strip()
-    # The exporters read endpoint, headers, timeout and TLS settings from the env themselves.
+    # The endpoint is passed explicitly (so an injected `env` works); headers, timeout,
+    # compression and TLS settings are read from os.environ by the exporters themselves.
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-        return OTLPSpanExporter()
+        return OTLPSpanExporter(endpoint=traces_endpoint or base_endpoint)
     if protocol == "http/protobuf":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
             OTLPSpanExporter as HttpOTLPSpanExporter,
         )
 
-        return HttpOTLPSpanExporter()
+        if not traces_endpoint:
+            # The spec: a base endpoint gets the signal path appended; a per-signal one is used as is.
+            traces_endpoint = f"{(base_endpoint or '').rstrip('/')}/v1/traces"
+        return HttpOTLPSpanExporter(endpoint=traces_endpoint)
     raise ValueError(
         f"OTEL_EXPORTER_OTLP_PROTOCOL: unsupported {protocol!r} (use grpc or http/protobuf)"
     )

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from examples.services.faults import FaultConfig, Faults, admin_router
 from instrumentation import configure_json_logging, instrument
@@ -97,9 +97,9 @@ def parse_options(
 
 def build_app(
     options: ServiceOptions, *, data_version: str, lifespan: Any = None, **instrument_kwargs: Any
-) -> tuple[FastAPI, Faults, Any]:
-    """A FastAPI app with the fault admin routes, instrumented; returns the key-path
-    dependency to put on every route whose behaviour the fault knobs should change."""
+) -> tuple[FastAPI, Faults]:
+    """A FastAPI app with the fault admin routes, instrumented, and its `Faults`, which
+    every key-path handler applies after doing its work (see `Faults.apply`)."""
     app = FastAPI(title=options.service_name, lifespan=lifespan)
     faults = Faults(FaultConfig(options.error_ratio, options.added_latency_s), options.fault_seed)
     app.include_router(admin_router(faults, options.admin_token))
@@ -113,7 +113,7 @@ def build_app(
         data_version=data_version,
         **instrument_kwargs,
     )
-    return app, faults, Depends(faults.apply)
+    return app, faults
 
 
 def serve(app: FastAPI, options: ServiceOptions) -> None:

@@ -18,7 +18,7 @@ __all__ = ["create_app", "main"]
 def create_app(options: ServiceOptions | None = None, **instrument_kwargs: Any) -> FastAPI:
     """The instrumented docs-api app; `instrument_kwargs` go to `instrument()` (tests)."""
     options = options or ServiceOptions(service_name="docs-api")
-    app, _faults, fault = build_app(
+    app, faults = build_app(
         options, data_version=fixtures.data_version(options.fixture_seed), **instrument_kwargs
     )
     # Opened after instrument(), so the connection is a traced one.
@@ -26,14 +26,15 @@ def create_app(options: ServiceOptions | None = None, **instrument_kwargs: Any) 
     db.row_factory = sqlite3.Row
     app.state.db = db
 
-    @app.get("/docs/{id}", dependencies=[fault])
+    @app.get("/docs/{id}")
     async def get_doc(id: int) -> dict[str, Any]:
         row = db.execute("SELECT id, title, body FROM docs WHERE id = ?", (id,)).fetchone()
+        await faults.apply()
         if row is None:
             raise HTTPException(status_code=404, detail=f"doc {id} not found")
         return dict(row)
 
-    @app.get("/search", dependencies=[fault])
+    @app.get("/search")
     async def search(
         q: str = Query(min_length=1, max_length=100), limit: int = Query(10, ge=1, le=50)
     ) -> dict[str, Any]:
@@ -42,6 +43,7 @@ def create_app(options: ServiceOptions | None = None, **instrument_kwargs: Any) 
             "SELECT id, title FROM docs WHERE title LIKE ? OR body LIKE ? ORDER BY id LIMIT ?",
             (pattern, pattern, limit),
         ).fetchall()
+        await faults.apply()
         return {"query": q, "hits": [dict(r) for r in rows]}
 
     return app

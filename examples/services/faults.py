@@ -1,7 +1,8 @@
 """Fault knobs for staging a bad canary: an error ratio and added latency, seeded.
 
-Faults are applied by a route dependency, after routing, so an injected error is counted
-under the real route template (`/search`), exactly like a genuine regression would be.
+Handlers call `Faults.apply()` after doing their work (the downstream call, the query), as
+a regression in new code would fail: the error is counted under the real route template
+(`/search`) and the request's trace still covers gateway -> service -> DB.
 Set at start from the environment (`DEMO_ERROR_RATIO`, `DEMO_ADDED_LATENCY_S`,
 `DEMO_FAULT_SEED`) or flags, and changed at run time with `POST /admin/faults`
 (JSON `{"error_ratio": 0.2, "added_latency_s": 0.5}`; partial updates allowed). The admin
@@ -74,7 +75,7 @@ class Faults:
         return ratio > 0.0 and self._rng.random() < ratio
 
     async def apply(self) -> None:
-        """Route dependency: sleep the added latency, then maybe fail with a 500."""
+        """Sleep the added latency, then maybe fail with a 500 (HTTPException)."""
         config = self.config
         if config.added_latency_s > 0:
             await asyncio.sleep(config.added_latency_s)

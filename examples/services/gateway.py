@@ -51,7 +51,7 @@ def create_app(
         await docs.aclose()
         await ingest.aclose()
 
-    app, _faults, fault = build_app(
+    app, faults = build_app(
         options,
         data_version=fixtures.data_version(options.fixture_seed),
         lifespan=lifespan,
@@ -77,6 +77,7 @@ def create_app(
             upstream = await client.request(method, path, headers=headers, **kwargs)
         except httpx.TransportError as exc:
             raise HTTPException(status_code=503, detail=f"downstream unavailable: {exc}") from None
+        await faults.apply()
         if upstream.status_code >= 500:
             raise HTTPException(
                 status_code=502, detail=f"downstream answered {upstream.status_code}"
@@ -87,17 +88,17 @@ def create_app(
             media_type=upstream.headers.get("content-type", "application/json"),
         )
 
-    @app.get("/search", dependencies=[fault])
+    @app.get("/search")
     async def search(
         request: Request, q: str = Query(min_length=1, max_length=100), limit: int = 10
     ) -> Response:
         return await call(docs, request, "GET", "/search", params={"q": q, "limit": limit})
 
-    @app.get("/docs/{id}", dependencies=[fault])
+    @app.get("/docs/{id}")
     async def get_doc(request: Request, id: int) -> Response:
         return await call(docs, request, "GET", f"/docs/{id}")
 
-    @app.post("/ingest", dependencies=[fault])
+    @app.post("/ingest")
     async def ingest_doc(request: Request) -> Response:
         body = await request.body()
         return await call(

@@ -25,18 +25,19 @@ class Document(BaseModel):
 def create_app(options: ServiceOptions | None = None, **instrument_kwargs: Any) -> FastAPI:
     """The instrumented ingest app; `instrument_kwargs` go to `instrument()` (tests)."""
     options = options or ServiceOptions(service_name="ingest")
-    app, _faults, fault = build_app(
+    app, faults = build_app(
         options, data_version=fixtures.data_version(options.fixture_seed), **instrument_kwargs
     )
     db = fixtures.open_ingest_db(options.db_path)
     app.state.db = db
 
-    @app.post("/ingest", status_code=201, dependencies=[fault])
+    @app.post("/ingest", status_code=201)
     async def ingest(doc: Document) -> dict[str, Any]:
         with db:
             cursor = db.execute(
                 "INSERT INTO events (title, body) VALUES (?, ?)", (doc.title, doc.body)
             )
+        await faults.apply()
         return {"id": cursor.lastrowid}
 
     return app

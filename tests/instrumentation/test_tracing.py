@@ -197,3 +197,18 @@ async def test_sampling_ratio_zero_records_nothing_but_still_propagates(
     assert tracing.spans() == []
     (traceparent,) = seen  # not sampled, yet a valid traceparent is still sent downstream
     assert int(traceparent.split("-")[3], 16) & 0x01 == 0
+
+
+async def test_fastapi_native_telemetry_is_replaced_not_doubled(
+    instrumented: Callable[..., FastAPI], tracing: Tracing
+) -> None:
+    app = FastAPI(telemetry={"tracer_provider": tracing.provider})  # native spans on
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"item_id": item_id}
+
+    instrumented(app)
+    async with client_for(app) as client:
+        await client.get("/items/1")
+    assert tracing.names() == ["GET /items/{item_id}"]
