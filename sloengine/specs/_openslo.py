@@ -112,8 +112,11 @@ def _labels(value: Any, at: At) -> Labels:
     # OpenSLO allows several values per label; a Prometheus label holds one, so join them.
     flat: dict[str, Any] = {}
     for key, raw in f.mapping(value, at, optional=True).items():
-        items = raw if isinstance(raw, list) else [raw]
-        flat[key] = ",".join(str(v) for v in items)
+        if isinstance(raw, list):
+            items = [f.label_map({key: item}, at)[0][1] for item in raw]
+            flat[key] = ",".join(items)
+        else:
+            flat[key] = raw
     return f.label_map(flat, at)
 
 
