@@ -12,7 +12,7 @@ from grafana_foundation_sdk.builders import dashboard as dash_b
 from sloengine import conventions as c
 from sloengine.generate import dashboards_queries as q
 from sloengine.generate.dashboards_panels import (
-    HALF,
+    FULL,
     THIRD,
     Query,
     datasource_variable,
@@ -28,7 +28,7 @@ VARIANT = (c.LABEL_VARIANT,)
 def red_dashboard(default_service: str) -> dash_b.Dashboard:
     """Rate, errors and duration by route, plus in-flight requests, for `$service`."""
     board = (
-        dash_b.Dashboard("RED / service")
+        dash_b.Dashboard("RED metrics")
         .with_variable(datasource_variable())
         .with_variable(service_query_variable(default_service))
         .with_row(dash_b.Row("Rate and errors"))
@@ -78,6 +78,6 @@ def red_dashboard(default_service: str) -> dash_b.Dashboard:
             "Requests being served right now.",
             [Query(q.in_flight(VARIANT), "{{variant}}")],
             unit="short",
-            width=HALF,
+            width=FULL,
         )
     )
