@@ -9,14 +9,28 @@ See docs/store.md for resolutions, memory, the WAL format and recovery.
 """
 
 from sloengine.store._decode import DecodedBatch, decode_push
+from sloengine.store._dedupe import DEFAULT_WINDOW as DEDUPE_WINDOW
+from sloengine.store._durable import (
+    DurableStore,
+    PushOutcome,
+    PushStatus,
+    RecoveryReport,
+    WalCorruptError,
+)
 from sloengine.store._levels import DEFAULT_LEVELS, Level
 from sloengine.store._series import SeriesStore, WindowSum
 
 __all__ = [
+    "DEDUPE_WINDOW",
     "DEFAULT_LEVELS",
     "DecodedBatch",
+    "DurableStore",
     "Level",
+    "PushOutcome",
+    "PushStatus",
+    "RecoveryReport",
     "SeriesStore",
+    "WalCorruptError",
     "WindowSum",
     "decode_push",
 ]

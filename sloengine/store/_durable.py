@@ -1,0 +1,293 @@
+"""`DurableStore`: a SeriesStore made durable by a group-committed WAL plus snapshots.
+
+Data directory:
+    wal-00000007.log        WAL segments (see `_wal`); records are raw PushRequest bytes
+    snapshot-00000007.npz   the state after every record of segments < 7 (rings + dedupe)
+
+push: dedupe check -> apply to memory (CapacityError changes nothing) -> append to the WAL
+buffer -> await the group fsync -> ACCEPTED. Everything runs on one event loop, so applying
+and appending happen together and WAL order is apply order; replay is deterministic.
+Readers may see a batch a few milliseconds before it is acknowledged; if the process dies
+first it is neither acknowledged nor recovered. A failed write or fsync poisons the store:
+every later push raises (restart recovers what was durable).
+
+snapshot: rotate to a new segment (after the old one is durable), copy the state, write it
+in a thread (tmp file, fsync, rename, fsync dir), then delete older segments and snapshots.
+open: load the newest snapshot, replay later segments; a torn or corrupt tail of the last
+segment is truncated with one warning line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS
+from sloengine.errors import SloEngineError
+from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.store._decode import DecodedBatch, decode_push
+from sloengine.store._dedupe import DEFAULT_WINDOW, DedupeState
+from sloengine.store._levels import DEFAULT_LEVELS, Level
+from sloengine.store._series import SeriesStore
+from sloengine.store._wal import GroupCommitWriter, create_segment, fsync_dir, read_segment
+
+log = logging.getLogger("sloengine.store")
+
+_PUSH = b"P"  # record type: a PushRequest follows
+_SEGMENT_RE = re.compile(r"^wal-(\d{8})\.log$")
+_SNAPSHOT_RE = re.compile(r"^snapshot-(\d{8})\.npz$")
+
+
+class PushStatus(enum.Enum):
+    """Names match `PushAck.Status`."""
+
+    ACCEPTED = 1
+    DUPLICATE = 2
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    status: PushStatus
+    samples_accepted: int
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    snapshot: str | None
+    segments_replayed: int
+    records_replayed: int
+    truncated: str | None
+    series: int
+    seconds: float
+
+
+class WalCorruptError(SloEngineError):
+    """A WAL segment other than the last one is damaged; refusing to guess."""
+
+
+class DurableStore:
+    """The engine's embedded store. Call `open()` once, then `push` from one event loop."""
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        max_series: int | None = None,
+        levels: tuple[Level, ...] = DEFAULT_LEVELS,
+        latency_bounds_seconds: Sequence[float] = DEFAULT_LATENCY_BUCKETS_SECONDS,
+        snapshot_every_bytes: int = 256 * 1024 * 1024,
+        dedupe_window: int = DEFAULT_WINDOW,
+        fsync: bool = True,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.max_series = max_series
+        self._levels = levels
+        self._bounds = tuple(latency_bounds_seconds)
+        self.snapshot_every_bytes = snapshot_every_bytes
+        self._dedupe_window = dedupe_window
+        self._fsync = fsync
+        self._store: SeriesStore | None = None
+        self._dedupe = DedupeState(window=dedupe_window)
+        self._wal: GroupCommitWriter | None = None
+        self._segment = 0
+        self._snapshot_lock = asyncio.Lock()
+        self._snapshot_task: asyncio.Task[Path] | None = None
+
+    @property
+    def store(self) -> SeriesStore:
+        if self._store is None:
+            raise RuntimeError("DurableStore.open() was not called")
+        return self._store
+
+    @property
+    def wal_flushes(self) -> int:
+        return self._wal.flushes if self._wal else 0
+
+    # --- recovery ------------------------------------------------------------------------------
+    def open(self) -> RecoveryReport:
+        """Load the newest snapshot and replay the WAL after it."""
+        started = time.perf_counter()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for tmp in self.data_dir.glob("*.tmp"):
+            tmp.unlink()
+        store, first_segment, snapshot_name = self._load_snapshot()
+        segments = sorted(n for n in self._numbered(_SEGMENT_RE) if n >= first_segment)
+        records = 0
+        truncated = None
+        for i, number in enumerate(segments):
+            path = self._segment_path(number)
+            read = read_segment(path)
+            for payload in read.records:
+                self._replay(store, payload)
+                records += 1
+            if read.problem is not None:
+                if i != len(segments) - 1:
+                    raise WalCorruptError(f"{path}: {read.problem}; later segments exist")
+                truncated = f"{path.name}: {read.problem}"
+                log.warning(
+                    "WAL %s: %s; truncated to %d bytes (%d records kept)",
+                    path,
+                    read.problem,
+                    read.valid_bytes,
+                    len(read.records),
+                )
+                if read.valid_bytes == 0:
+                    path.unlink()
+                    create_segment(path, fsync=self._fsync)
+                else:
+                    os.truncate(path, read.valid_bytes)
+        self._segment = segments[-1] if segments else first_segment
+        path = self._segment_path(self._segment)
+        if not path.exists():
+            create_segment(path, fsync=self._fsync)
+        self._wal = GroupCommitWriter(path, fsync=self._fsync)
+        self._store = store
+        return RecoveryReport(
+            snapshot_name,
+            len(segments),
+            records,
+            truncated,
+            store.series_count(),
+            time.perf_counter() - started,
+        )
+
+    def _new_store(self) -> SeriesStore:
+        return SeriesStore(
+            levels=self._levels, latency_bounds_seconds=self._bounds, max_series=self.max_series
+        )
+
+    def _load_snapshot(self) -> tuple[SeriesStore, int, str | None]:
+        for number in sorted(self._numbered(_SNAPSHOT_RE), reverse=True):
+            path = self._snapshot_path(number)
+            try:
+                with np.load(path, allow_pickle=False) as npz:
+                    arrays = dict(npz)
+                store = SeriesStore.from_arrays(arrays, max_series=None)
+                store.max_series = self.max_series
+                dedupe = json.loads(bytes(arrays["dedupe"]).decode())
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("snapshot %s unreadable (%s); trying an older one", path, exc)
+                continue
+            self._dedupe = DedupeState.from_json(dedupe)
+            return store, number, path.name
+        return self._new_store(), min(self._numbered(_SEGMENT_RE), default=1), None
+
+    def _replay(self, store: SeriesStore, payload: bytes) -> None:
+        if payload[:1] != _PUSH:
+            raise WalCorruptError(f"unknown WAL record type {payload[:1]!r}")
+        req = pb.PushRequest.FromString(payload[1:])
+        batch = decode_push(
+            req,
+            now_s=0.0,
+            max_age_s=math.inf,
+            max_future_s=math.inf,
+            latency_bounds_seconds=store.latency_bounds_seconds,
+        )
+        saved, store.max_series = store.max_series, None  # it was within the limit when written
+        try:
+            store.apply(batch)
+        finally:
+            store.max_series = saved
+        self._dedupe.record(batch.producer_id, batch.sequence)
+
+    # --- ingest --------------------------------------------------------------------------------
+    async def push(self, raw: bytes, batch: DecodedBatch) -> PushOutcome:
+        """Apply `batch` (whose serialised PushRequest is `raw`) and return once it is durable.
+
+        DUPLICATE when (producer_id, sequence) was accepted before (after waiting until that
+        earlier batch is durable too). Raises CapacityError, changing nothing, when the batch
+        would create series beyond `max_series`.
+        """
+        store, wal = self.store, self._wal
+        assert wal is not None
+        if self._dedupe.seen(batch.producer_id, batch.sequence):
+            await wal.barrier()
+            return PushOutcome(PushStatus.DUPLICATE, 0)
+        samples = store.apply(batch)
+        self._dedupe.record(batch.producer_id, batch.sequence)
+        ticket = wal.append(_PUSH + raw)
+        await wal.wait_durable(ticket)
+        if wal.bytes_in_segment >= self.snapshot_every_bytes and self._snapshot_task is None:
+            self._snapshot_task = asyncio.create_task(self.snapshot())
+            self._snapshot_task.add_done_callback(self._snapshot_done)
+        return PushOutcome(PushStatus.ACCEPTED, samples)
+
+    def _snapshot_done(self, task: asyncio.Task[Path]) -> None:
+        self._snapshot_task = None
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background snapshot failed: %s", task.exception())
+
+    # --- snapshots -----------------------------------------------------------------------------
+    async def snapshot(self) -> Path:
+        """Write a snapshot and drop the WAL segments it covers; returns its path."""
+        async with self._snapshot_lock:
+            wal = self._wal
+            assert wal is not None
+            number = self._segment + 1
+            await wal.rotate(self._segment_path(number))
+            self._segment = number
+            # Taken with no await since the rotation: exactly the records of segments < number.
+            arrays = self.store.to_arrays()
+            arrays["dedupe"] = _json_array(self._dedupe.to_json())
+            path = self._snapshot_path(number)
+            await asyncio.to_thread(self._write_snapshot, path, arrays)
+            for old in self._numbered(_SEGMENT_RE):
+                if old < number:
+                    self._segment_path(old).unlink(missing_ok=True)
+            for old in self._numbered(_SNAPSHOT_RE):
+                if old < number:
+                    self._snapshot_path(old).unlink(missing_ok=True)
+            return path
+
+    def _write_snapshot(self, path: Path, arrays: dict[str, npt.NDArray[np.generic]]) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+            f.flush()
+            if self._fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+        if self._fsync:
+            fsync_dir(self.data_dir)
+
+    async def close(self, *, snapshot: bool = True) -> None:
+        """Flush the WAL; with `snapshot`, also write a snapshot so the next open is fast."""
+        if self._wal is None:
+            return
+        if self._snapshot_task is not None:
+            await asyncio.gather(self._snapshot_task, return_exceptions=True)
+        if snapshot:
+            await self.snapshot()
+        await self._wal.close()
+        self._wal = None
+
+    # --- paths ---------------------------------------------------------------------------------
+    def _numbered(self, pattern: re.Pattern[str]) -> list[int]:
+        out = []
+        for entry in os.listdir(self.data_dir):
+            m = pattern.match(entry)
+            if m:
+                out.append(int(m.group(1)))
+        return out
+
+    def _segment_path(self, number: int) -> Path:
+        return self.data_dir / f"wal-{number:08d}.log"
+
+    def _snapshot_path(self, number: int) -> Path:
+        return self.data_dir / f"snapshot-{number:08d}.npz"
+
+
+def _json_array(doc: object) -> npt.NDArray[np.uint8]:
+    return np.frombuffer(json.dumps(doc).encode(), dtype=np.uint8).copy()
