@@ -161,14 +161,28 @@ def _meta_rules(slo: SLO, period: str, labels: Labels) -> list[Rule]:
     current = _recorded(c.sli_error_ratio_record(BASE_WINDOW), slo)
     period_ratio = _recorded(c.sli_error_ratio_record(period), slo)
     period_burn = _recorded(c.PERIOD_BURN_RATE_RECORD, slo)
+    window = c.LABEL_SLO_WINDOW
     return [
         RecordingRule(
             c.OBJECTIVE_RATIO_RECORD, f"vector({format_number(slo.objective_ratio)})", labels
         ),
         RecordingRule(c.ERROR_BUDGET_RATIO_RECORD, f"vector({budget})", labels),
-        RecordingRule(c.CURRENT_BURN_RATE_RECORD, f"{current} / {budget}", labels),
-        RecordingRule(c.PERIOD_BURN_RATE_RECORD, f"{period_ratio} / {budget}", labels),
-        RecordingRule(c.PERIOD_ERROR_BUDGET_REMAINING_RECORD, f"1 - {period_burn}", labels),
+        # Burn rates keep the window they were computed over, said explicitly.
+        RecordingRule(
+            c.CURRENT_BURN_RATE_RECORD,
+            f"{current} / {budget}",
+            _merge(labels, {window: BASE_WINDOW}),
+        ),
+        RecordingRule(
+            c.PERIOD_BURN_RATE_RECORD,
+            f"{period_ratio} / {budget}",
+            _merge(labels, {window: period}),
+        ),
+        RecordingRule(
+            c.PERIOD_ERROR_BUDGET_REMAINING_RECORD,
+            f"1 - {period_burn}",
+            _merge(labels, {window: period}),
+        ),
     ]
 
 

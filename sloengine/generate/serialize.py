@@ -31,9 +31,9 @@ def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str_representer)
 
 
-def dump_yaml(document: Any, *, source: str = "") -> str:
-    """YAML text of `document` behind the generated-file header."""
-    header = HEADER + (f"# Source: {source}\n" if source else "")
+def dump_yaml(document: Any, *, source: str = "", header: str = HEADER) -> str:
+    """YAML text of `document` behind the generated-file header (and a source line)."""
+    header += f"# Source: {source}\n" if source else ""
     body = yaml.dump(
         document,
         Dumper=_Dumper,
