@@ -26,8 +26,9 @@ import logging
 import math
 import os
 import re
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,14 @@ class PushOutcome:
     status: PushStatus
     samples_accepted: int
 
+    @property
+    def duplicate(self) -> bool:
+        return self.status is PushStatus.DUPLICATE
+
+    @property
+    def samples(self) -> int:
+        return self.samples_accepted
+
 
 @dataclass(frozen=True)
 class RecoveryReport:
@@ -90,6 +99,7 @@ class DurableStore:
         snapshot_every_bytes: int = 256 * 1024 * 1024,
         dedupe_window: int = DEFAULT_WINDOW,
         fsync: bool = True,
+        fsync_observer: Callable[[float], None] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.max_series = max_series
@@ -98,11 +108,12 @@ class DurableStore:
         self.snapshot_every_bytes = snapshot_every_bytes
         self._dedupe_window = dedupe_window
         self._fsync = fsync
+        self._fsync_observer = fsync_observer
         self._store: SeriesStore | None = None
         self._dedupe = DedupeState(window=dedupe_window)
         self._wal: GroupCommitWriter | None = None
         self._segment = 0
-        self._snapshot_lock = asyncio.Lock()
+        self._write_lock = threading.Lock()
         self._snapshot_task: asyncio.Task[Path] | None = None
 
     @property
@@ -152,7 +163,7 @@ class DurableStore:
         path = self._segment_path(self._segment)
         if not path.exists():
             create_segment(path, fsync=self._fsync)
-        self._wal = GroupCommitWriter(path, fsync=self._fsync)
+        self._wal = GroupCommitWriter(path, fsync=self._fsync, fsync_observer=self._fsync_observer)
         self._store = store
         return RecoveryReport(
             snapshot_name,
@@ -220,7 +231,7 @@ class DurableStore:
         ticket = wal.append(_PUSH + raw)
         await wal.wait_durable(ticket)
         if wal.bytes_in_segment >= self.snapshot_every_bytes and self._snapshot_task is None:
-            self._snapshot_task = asyncio.create_task(self.snapshot())
+            self._snapshot_task = asyncio.create_task(self.snapshot_async())
             self._snapshot_task.add_done_callback(self._snapshot_done)
         return PushOutcome(PushStatus.ACCEPTED, samples)
 
@@ -230,48 +241,69 @@ class DurableStore:
             log.error("background snapshot failed: %s", task.exception())
 
     # --- snapshots -----------------------------------------------------------------------------
-    async def snapshot(self) -> Path:
-        """Write a snapshot and drop the WAL segments it covers; returns its path."""
-        async with self._snapshot_lock:
-            wal = self._wal
-            assert wal is not None
-            number = self._segment + 1
-            await wal.rotate(self._segment_path(number))
-            self._segment = number
-            # Taken with no await since the rotation: exactly the records of segments < number.
-            arrays = self.store.to_arrays()
-            arrays["dedupe"] = _json_array(self._dedupe.to_json())
-            path = self._snapshot_path(number)
-            await asyncio.to_thread(self._write_snapshot, path, arrays)
+    def snapshot(self) -> Path:
+        """Write a snapshot and drop the WAL segments it covers; returns its path.
+
+        Synchronous: call it from the event loop's thread (it blocks the loop while it
+        writes) or when no pushes can run, e.g. at shutdown. `snapshot_async` writes in a
+        worker thread instead.
+        """
+        number, arrays = self._cut()
+        return self._write_snapshot(number, arrays)
+
+    async def snapshot_async(self) -> Path:
+        """Like `snapshot`, but the (large) file is written in a worker thread."""
+        number, arrays = self._cut()
+        return await asyncio.to_thread(self._write_snapshot, number, arrays)
+
+    def _cut(self) -> tuple[int, dict[str, npt.NDArray[np.generic]]]:
+        """Rotate the WAL and copy the state: together they cover exactly segments < number."""
+        wal = self._wal
+        if wal is None:
+            raise RuntimeError("DurableStore is not open")
+        number = self._segment + 1
+        wal.rotate(self._segment_path(number))
+        self._segment = number
+        arrays = self.store.to_arrays()
+        arrays["dedupe"] = _json_array(self._dedupe.to_json())
+        return number, arrays
+
+    def _write_snapshot(self, number: int, arrays: dict[str, npt.NDArray[np.generic]]) -> Path:
+        path = self._snapshot_path(number)
+        tmp = path.with_name(path.name + ".tmp")
+        with self._write_lock:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)  # type: ignore[arg-type]
+                f.flush()
+                if self._fsync:
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+            if self._fsync:
+                fsync_dir(self.data_dir)
             for old in self._numbered(_SEGMENT_RE):
                 if old < number:
                     self._segment_path(old).unlink(missing_ok=True)
             for old in self._numbered(_SNAPSHOT_RE):
                 if old < number:
                     self._snapshot_path(old).unlink(missing_ok=True)
-            return path
+        return path
 
-    def _write_snapshot(self, path: Path, arrays: dict[str, npt.NDArray[np.generic]]) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]
-            f.flush()
-            if self._fsync:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-        if self._fsync:
-            fsync_dir(self.data_dir)
-
-    async def close(self, *, snapshot: bool = True) -> None:
-        """Flush the WAL; with `snapshot`, also write a snapshot so the next open is fast."""
+    def close(self) -> None:
+        """Flush the WAL and close it (synchronous; snapshot first for a fast next open)."""
         if self._wal is None:
             return
+        if self._snapshot_task is not None and not self._snapshot_task.done():
+            self._snapshot_task.cancel()
+        self._wal.close()
+        self._wal = None
+
+    async def aclose(self, *, snapshot: bool = True) -> None:
+        """Wait for a background snapshot, optionally write a final one, then close."""
         if self._snapshot_task is not None:
             await asyncio.gather(self._snapshot_task, return_exceptions=True)
-        if snapshot:
-            await self.snapshot()
-        await self._wal.close()
-        self._wal = None
+        if snapshot and self._wal is not None:
+            await self.snapshot_async()
+        self.close()
 
     # --- paths ---------------------------------------------------------------------------------
     def _numbered(self, pattern: re.Pattern[str]) -> list[int]:

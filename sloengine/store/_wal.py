@@ -14,7 +14,10 @@ from __future__ import annotations
 import asyncio
 import os
 import struct
+import threading
+import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,16 +86,31 @@ class WalFailedError(OSError):
 
 
 class GroupCommitWriter:
-    """Appends framed records to one open segment; `wait_durable` resolves after fsync."""
+    """Appends framed records to one open segment; `wait_durable` resolves after fsync.
 
-    def __init__(self, path: Path, *, fsync: bool = True) -> None:
+    The buffer and the file are guarded by a lock so a flush (in a worker thread) and a
+    synchronous `rotate`/`flush_now` never interleave: a record always lands in the
+    segment that was current when it was appended.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        fsync: bool = True,
+        fsync_observer: Callable[[float], None] | None = None,
+    ) -> None:
         self.path = path
         self._fsync = fsync
+        self._observe = fsync_observer
+        self._lock = threading.Lock()
         self._file = open(path, "ab")  # noqa: SIM115 - owned for the writer's lifetime
         self._buffer = bytearray()
         self._appended = 0
-        self._durable = 0
+        self._written = 0  # guarded by the lock: records durable on disk
+        self._durable = 0  # loop-side copy of _written, for waking waiters
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._failed: BaseException | None = None
         self.bytes_in_segment = self._file.tell()
@@ -100,18 +118,23 @@ class GroupCommitWriter:
 
     def append(self, payload: bytes) -> int:
         """Buffer one record; returns the ticket to pass to `wait_durable`."""
+        self._check()
+        record = frame(payload)
+        with self._lock:
+            self._buffer += record
+            self._appended += 1
+            return self._appended
+
+    def _check(self) -> None:
         if self._failed is not None:
             raise WalFailedError(f"write-ahead log failed earlier: {self._failed}")
-        self._buffer += frame(payload)
-        self._appended += 1
-        return self._appended
 
     async def wait_durable(self, ticket: int) -> None:
-        if self._failed is not None:
-            raise WalFailedError(f"write-ahead log failed earlier: {self._failed}")
+        self._check()
         if self._durable >= ticket:
             return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = self._loop.create_future()
         self._waiters.append((ticket, future))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_loop())
@@ -123,14 +146,9 @@ class GroupCommitWriter:
 
     async def _flush_loop(self) -> None:
         try:
-            while self._buffer:
-                data = bytes(self._buffer)
-                self._buffer.clear()
-                upto = self._appended
-                await asyncio.to_thread(self._write, data)
-                self.bytes_in_segment += len(data)
-                self.flushes += 1
-                self._durable = upto
+            while self._waiters:
+                written = await asyncio.to_thread(self.flush_now)
+                self._durable = max(self._durable, written)
                 self._wake(None)
         except BaseException as exc:
             self._failed = exc
@@ -139,11 +157,24 @@ class GroupCommitWriter:
         finally:
             self._flusher = None
 
-    def _write(self, data: bytes) -> None:
-        self._file.write(data)
-        self._file.flush()
-        if self._fsync:
-            os.fsync(self._file.fileno())
+    def flush_now(self) -> int:
+        """Write and fsync whatever is buffered (any thread); returns the records durable."""
+        with self._lock:
+            if self._buffer:
+                data = bytes(self._buffer)
+                self._buffer.clear()
+                upto = self._appended
+                started = time.perf_counter()
+                self._file.write(data)
+                self._file.flush()
+                if self._fsync:
+                    os.fsync(self._file.fileno())
+                if self._observe is not None:
+                    self._observe(time.perf_counter() - started)
+                self.bytes_in_segment += len(data)
+                self.flushes += 1
+                self._written = upto
+            return self._written
 
     def _wake(self, exc: BaseException | None) -> None:
         pending = []
@@ -158,18 +189,46 @@ class GroupCommitWriter:
                 pending.append((ticket, future))
         self._waiters = pending
 
-    async def rotate(self, new_path: Path) -> None:
-        """Make everything appended so far durable, then continue in a new segment."""
-        while self._buffer or self._flusher is not None or self._durable < self._appended:
-            await self.barrier()
-        # No await from here on: no record can slip in between the two segments.
-        create_segment(new_path, fsync=self._fsync)
-        self._file.close()
-        self._file = open(new_path, "ab")  # noqa: SIM115
-        self.path = new_path
-        self.bytes_in_segment = self._file.tell()
+    def _after_sync_flush(self, durable: int) -> None:
+        """Wake the waiters a synchronous flush satisfied, on the loop's thread."""
 
-    async def close(self) -> None:
+        def wake() -> None:
+            self._durable = max(self._durable, durable)
+            self._wake(None)
+
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self._durable = max(self._durable, durable)
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            wake()
+        else:
+            loop.call_soon_threadsafe(wake)
+
+    def rotate(self, new_path: Path) -> None:
+        """Make everything appended so far durable, then continue in a new segment.
+
+        Synchronous: call it from the event loop's thread (so no batch is applied
+        meanwhile) or when no pushes can run.
+        """
+        self._check()
+        durable = self.flush_now()
+        with self._lock:
+            if self._buffer:  # appended from another thread in between: keep it here
+                raise RuntimeError("rotate() raced with append(); call it from the loop thread")
+            create_segment(new_path, fsync=self._fsync)
+            self._file.close()
+            self._file = open(new_path, "ab")  # noqa: SIM115
+            self.path = new_path
+            self.bytes_in_segment = self._file.tell()
+        self._after_sync_flush(durable)
+
+    def close(self) -> None:
+        """Flush what is buffered and close the file (synchronous)."""
         if self._failed is None:
-            await self.barrier()
+            self._after_sync_flush(self.flush_now())
         self._file.close()

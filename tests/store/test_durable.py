@@ -49,7 +49,7 @@ async def test_concurrent_pushes_share_group_commits(tmp_path: Path) -> None:
     assert statuses == [PushStatus.ACCEPTED] * 200
     assert store.wal_flushes < 100  # many batches per write + fsync
     assert total(store) == (2000, 200)
-    await store.close(snapshot=False)
+    await store.aclose(snapshot=False)
 
 
 async def test_reopen_replays_the_wal_exactly(tmp_path: Path) -> None:
@@ -58,12 +58,12 @@ async def test_reopen_replays_the_wal_exactly(tmp_path: Path) -> None:
     for i in range(30):
         await push(store, push_request("p", i, [sample(i, series=i % len(SERIES))]))
     before = [total(store, s) for s in ({"service": "gateway"}, {"route": "/a"}, {})]
-    await store.close(snapshot=False)
+    await store.aclose(snapshot=False)
     again = DurableStore(tmp_path)
     report = again.open()
     assert report.records_replayed == 30 and report.snapshot is None
     assert [total(again, s) for s in ({"service": "gateway"}, {"route": "/a"}, {})] == before
-    await again.close()
+    await again.aclose()
 
 
 async def test_snapshot_drops_covered_segments_and_recovery_adds_the_tail(tmp_path: Path) -> None:
@@ -71,16 +71,16 @@ async def test_snapshot_drops_covered_segments_and_recovery_adds_the_tail(tmp_pa
     store.open()
     for i in range(10):
         await push(store, push_request("p", i, [sample(i)]))
-    await store.snapshot()
+    store.snapshot()
     for i in range(10, 15):
         await push(store, push_request("p", i, [sample(i)]))
     assert len(segments(tmp_path)) == 1
-    await store.close(snapshot=False)
+    await store.aclose(snapshot=False)
     again = DurableStore(tmp_path)
     report = again.open()
     assert report.snapshot is not None and report.records_replayed == 5
     assert total(again) == (150, 15)
-    await again.close()
+    await again.aclose()
 
 
 async def test_duplicates_are_not_counted_again_even_after_restart(tmp_path: Path) -> None:
@@ -89,16 +89,16 @@ async def test_duplicates_are_not_counted_again_even_after_restart(tmp_path: Pat
     req = push_request("sidecar-1", 7, [sample(1)])
     assert await push(store, req) is PushStatus.ACCEPTED
     assert await push(store, req) is PushStatus.DUPLICATE
-    await store.snapshot()
+    store.snapshot()
     assert await push(store, push_request("sidecar-1", 8, [sample(2)])) is PushStatus.ACCEPTED
-    await store.close(snapshot=False)
+    await store.aclose(snapshot=False)
     again = DurableStore(tmp_path)
     again.open()  # seq 7 from the snapshot, seq 8 from the WAL tail
     assert await push(again, req) is PushStatus.DUPLICATE
     assert await push(again, push_request("sidecar-1", 8, [sample(2)])) is PushStatus.DUPLICATE
     assert await push(again, push_request("sidecar-2", 7, [sample(3)])) is PushStatus.ACCEPTED
     assert total(again) == (30, 3)
-    await again.close()
+    await again.aclose()
 
 
 async def test_torn_tail_is_truncated_with_one_log_line(
@@ -108,7 +108,7 @@ async def test_torn_tail_is_truncated_with_one_log_line(
     store.open()
     for i in range(5):
         await push(store, push_request("p", i, [sample(i)]))
-    await store.close(snapshot=False)
+    await store.aclose(snapshot=False)
     wal = segments(tmp_path)[-1]
     size = wal.stat().st_size
     with open(wal, "ab") as f:  # a crash in the middle of the next record
@@ -121,11 +121,11 @@ async def test_torn_tail_is_truncated_with_one_log_line(
     assert wal.stat().st_size == size
     assert total(again) == (50, 5)
     assert await push(again, push_request("p", 5, [sample(5)])) is PushStatus.ACCEPTED
-    await again.close(snapshot=False)
+    await again.aclose(snapshot=False)
     third = DurableStore(tmp_path)
     assert third.open().truncated is None
     assert total(third) == (60, 6)
-    await third.close()
+    await third.aclose()
 
 
 async def test_crc_corruption_is_detected_and_the_bad_record_dropped(tmp_path: Path) -> None:
@@ -133,7 +133,7 @@ async def test_crc_corruption_is_detected_and_the_bad_record_dropped(tmp_path: P
     store.open()
     for i in range(3):
         await push(store, push_request("p", i, [sample(i)]))
-    await store.close(snapshot=False)
+    await store.aclose(snapshot=False)
     wal = segments(tmp_path)[-1]
     data = bytearray(wal.read_bytes())
     data[-3] ^= 0xFF  # inside the last record's payload
@@ -142,15 +142,15 @@ async def test_crc_corruption_is_detected_and_the_bad_record_dropped(tmp_path: P
     report = again.open()
     assert report.truncated is not None and "CRC mismatch" in report.truncated
     assert total(again) == (20, 2)
-    await again.close()
+    await again.aclose()
 
 
 async def test_damage_before_the_last_segment_refuses_to_start(tmp_path: Path) -> None:
     store = DurableStore(tmp_path, snapshot_every_bytes=1 << 40)
     store.open()
     await push(store, push_request("p", 1, [sample(1)]))
-    await store._wal.rotate(tmp_path / "wal-00000002.log")  # type: ignore[union-attr]
-    await store.close(snapshot=False)
+    store._wal.rotate(tmp_path / "wal-00000002.log")  # type: ignore[union-attr]
+    await store.aclose(snapshot=False)
     first = segments(tmp_path)[0]
     first.write_bytes(first.read_bytes()[:-2])
     with pytest.raises(WalCorruptError, match="later segments exist"):
@@ -167,11 +167,11 @@ async def test_capacity_error_rejects_the_batch_and_writes_nothing(tmp_path: Pat
     assert segments(tmp_path)[-1].stat().st_size == wal_size
     assert await push(store, push_request("p", 2, [sample(2, series=1)])) is PushStatus.ACCEPTED
     assert store.store.series_count() == 2
-    await store.close(snapshot=False)
+    await store.aclose(snapshot=False)
     again = DurableStore(tmp_path, max_series=2)
     again.open()
     assert total(again) == (20, 2)
-    await again.close()
+    await again.aclose()
 
 
 @settings(max_examples=25, deadline=None)
@@ -196,7 +196,7 @@ def test_random_streams_with_retries_count_each_batch_once(
         store.open()
         for step, i in enumerate(order):
             if step == restart_at:
-                await store.close(snapshot=rng.random() < 0.5)
+                await store.aclose(snapshot=rng.random() < 0.5)
                 store = DurableStore(data_dir, fsync=False)
                 store.open()
             await push(store, push_request("p", i, batches[i]))
@@ -209,4 +209,4 @@ def test_random_streams_with_retries_count_each_batch_once(
             got = store.store.window_sum(selector, 7200, T0 + 7200)
             want = oracle(df, selector, T0, T0 + 7200)
             assert (got.requests, got.errors, got.count_at_or_below(0.25)) == want
-        asyncio.run(store.close(snapshot=False))
+        asyncio.run(store.aclose(snapshot=False))
