@@ -1,0 +1,199 @@
+"""An SLO's status at one instant: per-window error ratios and burn rates, error budget,
+and which of its policy's multi-window alerts would fire.
+
+`evaluate_slo` reads pushed series (NativeSLI) from a `SeriesStore`; `status_from_windows`
+turns per-window counts from anywhere (the pull mode's Prometheus queries) into the same
+result, so both paths share one set of maths (`sloengine.burn`). Results mirror the proto
+`SLOStatus` / `WindowStatus` / `AlertStatus` field by field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sloengine import burn
+from sloengine.model import SLO, BurnRatePolicy, NativeSLI
+from sloengine.store import SeriesStore
+
+__all__ = [
+    "AlertStatusResult",
+    "SLOStatusResult",
+    "WindowCounts",
+    "WindowStatusResult",
+    "evaluate_slo",
+    "native_window_counts",
+    "status_from_windows",
+    "status_windows",
+]
+
+
+class WindowCountsLike(Protocol):
+    """One window's SLI: counts, or for ratio-only SLIs just `error_ratio` (counts 0)."""
+
+    @property
+    def window_seconds(self) -> float: ...
+    @property
+    def requests(self) -> float: ...
+    @property
+    def errors(self) -> float: ...
+    @property
+    def error_ratio(self) -> float: ...
+    @property
+    def has_data(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class WindowCounts:
+    """A window's requests and errors; `error_ratio` follows burn.error_ratio."""
+
+    window_seconds: float
+    requests: float
+    errors: float
+
+    @property
+    def error_ratio(self) -> float:
+        return burn.error_ratio(self.errors, self.requests)
+
+    @property
+    def has_data(self) -> bool:
+        return self.requests > 0
+
+
+@dataclass(frozen=True)
+class WindowStatusResult:
+    window_seconds: float
+    requests: float
+    errors: float
+    error_ratio: float  # 0 when there were no requests
+    burn_rate: float  # error_ratio / (1 - objective)
+
+
+@dataclass(frozen=True)
+class AlertStatusResult:
+    severity: str
+    short_window_seconds: float
+    long_window_seconds: float
+    factor: float
+    short_burn_rate: float
+    long_burn_rate: float
+    firing: bool
+
+
+@dataclass(frozen=True)
+class SLOStatusResult:
+    slo: SLO
+    policy: str
+    eval_time_unix_s: float
+    windows: tuple[WindowStatusResult, ...]  # every policy window, plus the period; ascending
+    period_error_ratio: float
+    error_budget_consumed_ratio: float
+    error_budget_remaining_ratio: float  # 1 - consumed (negative once overspent)
+    alerts: tuple[AlertStatusResult, ...]
+    has_data: bool
+
+    def window(self, seconds: float) -> WindowStatusResult | None:
+        for w in self.windows:
+            if w.window_seconds == seconds:
+                return w
+        return None
+
+
+def status_windows(slo: SLO, policy: BurnRatePolicy) -> tuple[float, ...]:
+    """The windows a status reports: every policy window plus the SLO period, ascending."""
+    return tuple(sorted({*policy.window_seconds(), float(slo.period_seconds)}))
+
+
+def native_window_counts(
+    slo: SLO, store: SeriesStore, windows_seconds: Iterable[float], at_unix_s: float
+) -> list[WindowCounts]:
+    """A NativeSLI's requests and errors per window, read from the store.
+
+    availability: errors are the pushed error counts (the producer classifies 5xx);
+    latency: errors are requests slower than the threshold bucket bound.
+    """
+    sli = slo.sli
+    if not isinstance(sli, NativeSLI):
+        raise TypeError(f"{slo.id}: only NativeSLI is computed from pushed series")
+    if sli.kind == "latency" and sli.latency_threshold_seconds is None:
+        raise ValueError(f"{slo.id}: a latency SLI needs latency_threshold_seconds")
+    out = []
+    for window in windows_seconds:
+        ws = store.window_sum(sli.selector, window, at_unix_s)
+        if sli.kind == "latency":
+            assert sli.latency_threshold_seconds is not None
+            errors = max(0.0, ws.requests - ws.count_at_or_below(sli.latency_threshold_seconds))
+        else:
+            errors = ws.errors
+        out.append(WindowCounts(window, ws.requests, errors))
+    return out
+
+
+def evaluate_slo(
+    slo: SLO, policy: BurnRatePolicy, store: SeriesStore, at_unix_s: float
+) -> SLOStatusResult:
+    """The status of a NativeSLI SLO at `at_unix_s` from the pushed series in `store`."""
+    counts = native_window_counts(slo, store, status_windows(slo, policy), at_unix_s)
+    return status_from_windows(slo, policy, counts, at_unix_s)
+
+
+def status_from_windows(
+    slo: SLO, policy: BurnRatePolicy, windows: Sequence[WindowCountsLike], at_unix_s: float
+) -> SLOStatusResult:
+    """Build the status from per-window SLI values (one per `status_windows(slo, policy)`).
+
+    Pure: the pull mode passes what Prometheus returned, evaluate_slo what the store holds.
+    """
+    objective = slo.objective_ratio
+    by_window = {float(w.window_seconds): w for w in windows}
+    missing = [w for w in status_windows(slo, policy) if w not in by_window]
+    if missing:
+        raise ValueError(f"{slo.id}: no counts for windows {missing}")
+    statuses = tuple(
+        WindowStatusResult(
+            window_seconds=seconds,
+            requests=w.requests,
+            errors=w.errors,
+            error_ratio=w.error_ratio,
+            burn_rate=burn.burn_rate(w.error_ratio, objective),
+        )
+        for seconds, w in sorted(by_window.items())
+    )
+    period = by_window[float(slo.period_seconds)]
+    consumed = burn.burn_rate(period.error_ratio, objective)
+    alerts = []
+    for bw in policy.windows:
+        if not _alert_enabled(slo, bw.severity):
+            continue
+        short = by_window[float(bw.short_window_seconds)].error_ratio
+        long = by_window[float(bw.long_window_seconds)].error_ratio
+        alerts.append(
+            AlertStatusResult(
+                severity=bw.severity,
+                short_window_seconds=bw.short_window_seconds,
+                long_window_seconds=bw.long_window_seconds,
+                factor=bw.factor,
+                short_burn_rate=burn.burn_rate(short, objective),
+                long_burn_rate=burn.burn_rate(long, objective),
+                firing=burn.multiwindow_firing(short, long, bw.factor, objective),
+            )
+        )
+    return SLOStatusResult(
+        slo=slo,
+        policy=policy.name,
+        eval_time_unix_s=at_unix_s,
+        windows=statuses,
+        period_error_ratio=period.error_ratio,
+        error_budget_consumed_ratio=consumed,
+        error_budget_remaining_ratio=1.0 - consumed,
+        alerts=tuple(alerts),
+        has_data=any(w.has_data for w in windows),
+    )
+
+
+def _alert_enabled(slo: SLO, severity: str) -> bool:
+    alerting = slo.alerting
+    if alerting.disable:
+        return False
+    return not (alerting.page if severity == "page" else alerting.ticket).disable
