@@ -274,7 +274,7 @@ def _close_durable(durable: DurableStore) -> None:
 
 
 def _plugin(module: str) -> Any:
-    """The plugin module, or None when it does not exist (other import errors propagate)."""
+    """The plugin module, or None when it does not exist (its import errors propagate)."""
     try:
         plugin = importlib.import_module(module)
     except ModuleNotFoundError as exc:
@@ -282,5 +282,7 @@ def _plugin(module: str) -> Any:
             raise
         return None
     if not callable(getattr(plugin, "register", None)):
-        raise RuntimeError(f"plugin {module} has no register() function")
+        # A package that does not (yet) offer register() is not a plugin.
+        log.warning("%s has no register(); not loaded as a plugin", module)
+        return None
     return plugin

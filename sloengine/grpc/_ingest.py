@@ -22,6 +22,7 @@ from google.protobuf.message import DecodeError
 
 from sloengine.errors import CapacityError, IngestError
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.store import DecodedBatch, decode_push
 
 if TYPE_CHECKING:
     from sloengine.app import EngineState
@@ -102,10 +103,8 @@ class IngestServicer:
         finally:
             acks.put_nowait(None)
 
-    def _decode(self, raw: bytes) -> tuple[pb.PushRequest, Any] | pb.PushAck:
+    def _decode(self, raw: bytes) -> tuple[pb.PushRequest, DecodedBatch] | pb.PushAck:
         """Parse and validate one batch; a PushAck (REJECTED) when it is invalid."""
-        from sloengine.store import decode_push
-
         state = self._state
         try:
             req = pb.PushRequest.FromString(raw)
@@ -131,7 +130,7 @@ class IngestServicer:
         self,
         raw: bytes,
         req: pb.PushRequest,
-        batch: Any,
+        batch: DecodedBatch,
         received: float,
         acks: asyncio.Queue[pb.PushAck | BaseException | None],
     ) -> None:

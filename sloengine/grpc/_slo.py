@@ -19,6 +19,7 @@ from sloengine.grpc._convert import slo_info, status_to_pb
 from sloengine.model import SLO
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+from sloengine.pull import PrometheusUnavailable
 
 if TYPE_CHECKING:
     from sloengine.app import EngineState
@@ -93,10 +94,10 @@ class SLOServicer(pb_grpc.SLOServiceServicer):
         at_s = state.now() if at is None else at
         try:
             results = [await state.evaluate(slo, at_s) for slo in slos]
-        except SloEngineError as exc:
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
-        except OSError as exc:  # the Prometheus API is unreachable (pull mode)
+        except PrometheusUnavailable as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        except SloEngineError as exc:  # e.g. a PromQL SLO without --prometheus-url
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         return [
             status_to_pb(slo, state.policy_for(slo).name, r)
             for slo, r in zip(slos, results, strict=True)
