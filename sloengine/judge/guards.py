@@ -1,7 +1,9 @@
 """One guard, two signals: the absolute threshold and the relative comparison to baseline.
 
 A guard FAILs only when both signals agree:
-1. absolute: the canary breaches the threshold in both the short and the long window;
+1. absolute: the canary breaches the threshold in both the short and the long window, and
+   the long window holds enough data of its own (older than the short window) to confirm
+   that the breach is sustained, not a burst;
 2. relative: over the long window the canary is worse than the baseline with p < alpha
    AND by a practical effect size.
 Before either is looked at, the guard needs enough traffic to support a decision
@@ -67,6 +69,25 @@ def _low_traffic(
     return None
 
 
+def _unconfirmed(canary_short: float, canary_long: float, min_n: float, obs: Observation) -> str:
+    """The INCONCLUSIVE reason when the long window holds too little data of its own.
+
+    A canary younger than the short window has the same data in both windows, so "breached
+    in both" would not show a sustained problem: one bad burst in the first minute would
+    do. The long window confirms only with at least `min_n` canary requests older than the
+    short window (the same bound as for the short window itself); until then, a breach of
+    both signals is INCONCLUSIVE.
+    """
+    older = max(canary_long - canary_short, 0.0)
+    if older >= min_n:
+        return ""
+    short = _window(obs.short_window_seconds)
+    return (
+        f"not yet confirmed by the long window: {older:.0f} canary requests older than {short},"
+        f" {min_n:.0f} needed"
+    )
+
+
 def evaluate_error_ratio_guard(
     guard: ErrorRatioGuard, obs: Observation, alpha: float
 ) -> GuardOutcome:
@@ -97,11 +118,15 @@ def evaluate_error_ratio_guard(
     )
     what = f"{label} {fmt(guard.max_ratio)} from 0"
     inconclusive = _low_traffic(what, cs.requests, bl.requests, min_n, obs)
+    unconfirmed = _unconfirmed(cs.requests, cl.requests, min_n, obs)
+    worse = "error-free baseline" if bl.errors == 0 else f"{ratio:.1f}x worse"
     if inconclusive is not None:
         verdict, reason = Verdict.INCONCLUSIVE, inconclusive
+    elif absolute and relative and unconfirmed:
+        verdict = Verdict.INCONCLUSIVE
+        reason = f"INCONCLUSIVE: {values}, {worse}, {_p(p_value)}; {unconfirmed}"
     elif absolute and relative:
         verdict = Verdict.FAIL
-        worse = "error-free baseline" if bl.errors == 0 else f"{ratio:.1f}x worse"
         reason = f"FAIL: {values}, {worse}, {_p(p_value)}"
     elif absolute:
         verdict = Verdict.PASS
@@ -177,8 +202,13 @@ def evaluate_latency_guard(
         and not (cs.has_latency and bl.has_latency)
     ):
         inconclusive = "INCONCLUSIVE: no latency histogram in the canary or baseline data"
+    canary_long_n = cl.requests if cl.has_latency else 0.0
+    unconfirmed = _unconfirmed(canary_short_n, canary_long_n, min_n, obs)
     if inconclusive is not None:
         verdict, reason = Verdict.INCONCLUSIVE, inconclusive
+    elif absolute and relative and unconfirmed:
+        verdict = Verdict.INCONCLUSIVE
+        reason = f"INCONCLUSIVE: {values}, {effect:+.0%}, {_p(p_value)}; {unconfirmed}"
     elif absolute and relative:
         verdict = Verdict.FAIL
         reason = f"FAIL: {values}, +{effect:.0%}, {_p(p_value)}"

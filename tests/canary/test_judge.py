@@ -46,8 +46,12 @@ def latency_window(seconds: np.ndarray) -> VariantWindow:
 
 
 def latency_obs(canary: np.ndarray, baseline: np.ndarray) -> Observation:
-    c, b = latency_window(canary), latency_window(baseline)
-    return Observation(c, c, b, b, SHORT, LONG)
+    """The long window holds every latency, the short window the last sixth of them."""
+    cs, bs = (
+        latency_window(canary[-len(canary) // 6 :]),
+        latency_window(baseline[-len(baseline) // 6 :]),
+    )
+    return Observation(cs, latency_window(canary), bs, latency_window(baseline), SHORT, LONG)
 
 
 # --- error ratio ------------------------------------------------------------------------------
@@ -147,6 +151,21 @@ def test_rate_test_is_exact_for_zero_baseline() -> None:
     # 10 canary errors, none in the baseline, equal traffic: p = 0.5 ** 10.
     assert rate_increase_test(10, 1000, 0, 1000) == pytest.approx(0.5**10)
     assert rate_increase_test(0, 1000, 0, 1000) == 1.0
+
+
+def test_young_canary_breach_is_inconclusive_until_the_long_window_confirms() -> None:
+    # Five minutes old: both windows hold the same 1000 requests, one burst would do.
+    young = Observation(
+        VariantWindow(1000, 61), VariantWindow(1000, 61), *windows(1000, 0), SHORT, LONG
+    )
+    outcome = evaluate_guard(ErrorRatioGuard(), young)
+    assert outcome.absolute_breached and outcome.relative_breached
+    assert outcome.verdict is Verdict.INCONCLUSIVE
+    assert "0 canary requests older than 5m, 346 needed" in outcome.reason
+    older = Observation(
+        VariantWindow(1000, 61), VariantWindow(1400, 90), *windows(1000, 0), SHORT, LONG
+    )
+    assert evaluate_guard(ErrorRatioGuard(), older).verdict is Verdict.FAIL
 
 
 # --- latency ----------------------------------------------------------------------------------
