@@ -1,0 +1,707 @@
+"""The demo, step by step: every process on loopback, every step printed, everything stopped.
+
+    engine (gRPC + HTTP)  <- sidecars stream RED batches <- gateway baseline / canary
+    Prometheus scrapes the sidecars and services, evaluates the generated rules
+    Alertmanager routes rollback="true" alerts to the engine's webhook
+    locust drives the gateway (canary profile: a share of traffic to the canary)
+
+Then a bad canary is staged (errors + latency): the verdict goes PASS -> FAIL, the canary
+guard alert fires and reaches the engine, the rollback hook takes the canary out of traffic,
+the load test recovers; finally smoke checks, the audit chain, trace linkage and a summary.
+The e2e test runs the same steps with `DemoSettings.fast_profile` and asserts on `DemoReport`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import yaml
+
+from examples.demo.procs import Child, ProcessGroup, StartError
+from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+
+REPO = Path(__file__).resolve().parents[2]
+PY = sys.executable
+ROUTES = "/search,/ingest,/docs/{id}"
+CANARY_REVISION = "gateway-v2"  # what the rollback hook is idempotent on
+VERDICT_NAMES = {pb.PASS: "PASS", pb.FAIL: "FAIL", pb.INCONCLUSIVE: "INCONCLUSIVE"}
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Timings and sizes; the defaults make a demo of about three minutes."""
+
+    work_dir: str = ".demo"
+    users: int = 12
+    canary_weight: float = 0.4
+    healthy_phase_s: float = 45.0
+    verdict_short_window_s: int = 30
+    verdict_long_window_s: int = 90
+    bad_error_ratio: float = 0.25
+    bad_added_latency_s: float = 0.4
+    fail_timeout_s: float = 120.0
+    alert_timeout_s: float = 150.0
+    recovery_s: float = 40.0
+    scrape_interval: str = "2s"
+    step_timeout_s: float = 60.0
+
+    @classmethod
+    def fast_profile(cls, work_dir: str) -> DemoSettings:
+        return cls(
+            work_dir=work_dir,
+            users=10,
+            healthy_phase_s=25.0,
+            verdict_short_window_s=20,
+            verdict_long_window_s=60,
+            recovery_s=25.0,
+        )
+
+
+@dataclass
+class DemoReport:
+    """What happened, for the summary and for the e2e test's assertions."""
+
+    verdicts: list[tuple[float, str, str]] = field(default_factory=list)
+    first_fail_reason: str = ""
+    alert_fired: bool = False
+    alert_reached_engine: bool = False
+    rollback_runs: int = 0
+    load_exit_code: int | None = None
+    load_summary: list[str] = field(default_factory=list)
+    smoke_exit_code: int | None = None
+    audit_verified: bool = False
+    trace_linkage: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+class Demo:
+    def __init__(self, settings: DemoSettings, out: Callable[[str], None] | None = None) -> None:
+        self.s = settings
+        self.work = (REPO / settings.work_dir).resolve()
+        self.out = out or (lambda line: print(line, flush=True))
+        self.report = DemoReport()
+        self.t0 = time.monotonic()
+        self.procs: ProcessGroup | None = None
+        self.addr: dict[str, str] = {}
+
+    # --- output -----------------------------------------------------------------------------
+
+    def say(self, msg: str) -> None:
+        self.out(f"[{time.monotonic() - self.t0:6.1f}s] {msg}")
+
+    # --- the run ------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        try:
+            self._run_steps()
+            ok = self._summary()
+            return 0 if ok else 1
+        except KeyboardInterrupt:
+            self.say("interrupted: stopping everything")
+            return 130
+        except StartError as exc:
+            self.say(f"a process failed to start: {exc}")
+            return 1
+        finally:
+            if self.procs:
+                self.procs.stop_all()
+            signal.signal(signal.SIGTERM, previous)
+            self.say(f"all processes stopped; logs in {self.work / 'logs'}")
+
+    def _run_steps(self) -> None:
+        if self.work.exists():
+            shutil.rmtree(self.work)
+        (self.work / "logs").mkdir(parents=True)
+        self.procs = ProcessGroup(
+            self.work / "logs", env={"PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+        )
+        self._prepare_files()
+        self._start_engine()
+        self._generate()
+        self._start_services()
+        self._start_prometheus_and_alertmanager()
+        self._start_load()
+        self._healthy_phase()
+        self._stage_bad_canary()
+        self._wait_for_fail_alert_and_rollback()
+        self._recovery_phase()
+        self._smoke()
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def _prepare_files(self) -> None:
+        w = self.work
+        self.token = secrets.token_hex(16)
+        (w / "token").write_text(self.token + "\n")
+        (w / "canary-weight").write_text(f"{self.s.canary_weight}\n")
+        self.audit_path = w / "audit.jsonl"
+        self.spans_path = w / "spans.jsonl"
+
+    def _generate(self) -> None:
+        self.say("generating rules, Alertmanager route and dashboards from examples/slos")
+        self.say(
+            "  (demo policy: burn windows of minutes, not days; canary guards over 30s and 1m)"
+        )
+        self._check_call(
+            [
+                PY,
+                "-m",
+                "sloengine",
+                "generate",
+                str(REPO / "examples" / "slos"),
+                "--policy",
+                str(REPO / "examples" / "demo" / "demo-policy.yaml"),
+                "--canary-windows",
+                "30s,1m",
+                "--webhook-url",
+                f"http://{self.addr['engine_http']}/api/v1/alertmanager",
+                "--token-file",
+                str(self.work / "token"),
+                "--out",
+                str(self.work / "gen"),
+            ],
+            "sloengine generate",
+        )
+
+    def _engine_config(self, faults_url: str) -> dict[str, Any]:
+        return {
+            "engine": {
+                "data_dir": str(self.work / "engine-data"),
+                "specs": [
+                    str(REPO / "examples" / "slos"),
+                    str(REPO / "examples" / "demo" / "demo-policy.yaml"),
+                ],
+                "policy": "demo-fast",
+                "token_file": str(self.work / "token"),
+            },
+            "audit": {"path": str(self.audit_path)},
+            "canary": {
+                "short_window": f"{self.s.verdict_short_window_s}s",
+                "long_window": f"{self.s.verdict_long_window_s}s",
+                "services": {"gateway": {"rollback_on_fail": True}},
+            },
+            "hooks": {
+                "gateway": {
+                    "command": [
+                        PY,
+                        "-m",
+                        "examples.demo.rollback_hook",
+                        "--weight-file",
+                        str(self.work / "canary-weight"),
+                        "--faults-url",
+                        faults_url,
+                        "--service",
+                        "{service}",
+                        "--revision",
+                        "{revision}",
+                    ],
+                    "timeout": "10s",
+                    "retries": 2,
+                    "cooldown": "10m",
+                }
+            },
+        }
+
+    def _start_engine(self) -> None:
+        assert self.procs
+        # The hook must reach the canary's fault knob, whose port the OS picks later: reserve
+        # the canary gateway's port now so the engine config is complete from the start.
+        self.canary_gateway_port = _free_port()
+        faults_url = f"http://127.0.0.1:{self.canary_gateway_port}/admin/faults"
+        config_path = self.work / "engine.yaml"
+        config_path.write_text(yaml.safe_dump(self._engine_config(faults_url), sort_keys=False))
+        self.say("starting the engine (gRPC + HTTP, write-ahead log in the work dir)")
+        engine = self.procs.start(
+            "engine",
+            [
+                PY,
+                "-m",
+                "sloengine",
+                "serve",
+                "--config",
+                str(config_path),
+                "--grpc-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+            ],
+        )
+        m = engine.wait_for(r"grpc=(\S+) http=(\S+)", self.s.step_timeout_s)
+        self.addr["engine_grpc"], self.addr["engine_http"] = m.group(1), m.group(2)
+        self.engine = engine
+        self.say(f"engine ready: grpc={m.group(1)} http=http://{m.group(2)}")
+
+    def _start_service(
+        self, name: str, module: str, variant: str, args: list[str], port: int = 0
+    ) -> str:
+        assert self.procs
+        child = self.procs.start(
+            name,
+            [
+                PY,
+                "-m",
+                module,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--variant",
+                variant,
+                *args,
+            ],
+            env={"SLOENGINE_SPAN_FILE": str(self.spans_path)},
+        )
+        m = child.wait_for(r"listening on (http://\S+)", self.s.step_timeout_s)
+        return m.group(1)
+
+    def _start_sidecar(self, name: str, upstream: str, variant: str) -> tuple[str, str]:
+        assert self.procs
+        child = self.procs.start(
+            name,
+            [
+                PY,
+                "-m",
+                "sidecar",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--upstream",
+                upstream,
+                "--service",
+                "gateway",
+                "--variant",
+                variant,
+                "--routes",
+                ROUTES,
+                "--engine",
+                self.addr["engine_grpc"],
+                "--engine-token",
+                self.token,
+                "--flush-interval",
+                "1",
+            ],
+        )
+        m = child.wait_for(r"ingress=(\S+).*admin=(\S+)", self.s.step_timeout_s)
+        return f"http://{m.group(1)}", f"http://{m.group(2)}"
+
+    def _start_services(self) -> None:
+        self.say("starting docs-api and ingest (SQLite, seeded fixtures)")
+        self.addr["docs"] = self._start_service(
+            "docs-api", "examples.services.docs_api", "stable", []
+        )
+        self.addr["ingest"] = self._start_service(
+            "ingest", "examples.services.ingest", "stable", []
+        )
+        downstream = ["--docs-url", self.addr["docs"], "--ingest-url", self.addr["ingest"]]
+        self.say("starting the gateway as baseline and canary, each behind a sidecar")
+        for variant in ("baseline", "canary"):
+            port = self.canary_gateway_port if variant == "canary" else 0
+            self.addr[f"gw_{variant}"] = self._start_service(
+                f"gateway-{variant}", "examples.services.gateway", variant, downstream, port
+            )
+            ingress, admin = self._start_sidecar(
+                f"sidecar-{variant}", self.addr[f"gw_{variant}"], variant
+            )
+            self.addr[f"sc_{variant}"], self.addr[f"sc_{variant}_admin"] = ingress, admin
+        for key in ("docs", "ingest", "gw_baseline", "gw_canary", "sc_baseline", "sc_canary"):
+            self.say(f"  {key:<12} {self.addr[key]}")
+
+    def _start_prometheus_and_alertmanager(self) -> None:
+        assert self.procs
+        gen = self.work / "gen"
+        am_config = yaml.safe_load((gen / "alerts" / "alertmanager.yml").read_text())
+        _group_quickly(am_config)
+        am_path = self.work / "alertmanager.yml"
+        am_path.write_text(yaml.safe_dump(am_config, sort_keys=False))
+        am_port, am_cluster = _free_port(), _free_port()
+        self.say('starting Alertmanager (routes rollback="true" to the engine\'s webhook)')
+        am = self.procs.start(
+            "alertmanager",
+            [
+                shutil.which("prometheus-alertmanager") or "prometheus-alertmanager",
+                f"--config.file={am_path}",
+                f"--storage.path={self.work / 'am-data'}",
+                f"--web.listen-address=127.0.0.1:{am_port}",
+                "--cluster.listen-address=",
+            ],
+        )
+        self.addr["alertmanager"] = f"http://127.0.0.1:{am_port}"
+        _wait_http(f"{self.addr['alertmanager']}/-/ready", self.s.step_timeout_s, am)
+        del am_cluster
+        targets = {
+            "sidecars": [self.addr["sc_baseline_admin"], self.addr["sc_canary_admin"]],
+            "services": [self.addr["docs"], self.addr["ingest"]],
+        }
+        prom_port = _free_port()
+        config = {
+            "global": {
+                "scrape_interval": self.s.scrape_interval,
+                "evaluation_interval": self.s.scrape_interval,
+            },
+            "rule_files": [str(p) for p in sorted((gen / "alerts").glob("*.rules.yml"))],
+            "alerting": {
+                "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]
+            },
+            "scrape_configs": [
+                {
+                    "job_name": job,
+                    "static_configs": [
+                        {"targets": [urllib.parse.urlparse(u).netloc for u in urls]}
+                    ],
+                }
+                for job, urls in targets.items()
+            ],
+        }
+        prom_path = self.work / "prometheus.yml"
+        prom_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.say("starting Prometheus with the generated rules, scraping sidecars and services")
+        prom = self.procs.start(
+            "prometheus",
+            [
+                shutil.which("prometheus") or "prometheus",
+                f"--config.file={prom_path}",
+                f"--storage.tsdb.path={self.work / 'prom-data'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
+        )
+        self.addr["prometheus"] = f"http://127.0.0.1:{prom_port}"
+        _wait_http(f"{self.addr['prometheus']}/-/ready", self.s.step_timeout_s, prom)
+        self.say(
+            f"  prometheus   {self.addr['prometheus']}   alertmanager {self.addr['alertmanager']}"
+        )
+
+    def _start_load(self) -> None:
+        assert self.procs
+        total_s = int(self.s.healthy_phase_s + self.s.fail_timeout_s + self.s.recovery_s + 60)
+        self.say(
+            f"starting locust: {self.s.users} users, {self.s.canary_weight:.0%} of traffic to the canary, at most {total_s}s"
+        )
+        self.load = self.procs.start(
+            "locust",
+            [
+                PY,
+                "-m",
+                "locust",
+                "-f",
+                str(REPO / "loadtests" / "locustfile.py"),
+                "--headless",
+                "-H",
+                self.addr["sc_baseline"],
+                "-u",
+                str(self.s.users),
+                "-r",
+                str(self.s.users),
+                "-t",
+                f"{total_s}s",
+                "--csv",
+                str(self.work / "load"),
+                "--html",
+                str(self.work / "load.html"),
+                "--only-summary",
+                "--stop-timeout",
+                "2",
+            ],
+            env={
+                "LOADTEST_PROFILE": "canary",
+                "LOADTEST_CANARY_HOST": self.addr["sc_canary"],
+                "LOADTEST_CANARY_WEIGHT_FILE": str(self.work / "canary-weight"),
+                "LOADTEST_WARMUP_S": "5",
+                "LOADTEST_INTERVAL_S": "5",
+                "LOADTEST_LAST_INTERVALS": "4",
+            },
+        )
+
+    # --- verdicts -------------------------------------------------------------------------------
+
+    def verdict(self) -> pb.CanaryVerdict:
+        with grpc.insecure_channel(self.addr["engine_grpc"]) as channel:
+            stub = pb_grpc.CanaryServiceStub(channel)
+            return stub.GetVerdict(
+                pb.GetVerdictRequest(
+                    service="gateway",
+                    canary_variant="canary",
+                    baseline_variant="baseline",
+                    short_window_seconds=self.s.verdict_short_window_s,
+                    long_window_seconds=self.s.verdict_long_window_s,
+                    revision=CANARY_REVISION,
+                ),
+                timeout=5,
+                metadata=(("authorization", f"Bearer {self.token}"),),
+            )
+
+    def _poll_verdict(
+        self, until: Callable[[str], bool], timeout_s: float, every_s: float = 3.0
+    ) -> str:
+        deadline = time.monotonic() + timeout_s
+        last = ""
+        while True:
+            try:
+                v = self.verdict()
+                name = VERDICT_NAMES.get(v.verdict, "?")
+                self.report.verdicts.append((time.monotonic() - self.t0, name, v.reason))
+                if name != last:
+                    self.say(f"verdict {name}: {v.reason}")
+                    last = name
+                if until(name):
+                    if name == "FAIL" and not self.report.first_fail_reason:
+                        self.report.first_fail_reason = v.reason
+                    return name
+            except grpc.RpcError as exc:
+                self.say(f"verdict unavailable: {exc.code().name}: {exc.details()}")
+            if time.monotonic() >= deadline:
+                return last
+            time.sleep(every_s)
+
+    def _healthy_phase(self) -> None:
+        self.say(f"phase 1: healthy canary for {self.s.healthy_phase_s:.0f}s")
+        self._poll_verdict(lambda _: False, self.s.healthy_phase_s)
+
+    def _stage_bad_canary(self) -> None:
+        self.say(
+            f"phase 2: staging a bad canary: {self.s.bad_error_ratio:.0%} errors, "
+            f"+{self.s.bad_added_latency_s * 1000:.0f} ms"
+        )
+        body = {
+            "error_ratio": self.s.bad_error_ratio,
+            "added_latency_s": self.s.bad_added_latency_s,
+        }
+        _post_json(f"{self.addr['gw_canary']}/admin/faults", body)
+
+    def _wait_for_fail_alert_and_rollback(self) -> None:
+        name = self._poll_verdict(lambda n: n == "FAIL", self.s.fail_timeout_s)
+        if name != "FAIL":
+            self.report.errors.append(f"verdict never went FAIL (last {name})")
+        deadline = time.monotonic() + self.s.alert_timeout_s
+        while time.monotonic() < deadline and not (
+            self.report.alert_fired and self.report.alert_reached_engine
+        ):
+            if not self.report.alert_fired and self._canary_alert_firing():
+                self.report.alert_fired = True
+                self.say('Prometheus: canary guard alert FIRING (rollback="true")')
+            if not self.report.alert_reached_engine and self._audit_actor("alertmanager"):
+                self.report.alert_reached_engine = True
+                self.say("engine: Alertmanager webhook received, audit entry written")
+            time.sleep(2)
+        if not self.report.alert_fired:
+            self.report.errors.append("no canary guard alert fired in Prometheus")
+        if not self.report.alert_reached_engine:
+            self.report.errors.append("Alertmanager did not deliver the alert to the engine")
+        self.report.rollback_runs = self._rollback_runs()
+        weight = (self.work / "canary-weight").read_text().strip()
+        self.say(
+            f"rollback hook runs: {self.report.rollback_runs}; canary traffic weight now {weight}"
+        )
+
+    def _recovery_phase(self) -> None:
+        assert self.procs
+        self.say(
+            f"phase 3: recovery; canary out of traffic, load continues for ~{self.s.recovery_s:.0f}s"
+        )
+        self._poll_verdict(lambda _: False, self.s.recovery_s)
+        self.say("stopping the load test and judging its last intervals")
+        code = self.procs.stop(self.load, grace_s=30)
+        out = self.load.output()
+        self.report.load_summary = [
+            ln[len("loadtest: ") :].rstrip()
+            for ln in out.splitlines()
+            if ln.startswith("loadtest: ")
+        ]
+        self.report.load_exit_code = (
+            0 if self.report.load_summary[-1:] == ["all thresholds met"] else (code or 1)
+        )
+        for line in self.report.load_summary:
+            self.say(f"  load: {line}")
+
+    def _smoke(self) -> None:
+        self.say("post-deploy smoke checks against the baseline (through its sidecar)")
+        result = subprocess.run(
+            [
+                PY,
+                "-m",
+                "sloengine",
+                "smoke",
+                self.addr["sc_baseline"],
+                "--audit-log",
+                str(self.audit_path),
+                "--service",
+                "gateway",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        self.report.smoke_exit_code = result.returncode
+        for line in result.stdout.splitlines():
+            self.say(f"  {line}")
+
+    # --- summary ---------------------------------------------------------------------------------
+
+    def _summary(self) -> bool:
+        r = self.report
+        verify = subprocess.run(
+            [PY, "-m", "sloengine", "audit", "verify", str(self.audit_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=REPO,
+        )
+        r.audit_verified = verify.returncode == 0
+        linkage = subprocess.run(
+            [PY, "-m", "sloengine", "traces", "linkage", str(self.spans_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=REPO,
+        )
+        r.trace_linkage = (linkage.stdout or linkage.stderr).strip()
+        self.out("")
+        self.out("=" * 78)
+        self.out("summary")
+        self.out("=" * 78)
+        timeline = " -> ".join(_dedupe([name for _, name, _ in r.verdicts]))
+        self.out(f"verdicts:        {timeline}")
+        self.out(f"FAIL reason:     {r.first_fail_reason or '-'}")
+        self.out(
+            f"canary alert:    fired={r.alert_fired} delivered to engine={r.alert_reached_engine}"
+        )
+        self.out(f"rollback hook:   {r.rollback_runs} run(s)")
+        self.out(
+            f"audit log:       {'verified' if r.audit_verified else 'BROKEN'} ({verify.stdout.strip() or verify.stderr.strip()})"
+        )
+        self.out(f"trace linkage:   {r.trace_linkage}")
+        self.out(f"smoke checks:    {'passed' if r.smoke_exit_code == 0 else 'FAILED'}")
+        self.out(f"load test:       exit {r.load_exit_code}")
+        for line in r.load_summary[:-1]:
+            self.out(f"                 {line}")
+        self.out(
+            f"dashboards:      import {self.work / 'gen' / 'dashboards'}/*.json into Grafana (committed copies: dashboards/)"
+        )
+        self.out(
+            f"rules:           {self.work / 'gen' / 'alerts'} (load into Prometheus; promtool check rules)"
+        )
+        for err in r.errors:
+            self.out(f"PROBLEM:         {err}")
+        self.out("=" * 78)
+        return (
+            not r.errors and r.audit_verified and r.smoke_exit_code == 0 and r.load_exit_code == 0
+        )
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    def _check_call(self, argv: list[str], what: str) -> None:
+        result = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        if result.returncode != 0:
+            raise StartError(
+                f"{what} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+            )
+
+    def _canary_alert_firing(self) -> bool:
+        q = urllib.parse.urlencode({"query": 'ALERTS{alertstate="firing",rollback="true"}'})
+        try:
+            with urllib.request.urlopen(
+                f"{self.addr['prometheus']}/api/v1/query?{q}", timeout=5
+            ) as resp:
+                return bool(json.load(resp)["data"]["result"])
+        except (OSError, KeyError, ValueError):
+            return False
+
+    def _audit_entries(self) -> list[dict[str, Any]]:
+        try:
+            lines = self.audit_path.read_text().splitlines()
+        except OSError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+    def _audit_actor(self, actor: str) -> bool:
+        return any(e.get("actor") == actor for e in self._audit_entries())
+
+    def _rollback_runs(self) -> int:
+        """Hook executions that actually ran (not dry-run, not deduplicated), from the audit log."""
+        return sum(1 for e in self._audit_entries() if e.get("action") == "rollback_succeeded")
+
+
+def _group_quickly(config: dict[str, Any]) -> None:
+    """Demo speed: Alertmanager sends a new group after 1s instead of the generated 5s/30s."""
+    route = config.setdefault("route", {})
+    for r in (route, *(route.get("routes") or [])):
+        r["group_wait"] = "1s"
+        r["group_interval"] = "5s"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_http(url: str, timeout_s: float, child: Child) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if child.proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise StartError(f"{child.name} not ready at {url}:\n{child.output()[-2000:]}")
+
+
+def _post_json(url: str, body: dict[str, Any]) -> None:
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        resp.read()
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    out: list[str] = []
+    for n in names:
+        if not out or out[-1] != n:
+            out.append(n)
+    return out
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
