@@ -5,6 +5,11 @@ input walks through several error ratios (fast burn, slow burns, recoveries).
 Both rule sets are loaded together: their series never collide (Sloth labels `sloth_*`, we
 label `slo_*`), and both keep the spec's alert name. Where Sloth and we differ on purpose
 (the 30d ratio: average of 5m ratios vs ratio of sums) no alert reads the difference.
+
+The error ratios and request rate are deliberately not round numbers: with round ones a
+window's ratio can equal factor * budget exactly, and there the 16th digit of the constant
+decides (Sloth writes the budget as 1 - 0.9990000000000001, we as 0.001); real traffic
+never lands on such a tie.
 """
 
 from __future__ import annotations
@@ -24,18 +29,18 @@ CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "slo
 SPEC = CORPUS / "examples" / "getting-started.yml"
 SLOTH_RULES = CORPUS / "_gen" / "getting-started.yml"
 ALERT = "MyServiceHighErrorRate"
-RPM = 600
+RPM = 613
 
 # (minutes, error ratio): a day healthy, then fast, medium and slow burns with recoveries.
 PHASES = [
     (1440, 0.0),
-    (30, 0.1),
+    (30, 0.0937),
     (180, 0.0),
-    (120, 0.02),
+    (120, 0.0213),
     (120, 0.0),
-    (360, 0.008),
+    (360, 0.0081),
     (60, 0.0),
-    (240, 0.004),
+    (240, 0.00417),
 ]
 
 
