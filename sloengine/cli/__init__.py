@@ -15,7 +15,7 @@ from sloengine.errors import SloEngineError
 
 # Subcommand modules, in help order. Each defines register(subparsers) which adds a parser
 # whose `func(args) -> int` default runs the command.
-SUBCOMMANDS = ("validate", "generate", "serve", "audit", "smoke", "traces", "demo")
+SUBCOMMANDS = ("validate", "generate", "serve", "audit", "smoke", "traces")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,13 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"sloengine.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"sloengine.cli.{name}":
-                raise
-            continue  # subcommand not built yet
-        module.register(sub)
+        # Subcommand modules keep heavy imports (grpc, aiohttp) inside their command.
+        importlib.import_module(f"sloengine.cli.{name}").register(sub)
     return parser
 
 
