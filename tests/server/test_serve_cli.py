@@ -77,7 +77,7 @@ def test_bad_config_is_one_line_and_exit_code_2(
 
 def test_config_file_section_is_read(tmp_path: Path, specs: Path) -> None:
     config = tmp_path / "engine.yaml"
-    config.write_text("engine:\n  max_series: 1\n  snapshot_interval: 1m\ncanary: {x: 1}\n")
+    config.write_text("engine:\n  max_series: 1\n  snapshot_interval: 1m\n")
     engine = EngineProcess(tmp_path / "data", specs, "--config", str(config)).start()
     try:
         with grpc.insecure_channel(engine.grpc_address) as ch:
