@@ -62,4 +62,8 @@ def verdict_to_json(msg: pb.CanaryVerdict) -> dict[str, Any]:
         msg, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
     body["eval_time_unix_s"] = msg.eval_time.ToNanoseconds() / 1e9
+    # Proto3 JSON writes int64 as strings; window lengths read better as numbers.
+    for guard in body.get("guards", []):
+        for key in ("short_window_seconds", "long_window_seconds"):
+            guard[key] = int(guard[key])
     return body
