@@ -107,8 +107,13 @@ async def test_client_resends_after_the_engine_restarts_nothing_lost_or_doubled(
     port = free_port()
     data = tmp_path / "data"
     engine = EngineProcess(data, specs, grpc_listen=f"127.0.0.1:{port}").start()
+    # Samples 30 s old: GetStatus counts closed 10-s buckets only (the store's resolution).
     client = EngineClient(
-        f"127.0.0.1:{port}", "restart-test", flush_interval_s=0.05, backoff_max_s=0.2
+        f"127.0.0.1:{port}",
+        "restart-test",
+        flush_interval_s=0.05,
+        backoff_max_s=0.2,
+        clock=lambda: time.time() - 30,
     )
     await client.start()
     sent = 0
