@@ -8,10 +8,19 @@ verify(data_dir / "audit.jsonl").ok
 from sloengine.audit._log import (
     GENESIS_HASH,
     AuditLog,
+    AuditLogError,
     VerifyResult,
     entry_hash,
     read_entries,
     verify,
 )
 
-__all__ = ["GENESIS_HASH", "AuditLog", "VerifyResult", "entry_hash", "read_entries", "verify"]
+__all__ = [
+    "GENESIS_HASH",
+    "AuditLog",
+    "AuditLogError",
+    "VerifyResult",
+    "entry_hash",
+    "read_entries",
+    "verify",
+]

@@ -24,10 +24,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GENESIS_HASH", "AuditLog", "VerifyResult", "entry_hash", "read_entries", "verify"]
+from sloengine.errors import SloEngineError
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditLog",
+    "AuditLogError",
+    "VerifyResult",
+    "entry_hash",
+    "read_entries",
+    "verify",
+]
 
 GENESIS_HASH = "0" * 64
 _FIELDS = ("seq", "time", "actor", "action", "reason", "details", "prev_hash", "hash")
+
+
+class AuditLogError(SloEngineError):
+    """The audit log cannot be extended: an entry in it is unreadable."""
 
 
 def _canonical(obj: Mapping[str, Any]) -> bytes:
@@ -55,7 +69,9 @@ class AuditLog:
     """Append entries to the log at `path` (created with its directory when missing).
 
     Thread-safe; each append is written and fsynced before it returns. Opening an existing
-    log continues its chain from the last line.
+    log continues its chain from the last line. A torn last line (a crash inside an append,
+    which therefore never returned) is cut off and the cut is recorded as the first new
+    entry; any other unreadable line is an AuditLogError: the chain is not extended blindly.
     """
 
     def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
@@ -64,8 +80,35 @@ class AuditLog:
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._seq, self._last_hash = -1, GENESIS_HASH
-        for _line_no, entry in read_entries(self.path):
-            self._seq, self._last_hash = int(entry["seq"]), str(entry["hash"])
+        torn = self._cut_torn_tail()
+        try:
+            for _line_no, entry in read_entries(self.path):
+                self._seq, self._last_hash = int(entry["seq"]), str(entry["hash"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AuditLogError(
+                f"{self.path}: unreadable entry ({exc}); run `sloengine audit verify {self.path}`"
+            ) from None
+        if torn:
+            self.append(
+                "sloengine",
+                "audit_tail_truncated",
+                "a torn last line was cut off at open",
+                {"bytes": torn},
+            )
+
+    def _cut_torn_tail(self) -> int:
+        """Truncate an unterminated last line; return how many bytes were cut."""
+        if not self.path.exists():
+            return 0
+        data = self.path.read_bytes()
+        if not data or data.endswith(b"\n"):
+            return 0
+        keep = data.rfind(b"\n") + 1
+        with self.path.open("r+b") as f:
+            f.truncate(keep)
+            f.flush()
+            os.fsync(f.fileno())
+        return len(data) - keep
 
     @property
     def head(self) -> tuple[int, str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sloengine.audit import GENESIS_HASH, AuditLog, entry_hash, verify
+from sloengine.audit import GENESIS_HASH, AuditLog, AuditLogError, entry_hash, verify
 from sloengine.cli import audit as audit_cli
 
 
@@ -129,3 +129,24 @@ def test_cli_show_prints_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert out[0].split()[:3] == ["SEQ", "TIME", "(UTC)"]
     assert "verdict_changed" in out[1] and "reason 0" in out[1]
     assert '"service": "gateway"' in out[2]
+
+
+def test_torn_last_line_is_cut_and_the_cut_recorded(tmp_path: Path) -> None:
+    path = make_log(tmp_path, 3)
+    with path.open("ab") as f:
+        f.write(b'{"seq": 3, "time": 1800000003, "act')  # a crash inside append
+    log = AuditLog(path)
+    entries = [json.loads(line) for line in lines(path)]
+    assert entries[-1]["action"] == "audit_tail_truncated"
+    assert entries[-1]["seq"] == 3 and entries[-1]["details"] == {"bytes": 35}
+    assert log.head[0] == 3
+    assert verify(path).ok
+
+
+def test_corrupt_middle_line_refuses_to_extend_the_chain(tmp_path: Path) -> None:
+    path = make_log(tmp_path, 3)
+    text = lines(path)
+    text[1] = "not json\n"
+    path.write_text("".join(text))
+    with pytest.raises(AuditLogError, match="unreadable entry"):
+        AuditLog(path)
