@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -217,14 +218,13 @@ class RollbackHooks:
         return await _post_webhook(action, json.dumps(body, sort_keys=True).encode())
 
 
+_PLACEHOLDER = re.compile(r"\{(service|revision|reason)\}")
+
+
 def _argv(action: CommandAction, service: str, revision: str, reason: str) -> list[str]:
-    values = {"{service}": service, "{revision}": revision, "{reason}": reason}
-    out = []
-    for arg in action.argv:
-        for placeholder, value in values.items():
-            arg = arg.replace(placeholder, value)
-        out.append(arg)
-    return out
+    """argv with placeholders replaced in one pass (a value is never expanded again)."""
+    values = {"service": service, "revision": revision, "reason": reason}
+    return [_PLACEHOLDER.sub(lambda m: values[m.group(1)], arg) for arg in action.argv]
 
 
 def _describe(
