@@ -1,0 +1,71 @@
+"""Properties of the judge over arbitrary counts (hypothesis): finite numbers, the dual-signal
+rule, INCONCLUSIVE below the derived sample size, and monotonicity in the canary's errors."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sloengine.judge import (
+    ErrorRatioGuard,
+    Observation,
+    VariantWindow,
+    Verdict,
+    evaluate_guard,
+    min_samples_to_bound_ratio,
+)
+from sloengine.judge.stats import rate_increase_test
+
+ALPHA = 0.001
+
+
+@st.composite
+def variant_windows(draw: st.DrawFn) -> tuple[VariantWindow, VariantWindow]:
+    short_n = draw(st.integers(0, 20_000))
+    extra_n = draw(st.integers(0, 200_000))
+    short_e = draw(st.integers(0, short_n))
+    extra_e = draw(st.integers(0, extra_n))
+    return (
+        VariantWindow(float(short_n), float(short_e)),
+        VariantWindow(float(short_n + extra_n), float(short_e + extra_e)),
+    )
+
+
+@st.composite
+def observations(draw: st.DrawFn) -> Observation:
+    cs, cl = draw(variant_windows())
+    bs, bl = draw(variant_windows())
+    return Observation(cs, cl, bs, bl, 300.0, 3600.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(observations(), st.floats(0.001, 0.5))
+def test_every_outcome_is_finite_and_follows_the_dual_signal_rule(
+    obs: Observation, threshold: float
+) -> None:
+    outcome = evaluate_guard(ErrorRatioGuard(max_ratio=threshold), obs, ALPHA)
+    numbers = (
+        outcome.p_value, outcome.effect_size, outcome.canary_value_short,
+        outcome.canary_value_long, outcome.baseline_value_long, outcome.min_samples,
+    )  # fmt: skip
+    assert all(math.isfinite(x) for x in numbers)
+    assert 0.0 <= outcome.p_value <= 1.0
+    if outcome.verdict is Verdict.FAIL:
+        assert outcome.absolute_breached and outcome.relative_breached
+    min_n = min_samples_to_bound_ratio(threshold, ALPHA)
+    if obs.canary_short.requests < min_n or obs.baseline_long.requests < min_n:
+        assert outcome.verdict is Verdict.INCONCLUSIVE
+    assert outcome.reason.startswith(outcome.verdict.value + ":")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 10_000), st.integers(1, 10_000), st.integers(0, 200), st.integers(0, 200),
+)  # fmt: skip
+def test_more_canary_errors_never_raise_the_p_value(n_c: int, n_b: int, e_c: int, e_b: int) -> None:
+    e_c, e_b = min(e_c, n_c - 1), min(e_b, n_b)
+    assert (
+        rate_increase_test(e_c + 1, n_c, e_b, n_b) <= rate_increase_test(e_c, n_c, e_b, n_b) + 1e-12
+    )
