@@ -294,10 +294,14 @@ def pick_driver() -> Callable[[], EngineDriver | InProcessDriver]:
     return EngineDriver
 
 
-async def judge_ours(driver: EngineDriver | InProcessDriver, service: str) -> OurResult:
+async def judge_ours(
+    driver: EngineDriver | InProcessDriver, service: str, latencies: list[float]
+) -> OurResult:
     first_fail, last, decided = None, pb.INCONCLUSIVE, 0
     for look, at in enumerate(LOOK_TIMES, start=1):
+        t0 = time.perf_counter()
         last = await driver.verdict(service, at)
+        latencies.append(time.perf_counter() - t0)
         decided += last != pb.INCONCLUSIVE
         if last == pb.FAIL and first_fail is None:
             first_fail = look
@@ -339,6 +343,7 @@ async def main() -> int:
         for r in range(runs)
     }
     driver_factory = pick_driver()
+    latencies: list[float] = []
     started = time.perf_counter()
     async with driver_factory() as driver:
         requests = [to_push(f"s{si}-r{r}", i + 1, *data[si, r]) for i, (si, r) in enumerate(data)]
@@ -346,7 +351,7 @@ async def main() -> int:
             await driver.push_all(requests[i : i + 32])
         for (si, r), (canary, baseline) in data.items():
             s = SCENARIOS[si]
-            ours = await judge_ours(driver, f"s{si}-r{r}")
+            ours = await judge_ours(driver, f"s{si}-r{r}", latencies)
             results[s.name][judges[0]].append(ours.first_fail)
             finals[s.name].append(ours.final)
             results[s.name][judges[1]].append(kayenta_first_fail(canary, baseline))
@@ -356,7 +361,12 @@ async def main() -> int:
     print(
         f"verdict quality: {runs} analyses per scenario, 60 looks each (1/min over 1 h), seed {args.seed}"
     )
-    print(f"our judge ran through: {driver_factory.name}; {took:.1f}s\n")
+    lat_ms = np.percentile(np.array(latencies) * 1000, [50, 99])
+    print(f"our judge ran through: {driver_factory.name}; {took:.1f}s")
+    print(
+        f"{len(latencies)} verdicts, latency per verdict: median {lat_ms[0]:.2f} ms,"
+        f" p99 {lat_ms[1]:.2f} ms\n"
+    )
     header = f"{'scenario':<34} {'should':<7}" + "".join(f"{j:>26}" for j in judges)
     print(header)
     print("-" * len(header))
