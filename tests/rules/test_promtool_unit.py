@@ -1,7 +1,7 @@
 """The committed promtool unit tests (alerts/tests/) are current, and pass.
 
-They prove, on the committed rules of the example `ingest` SLO (99.9%, 30d, SRE Workbook
-policy), that page and ticket alerts first fire at the Workbook's detection time, that a
+They prove, on the generated rules of a 99.9% 30d SLO under the SRE Workbook policy
+(alerts/tests/slo.rules.yml), that page and ticket alerts first fire at the Workbook's detection time, that a
 burn below every threshold never fires, and that zero traffic records no NaN.
 """
 
@@ -35,7 +35,7 @@ def test_committed_promtool_tests_are_current() -> None:
     if os.environ.get("UPDATE_GOLDEN") == "1":
         for name, text in built.items():
             (TESTS_DIR / name).write_text(text)
-    committed = {p.name: p.read_text() for p in TESTS_DIR.glob("*.test.yml")}
+    committed = {p.name: p.read_text() for p in TESTS_DIR.glob("*.yml")}
     assert committed == built, (
         "alerts/tests/ is stale: UPDATE_GOLDEN=1 .venv/bin/pytest tests/rules"
     )

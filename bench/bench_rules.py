@@ -1,0 +1,286 @@
+"""Rules bench: generation speed, and rule-evaluation cost in a real Prometheus, ours vs Sloth.
+
+1. Generation: render rules for 1,000 synthetic native SLOs (median of 5 runs), SLOs/s.
+2. Evaluation: the same SLOs as our rules and as Sloth-shaped rules (the exact structure of
+   corpus/sloth/_gen/getting-started.yml: per-window ratio rules over raw series, a 30d
+   average of 5m ratios, meta recordings, two alerts), loaded side by side into ONE
+   Prometheus over backfilled history (`promtool tsdb create-blocks-from openmetrics`), so
+   both pay the same noise. Each evaluation round sums `prometheus_rule_group_last_duration_seconds`
+   over our groups and over Sloth's; the median round is printed as a ratio ours/sloth.
+
+    .venv/bin/python bench/bench_rules.py [--quick] [--slos N] [--history-hours H]
+
+Notes: the 30d rules of both sides read only what they recorded during the run (no recorded
+history is backfilled), so the comparison is dominated by the alert windows, which both
+compute from raw series (5m ... 3d).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sloengine.generate import GenerateOptions, render_alert_files  # noqa: E402
+from sloengine.generate.serialize import dump_yaml  # noqa: E402
+from sloengine.model import SLO, Catalog, NativeSLI  # noqa: E402
+from sloengine.policy import builtin_policy  # noqa: E402
+from sloengine.sli_promql import events_exprs  # noqa: E402
+from tests.support.prometheus import PROMTOOL_BIN, PrometheusServer  # noqa: E402
+
+ROUTES = ("/a", "/b")
+STATUSES = (("200", 0.995), ("500", 0.005))
+
+
+def synthetic_catalog(count: int) -> Catalog:
+    """`count` native availability SLOs, one per service (`svc-<i>`)."""
+    slos = tuple(
+        SLO(
+            service=f"svc-{i}",
+            name="requests-availability",
+            objective_ratio=0.999,
+            sli=NativeSLI("availability", selector=(("service", f"svc-{i}"),)),
+            labels=(("team", f"team-{i % 7}"),),
+        )
+        for i in range(count)
+    )
+    return Catalog(slos=slos)
+
+
+def bench_generation(count: int, runs: int) -> float:
+    catalog = synthetic_catalog(count)
+    options = GenerateOptions()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        render_alert_files(catalog, options)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# --- Sloth-shaped rules (structure of corpus/sloth/_gen/getting-started.yml) -----------------
+
+
+def sloth_groups(slo: SLO) -> list[dict[str, object]]:
+    policy = builtin_policy("sre-workbook-30d")
+    sloth_id = f"{slo.service}-{slo.name}"
+    ident = {"sloth_id": sloth_id, "sloth_service": slo.service, "sloth_slo": slo.name}
+    sel = f'{{sloth_id="{sloth_id}", sloth_service="{slo.service}", sloth_slo="{slo.name}"}}'
+    labels = {**dict(slo.labels), **ident}
+    budget = 1 - slo.objective_ratio
+    sli_rules: list[dict[str, object]] = []
+    for window in ("5m", "30m", "1h", "2h", "6h", "1d", "3d"):
+        exprs = events_exprs(slo.sli, window)
+        assert exprs is not None
+        errors, total = exprs
+        sli_rules.append(
+            {
+                "record": f"slo:sli_error:ratio_rate{window}",
+                "expr": f"({errors})\n/\n({total})\n",
+                "labels": {**labels, "sloth_window": window},
+            }
+        )
+    sli_rules.append(
+        {
+            "record": "slo:sli_error:ratio_rate30d",
+            "expr": f"sum_over_time(slo:sli_error:ratio_rate5m{sel}[30d])\n/ ignoring (sloth_window)\n"
+            f"count_over_time(slo:sli_error:ratio_rate5m{sel}[30d])\n",
+            "labels": {**labels, "sloth_window": "30d"},
+        }
+    )
+    on = "on(sloth_id, sloth_slo, sloth_service) group_left"
+    meta = [
+        {
+            "record": "slo:objective:ratio",
+            "expr": f"vector({slo.objective_ratio})",
+            "labels": labels,
+        },
+        {
+            "record": "slo:error_budget:ratio",
+            "expr": f"vector(1-{slo.objective_ratio})",
+            "labels": labels,
+        },
+        {"record": "slo:time_period:days", "expr": "vector(30)", "labels": labels},
+        {
+            "record": "slo:current_burn_rate:ratio",
+            "expr": f"slo:sli_error:ratio_rate5m{sel}\n/ {on}\nslo:error_budget:ratio{sel}\n",
+            "labels": labels,
+        },
+        {
+            "record": "slo:period_burn_rate:ratio",
+            "expr": f"slo:sli_error:ratio_rate30d{sel}\n/ {on}\nslo:error_budget:ratio{sel}\n",
+            "labels": labels,
+        },
+        {
+            "record": "slo:period_error_budget_remaining:ratio",
+            "expr": f"1 - slo:period_burn_rate:ratio{sel}",
+            "labels": labels,
+        },
+        {
+            "record": "sloth_slo_info",
+            "expr": "vector(1)",
+            "labels": {**labels, "sloth_objective": "99.9"},
+        },
+    ]
+    alerts = []
+    for severity in ("page", "ticket"):
+        pairs = []
+        for w in (w for w in policy.windows if w.severity == severity):
+            short, long = (
+                f"{int(s // 60)}m"
+                if s < 3600
+                else f"{int(s // 3600)}h"
+                if s < 86400
+                else f"{int(s // 86400)}d"
+                for s in (w.short_window_seconds, w.long_window_seconds)
+            )
+            pairs.append(
+                "(\n"
+                f"    max(slo:sli_error:ratio_rate{short}{sel} > ({w.factor:g} * {budget})) without (sloth_window)\n"
+                "    and\n"
+                f"    max(slo:sli_error:ratio_rate{long}{sel} > ({w.factor:g} * {budget})) without (sloth_window)\n"
+                ")"
+            )
+        alerts.append(
+            {
+                "alert": "SLOErrorBudgetBurn",
+                "expr": "\nor\n".join(pairs) + "\n",
+                "labels": {"severity": severity, "sloth_severity": severity, "sloth_slo": slo.name},
+                "annotations": {
+                    "title": f"({severity}) {{{{$labels.sloth_service}}}} burn rate is too fast."
+                },
+            }
+        )
+    return [
+        {"name": f"sloth-slo-sli-recordings-{sloth_id}", "rules": sli_rules},
+        {"name": f"sloth-slo-meta-recordings-{sloth_id}", "rules": meta},
+        {"name": f"sloth-slo-alerts-{sloth_id}", "rules": alerts},
+    ]
+
+
+# --- Backfilled history ------------------------------------------------------------------------
+
+
+def write_openmetrics(path: Path, services: int, hours: float, step_s: int, end_s: int) -> int:
+    """Counters for every service/route/status at `step_s` spacing, ending at `end_s`."""
+    steps = int(hours * 3600 // step_s)
+    start = end_s - steps * step_s
+    lines = 0
+    with path.open("w") as f:
+        for i in range(services):
+            rps = 5 + i % 11
+            for route in ROUTES:
+                for status, share in STATUSES:
+                    series = f'http_requests_total{{service="svc-{i}",route="{route}",status="{status}"}}'
+                    per_step = rps * share * step_s
+                    f.writelines(
+                        f"{series} {per_step * k:.3f} {start + k * step_s}\n"
+                        for k in range(steps + 1)
+                    )
+                    lines += steps + 1
+        f.write("# EOF\n")
+    return lines
+
+
+def _rule_durations(url: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    pattern = re.compile(
+        r'^prometheus_rule_group_last_duration_seconds\{rule_group="([^"]+)"\} (\S+)$', re.M
+    )
+    return {m.group(1): float(m.group(2)) for m in pattern.finditer(text)}
+
+
+def bench_evaluation(
+    slos: int, hours: float, seconds: float, interval_s: int
+) -> tuple[float, float, int]:
+    catalog = synthetic_catalog(slos)
+    with tempfile.TemporaryDirectory(prefix="bench-rules-") as tmp:
+        work = Path(tmp)
+        rules = work / "rules"
+        rules.mkdir()
+        ours = render_alert_files(catalog, GenerateOptions(canary=None))
+        for name, text in ours.items():
+            if name.endswith(".rules.yml"):
+                (rules / f"ours-{name}").write_text(text)
+        sloth = {"groups": [g for slo in catalog.slos for g in sloth_groups(slo)]}
+        (rules / "sloth.rules.yml").write_text(dump_yaml(sloth))
+        check = subprocess.run(
+            [PROMTOOL_BIN, "check", "rules", *map(str, sorted(rules.iterdir()))],
+            capture_output=True,
+            text=True,
+        )
+        if check.returncode != 0:
+            raise SystemExit(f"promtool check rules failed:\n{check.stdout}{check.stderr}")
+
+        om = work / "history.om"
+        end = int(time.time()) - 120
+        samples = write_openmetrics(om, slos, hours, 60, end)
+        data = work / "prom" / "data"
+        data.mkdir(parents=True)
+        subprocess.run(
+            [PROMTOOL_BIN, "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
+            check=True,
+            capture_output=True,
+        )
+        om.unlink()
+
+        rule_files = sorted(rules.iterdir())
+        interval = f"{interval_s}s"
+        ours_rounds: list[float] = []
+        sloth_rounds: list[float] = []
+        with PrometheusServer(
+            work / "prom",
+            rule_files=rule_files,
+            evaluation_interval=interval,
+            scrape_interval=interval,
+        ) as prom:
+            prom.wait_rules_evaluated(timeout_s=120)
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                time.sleep(interval_s)
+                durations = _rule_durations(prom.url)
+                ours_rounds.append(sum(v for k, v in durations.items() if ";sloengine-" in k))
+                sloth_rounds.append(sum(v for k, v in durations.items() if ";sloth-" in k))
+        return statistics.median(ours_rounds), statistics.median(sloth_rounds), samples
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small, fast smoke run")
+    parser.add_argument("--slos", type=int, default=50)
+    parser.add_argument("--history-hours", type=float, default=48)
+    parser.add_argument("--seconds", type=float, default=60, help="how long to sample evaluations")
+    args = parser.parse_args()
+    if shutil.which("prometheus") is None:
+        print("prometheus not installed", file=sys.stderr)
+        return 1
+    count = 100 if args.quick else 1000
+    gen = bench_generation(count, 3 if args.quick else 5)
+    print(f"generation: {count} SLOs in {gen * 1000:.0f} ms (median) = {count / gen:,.0f} SLOs/s")
+
+    slos = 10 if args.quick else args.slos
+    hours = 6 if args.quick else args.history_hours
+    seconds = 20 if args.quick else args.seconds
+    ours, sloth, samples = bench_evaluation(slos, hours, seconds, interval_s=5)
+    print(
+        f"evaluation: {slos} SLOs over {samples:,} backfilled samples ({hours:g}h at 1m): "
+        f"median per round ours {ours * 1000:.2f} ms, sloth {sloth * 1000:.2f} ms, ratio ours/sloth {ours / sloth:.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
