@@ -255,7 +255,7 @@ class EngineApp:
             await state.puller.aclose()
         if state.durable is not None:
             durable, state.durable = state.durable, None
-            await asyncio.to_thread(_close_durable, durable)
+            await durable.aclose(snapshot=True)
 
     async def _snapshot_loop(self) -> None:
         while True:
@@ -263,14 +263,9 @@ class EngineApp:
             durable = self.state.durable
             if durable is not None:
                 try:
-                    durable.snapshot()
+                    await durable.snapshot_async()  # the file is written off the event loop
                 except OSError:
                     log.exception("snapshot failed; the WAL still holds every batch")
-
-
-def _close_durable(durable: DurableStore) -> None:
-    durable.snapshot()
-    durable.close()
 
 
 def _plugin(module: str) -> Any:
