@@ -110,7 +110,8 @@ def evaluate_error_ratio_guard(
             return f"{ratio_value * 100:.2g}%" if ratio_value < 0.01 else f"{ratio_value:.1%}"
         return f"{ratio_value * scale:.3g}{guard.unit}"
 
-    label = guard.name.replace("_", " ")
+    slo = guard.name.removeprefix("slo_burn:")
+    label = f"burn rate of SLO {slo}" if slo != guard.name else guard.name.replace("_", " ")
     short, long = _window(obs.short_window_seconds), _window(obs.long_window_seconds)
     values = (
         f"{label} {fmt(cs.error_ratio)} ({short}) / {fmt(cl.error_ratio)} ({long}) in canary"

@@ -129,6 +129,28 @@ async def test_slo_burn_guard_comes_from_the_catalog(harness_factory: Any) -> No
     assert burn.canary_value_long == pytest.approx(30, rel=0.2)
 
 
+async def test_latency_slo_burn_counts_requests_slower_than_its_threshold(
+    harness_factory: Any,
+) -> None:
+    slo = SLO(
+        service="gateway",
+        name="search-latency",
+        objective_ratio=0.99,
+        sli=NativeSLI(
+            kind="latency", selector=(("service", "gateway"),), latency_threshold_seconds=0.5
+        ),
+    )
+    h = await harness_factory(catalog=Catalog(slos=(slo,)))
+    traffic(h, canary_errors=0.0, canary_latency=0.45)  # about 40% slower than 0.5 s
+    verdict = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway"))
+    burn = {g.guard: g for g in verdict.guards}["slo_burn:search-latency"]
+    assert burn.verdict == pb.FAIL, burn.reason
+    assert burn.threshold == pytest.approx(10)
+    assert 30 < burn.canary_value_long < 50  # 30-50% slow requests over a 1% budget
+    assert burn.baseline_value_long < 10
+    assert burn.reason.startswith("FAIL: burn rate of SLO search-latency 4")
+
+
 async def test_eval_time_replays_without_recording(harness_factory: Any) -> None:
     h = await harness_factory()
     traffic(h, canary_errors=0.06)
