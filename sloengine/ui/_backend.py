@@ -1,0 +1,257 @@
+"""What the UI's JSON endpoints answer, read from the running engine's state.
+
+Every number comes from the engine's own evaluation: SLO statuses from
+`EngineState.evaluate` (which is `sloengine.evaluate.evaluate_slo` for pushed SLIs, the
+pull mode otherwise), verdicts from the canary plugin's `CanaryCore` (`sloengine.judge`),
+the audit chain from `sloengine.audit.verify`. Nothing here writes: the current canary
+verdict is evaluated at an explicit time, which the canary plugin treats as a what-if
+(no audit entry, no rollback).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sloengine import conventions
+from sloengine.errors import SloEngineError
+from sloengine.model import SLO
+from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.ui._audit import AuditReader
+from sloengine.ui._canary_views import (
+    CanaryKey,
+    canary_series_json,
+    rollbacks_json,
+    timeline_json,
+    verdict_json,
+)
+from sloengine.ui._slo_views import (
+    RANGES_SECONDS,
+    StatusLike,
+    history_json,
+    policy_windows,
+    slo_info_json,
+    slo_row_json,
+    status_json,
+    time_grid,
+)
+
+if TYPE_CHECKING:
+    from sloengine.app import EngineState
+    from sloengine.canary import CanaryCore
+
+__all__ = ["HISTORY_POINTS", "UIBackend", "UIRequestError"]
+
+log = logging.getLogger(__name__)
+
+HISTORY_POINTS = 60
+DEFAULT_QUANTILE = 0.95
+DEFAULT_CANARY_WINDOW_SECONDS = 300.0
+AUDIT_PAGE_MAX = 1000
+
+
+class UIRequestError(ValueError):
+    """A bad query parameter or an unknown object; `str()` names the parameter."""
+
+    def __init__(self, param: str, reason: str, *, not_found: bool = False) -> None:
+        super().__init__(f"{param}: {reason}")
+        self.not_found = not_found
+
+
+def parse_range(label: str) -> float:
+    """The range picker's label ("1h" ... "30d") in seconds."""
+    try:
+        return RANGES_SECONDS[label]
+    except KeyError:
+        known = ", ".join(RANGES_SECONDS)
+        raise UIRequestError("range", f"must be one of {known}, got {label!r}") from None
+
+
+class UIBackend:
+    """Builds the JSON of every UI endpoint from the engine state (read only)."""
+
+    def __init__(self, state: EngineState, canary: CanaryCore | None, audit: AuditReader) -> None:
+        self.state = state
+        self.canary = canary
+        self.audit = audit
+        self._list_cache: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+        self._discovered: tuple[int, list[CanaryKey]] | None = None
+
+    # --- SLOs ------------------------------------------------------------------------------------
+    async def _status(self, slo: SLO, at: float) -> tuple[StatusLike | None, str]:
+        try:
+            return await self.state.evaluate(slo, at), ""
+        except SloEngineError as exc:
+            return None, str(exc)
+
+    async def slo_list(self) -> dict[str, Any]:
+        """Every SLO of the catalog with its current SLI, budget, burn rates and alert state."""
+        state = self.state
+        now = state.now()
+        # One evaluation per store change and second, however many browsers poll.
+        key = (state.store.version, round(now))
+        if self._list_cache is not None and self._list_cache[0] == key:
+            return self._list_cache[1]
+        slos = state.catalog.slos
+        columns = policy_windows(
+            {state.policy_for(s).name: state.policy_for(s) for s in slos}.values()
+        )
+        rows = []
+        for slo in slos:
+            status, error = await self._status(slo, now)
+            rows.append(slo_row_json(slo, state.policy_for(slo), status, columns, error))
+        body = {"eval_time": now, "windows": columns, "slos": rows}
+        self._list_cache = (key, body)
+        return body
+
+    def _find(self, service: str, name: str) -> SLO:
+        if not service:
+            raise UIRequestError("service", "required")
+        slo = self.state.catalog.find(service, name)
+        if slo is None:
+            raise UIRequestError("name", f"no SLO {name!r} for service {service!r}", not_found=True)
+        return slo
+
+    async def slo_detail(self, service: str, name: str, range_label: str) -> dict[str, Any]:
+        """One SLO now, its history over the range, and the policy's alert thresholds."""
+        slo = self._find(service, name)
+        range_s = parse_range(range_label)
+        policy = self.state.policy_for(slo)
+        now = self.state.now()
+        status, error = await self._status(slo, now)
+        times = time_grid(now, range_s, HISTORY_POINTS)
+        history = [(await self._status(slo, t))[0] for t in times] if status is not None else []
+        return {
+            "slo": slo_info_json(slo, policy),
+            "eval_time": now,
+            "range": range_label,
+            "error": error,
+            "status": status_json(status) if status is not None else None,
+            "thresholds": [
+                {
+                    "severity": w.severity,
+                    "short_window_s": w.short_window_seconds,
+                    "long_window_s": w.long_window_seconds,
+                    "factor": w.factor,
+                }
+                for w in policy.windows
+            ],
+            "history": history_json(times, history, policy) if status is not None else None,
+        }
+
+    # --- canaries --------------------------------------------------------------------------------
+    def _discover(self) -> list[CanaryKey]:
+        """(service, canary, baseline) for every service that pushed both variants."""
+        store = self.state.store
+        if self._discovered is not None and self._discovered[0] == store.version:
+            return self._discovered[1]
+        variants: dict[str, set[str]] = {}
+        for labels in store.series_labels():
+            service = labels.get(conventions.LABEL_SERVICE, "")
+            variants.setdefault(service, set()).add(labels.get(conventions.LABEL_VARIANT, ""))
+        keys = [
+            (service, conventions.VARIANT_CANARY, conventions.VARIANT_BASELINE)
+            for service, seen in sorted(variants.items())
+            if {conventions.VARIANT_CANARY, conventions.VARIANT_BASELINE} <= seen
+        ]
+        self._discovered = (store.version, keys)
+        return keys
+
+    def _keys(self) -> list[CanaryKey]:
+        served: list[CanaryKey] = list(self.state.verdicts)
+        return sorted({*served, *self._discover()})
+
+    def _current(
+        self, key: CanaryKey, at: float, revision: str
+    ) -> tuple[dict[str, Any] | None, str]:
+        if self.canary is None:
+            return None, "the canary plugin is not loaded"
+        from sloengine.canary import CanaryRequestError, VerdictRequest
+
+        request = VerdictRequest(*key, at_unix_s=at, revision=revision)
+        try:
+            return verdict_json(self.canary.evaluate(request, actor="ui")), ""
+        except (CanaryRequestError, SloEngineError) as exc:
+            return None, str(exc)
+
+    def _canary_json(self, key: CanaryKey, now: float) -> dict[str, Any]:
+        served_msg = self.state.verdicts.get(key)
+        served = verdict_json(served_msg) if isinstance(served_msg, pb.CanaryVerdict) else None
+        current, error = self._current(key, now, served["revision"] if served else "")
+        service, canary, baseline = key
+        return {
+            "service": service,
+            "canary": canary,
+            "baseline": baseline,
+            "current": current,
+            "served": served,
+            "error": error,
+        }
+
+    def canary_list(self) -> dict[str, Any]:
+        """Every analysed canary (served to a controller, or with both variants pushed)."""
+        now = self.state.now()
+        return {
+            "eval_time": now,
+            "plugin": self.canary is not None,
+            "canaries": [self._canary_json(k, now) for k in self._keys()],
+        }
+
+    def _settings(self, service: str) -> tuple[Mapping[str, str], float, float, dict[str, Any]]:
+        if self.canary is None:
+            return {}, DEFAULT_QUANTILE, DEFAULT_CANARY_WINDOW_SECONDS, {}
+        cfg = self.canary.config.for_service(service)
+        thresholds = {"max_error_ratio": cfg.max_error_ratio, "max_latency_s": cfg.max_p95_seconds}
+        window = self.canary.config.short_window_seconds
+        return dict(cfg.selector), cfg.latency_quantile, window, thresholds
+
+    def canary_detail(
+        self, service: str, canary: str, baseline: str, range_label: str
+    ) -> dict[str, Any]:
+        """One canary: verdicts, canary-vs-baseline series, verdict timeline, rollbacks."""
+        if not service:
+            raise UIRequestError("service", "required")
+        key = (
+            service,
+            canary or conventions.VARIANT_CANARY,
+            baseline or conventions.VARIANT_BASELINE,
+        )
+        range_s = parse_range(range_label)
+        now = self.state.now()
+        selector, quantile, short_s, thresholds = self._settings(service)
+        times = time_grid(now, range_s, HISTORY_POINTS)
+        # Each point sums the window that ends there: the judge's short window, or one
+        # step when the range is long enough that short windows would leave gaps.
+        window = max(short_s, range_s / (HISTORY_POINTS - 1))
+        store = self.state.store
+        base = {**selector, conventions.LABEL_SERVICE: service}
+
+        def sums(variant: str) -> list[Any]:
+            sel = {**base, conventions.LABEL_VARIANT: variant}
+            return [store.window_sum(sel, window, t) for t in times]
+
+        entries = self.audit.snapshot().entries
+        return {
+            **self._canary_json(key, now),
+            "range": range_label,
+            "quantile": quantile,
+            "point_window_s": window,
+            "thresholds": thresholds,
+            "series": canary_series_json(times, sums(key[1]), sums(key[2]), quantile),
+            "timeline": timeline_json(entries, key),
+            "rollbacks": rollbacks_json(entries, service),
+        }
+
+    # --- audit -----------------------------------------------------------------------------------
+    def audit_log(self, limit: int) -> dict[str, Any]:
+        """The newest `limit` entries (newest first) and the whole chain's verification."""
+        if not 0 < limit <= AUDIT_PAGE_MAX:
+            raise UIRequestError("limit", f"must be in [1, {AUDIT_PAGE_MAX}], got {limit}")
+        snap = self.audit.snapshot()
+        return {
+            "path": snap.path,
+            "total": len(snap.entries),
+            "verification": snap.verification,
+            "entries": list(reversed(snap.entries[-limit:])),
+        }

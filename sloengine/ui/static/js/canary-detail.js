@@ -1,0 +1,98 @@
+// One canary: verdict and guards now, canary vs baseline error ratio and latency over time,
+// the verdict timeline (audit log) and the rollback actions with their results.
+
+import { lineChart } from "./chart.js";
+import { badge, esc, percent, seconds, timestamp } from "./format.js";
+import { guardsTable, verdictBadge } from "./guards.js";
+
+const RANGES = ["1h", "6h", "1d", "7d"];
+
+function timeline(d) {
+  const items = d.timeline.map((e) => `<li><time>${timestamp(e.time)}</time>
+      ${verdictBadge(e.from)} → ${verdictBadge(e.to)}${e.revision ? ` revision ${esc(e.revision)}` : ""}
+      <span class="muted">by ${esc(e.actor)}:</span> ${esc(e.reason)}</li>`);
+  if (d.current) {
+    items.push(`<li class="now"><time>${timestamp(d.current.eval_time)}</time> now ${verdictBadge(d.current.verdict)}
+      <span class="muted">(current evaluation, not yet served)</span></li>`);
+  }
+  return items.length ? `<ol class="timeline" id="verdict-timeline">${items.join("")}</ol>` : "<p>No verdict recorded yet.</p>";
+}
+
+function rollbacks(d) {
+  if (!d.rollbacks.length) return "<p id='no-rollbacks'>No rollback for this service in the audit log.</p>";
+  const rows = d.rollbacks.map((r) => `<tr><td>${timestamp(r.time)}</td><td>${badge(r.result, "rollback")}</td>
+      <td>${esc(r.revision || "–")}</td><td class="num">${r.attempt ?? "–"}</td><td>${esc(r.actor)}</td>
+      <td>${esc(r.reason)}${r.error ? ` <span class="error">${esc(r.error)}</span>` : ""}</td></tr>`).join("");
+  return `<table class="data" id="rollbacks-table"><caption>Rollback actions and results</caption>
+    <thead><tr><th scope="col">Time</th><th scope="col">Result</th><th scope="col">Revision</th>
+    <th scope="col">Attempt</th><th scope="col">Source</th><th scope="col">Reason</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function charts(d) {
+  const s = d.series;
+  const q = `p${Math.round(d.quantile * 100)}`;
+  const errLimit = d.thresholds.max_error_ratio;
+  const latLimit = d.thresholds.max_latency_s;
+  return [
+    lineChart({
+      title: `Error ratio, canary vs baseline (each point: the ${Math.round(d.point_window_s / 60)} min before it)`,
+      t: s.t,
+      series: [
+        { label: `canary (${d.canary})`, values: s.canary_error_ratio, cls: "s1" },
+        { label: `baseline (${d.baseline})`, values: s.baseline_error_ratio, cls: "s2" },
+      ],
+      thresholds: errLimit !== undefined ? [{ label: `max ${percent(errLimit, 1)}`, value: errLimit, cls: "bad" }] : [],
+      format: (v) => percent(v, 1), yMin: 0,
+    }),
+    lineChart({
+      title: `Latency ${q}, canary vs baseline`,
+      t: s.t,
+      series: [
+        { label: `canary (${d.canary})`, values: s.canary_latency_s, cls: "s1" },
+        { label: `baseline (${d.baseline})`, values: s.baseline_latency_s, cls: "s2" },
+      ],
+      thresholds: latLimit !== undefined ? [{ label: `max ${seconds(latLimit)}`, value: latLimit, cls: "bad" }] : [],
+      format: (v) => seconds(v), yMin: 0,
+    }),
+  ].join("");
+}
+
+export function mount(main, params, ctx) {
+  const [service, canary, baseline] = params;
+  let range = "1h";
+  main.innerHTML = `
+    <p class="crumbs"><a href="#/canaries">Canaries</a> › ${esc(service)}</p>
+    <h1>${esc(service)}: ${esc(canary)} vs ${esc(baseline)} <span id="canary-verdict"></span></h1>
+    <p id="canary-reason" class="reason"></p>
+    <p id="canary-served" class="muted"></p>
+    <div class="controls" role="group" aria-label="Time range">
+      ${RANGES.map((r) => `<button type="button" data-range="${r}" aria-pressed="${r === range}">${r}</button>`).join("")}
+    </div>
+    <section aria-label="Charts"><div id="canary-charts" class="charts"></div></section>
+    <h2>Guards now</h2><div id="canary-guards"></div>
+    <h2>Verdict timeline</h2><div id="canary-timeline"></div>
+    <h2>Rollbacks</h2><div id="canary-rollbacks"></div>`;
+  main.querySelector("[aria-label='Time range']").addEventListener("click", (event) => {
+    const r = event.target.closest("button[data-range]")?.dataset.range;
+    if (!r) return;
+    range = r;
+    for (const b of main.querySelectorAll("button[data-range]")) b.setAttribute("aria-pressed", String(b.dataset.range === r));
+    ctx.refresh();
+  });
+  const q = (sel) => main.querySelector(sel);
+  return {
+    url: () => `/ui/api/canary?service=${encodeURIComponent(service)}&canary=${encodeURIComponent(canary)}&baseline=${encodeURIComponent(baseline)}&range=${range}`,
+    fail(message) { q("#canary-reason").innerHTML = `<span class="error">${esc(message)}</span>`; },
+    update(d) {
+      q("#canary-verdict").innerHTML = d.current ? verdictBadge(d.current.verdict) : "";
+      q("#canary-reason").textContent = d.current ? d.current.reason : d.error;
+      q("#canary-served").innerHTML = d.served
+        ? `Last served to a controller: ${verdictBadge(d.served.verdict)} at ${timestamp(d.served.eval_time)}`
+        : "Not yet asked for by a controller.";
+      q("#canary-charts").innerHTML = charts(d);
+      q("#canary-guards").innerHTML = guardsTable(d.current, "canary-guards-table");
+      q("#canary-timeline").innerHTML = timeline(d);
+      q("#canary-rollbacks").innerHTML = rollbacks(d);
+    },
+  };
+}
