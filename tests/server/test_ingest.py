@@ -7,6 +7,7 @@ import math
 import grpc
 import pytest
 
+from sloengine.app import EngineApp
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
 from tests.server.conftest import T0, EngineFactory, batch, block, push_all, status, window
@@ -124,8 +125,8 @@ async def test_oversized_message_fails_the_stream_with_resource_exhausted(
         assert (await push_all(ch, batch(2, block())))[0].status == pb.PushAck.ACCEPTED
 
 
-async def test_many_batches_in_flight_on_one_stream_are_all_acked(
-    channel: grpc.aio.Channel,
+async def test_batches_in_flight_on_one_stream_are_all_acked_and_share_fsyncs(
+    engine: EngineApp, channel: grpc.aio.Channel
 ) -> None:
     n = 300
     acks = await push_all(
@@ -135,6 +136,9 @@ async def test_many_batches_in_flight_on_one_stream_are_all_acked(
     assert {a.status for a in acks} == {pb.PushAck.ACCEPTED}
     five_m = window(await status(channel), 300)
     assert (five_m.requests, five_m.errors) == (2 * n, n)
+    # Pipelining: batches waiting on the same group commit share one fsync.
+    fsyncs = engine.state.registry.get_sample_value("sloengine_wal_fsync_latency_seconds_count")
+    assert fsyncs is not None and 1 <= fsyncs < n
 
 
 async def test_garbage_bytes_are_rejected_not_fatal(channel: grpc.aio.Channel) -> None:
@@ -152,9 +156,11 @@ async def test_garbage_bytes_are_rejected_not_fatal(channel: grpc.aio.Channel) -
     assert any(a.message.startswith("batch:") for a in acks)
 
 
-async def test_metrics_count_batches_by_outcome(channel: grpc.aio.Channel, engine: object) -> None:
+async def test_metrics_count_batches_by_outcome(
+    channel: grpc.aio.Channel, engine: EngineApp
+) -> None:
     await push_all(channel, batch(1, block()), batch(1, block()), batch(2, block(requests=(-1,))))
-    registry = engine.state.registry  # type: ignore[attr-defined]
+    registry = engine.state.registry
     value = registry.get_sample_value
     assert value("sloengine_ingest_batches_total", {"outcome": "accepted"}) == 1
     assert value("sloengine_ingest_batches_total", {"outcome": "duplicate"}) == 1
