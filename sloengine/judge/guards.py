@@ -88,6 +88,35 @@ def _unconfirmed(canary_short: float, canary_long: float, min_n: float, obs: Obs
     )
 
 
+def _decide(
+    values: str,
+    evidence: str,
+    *,
+    absolute: bool,
+    relative: bool,
+    inconclusive: str | None,
+    unconfirmed: str,
+) -> tuple[Verdict, str]:
+    """The guard's verdict and its one-line reason from the two signals."""
+    if inconclusive is not None:
+        return Verdict.INCONCLUSIVE, inconclusive
+    if absolute and relative:
+        if unconfirmed:
+            return Verdict.INCONCLUSIVE, f"INCONCLUSIVE: {values}, {evidence}; {unconfirmed}"
+        return Verdict.FAIL, f"FAIL: {values}, {evidence}"
+    if absolute:
+        return Verdict.PASS, (
+            f"PASS: {values}; not clearly worse than the baseline ({evidence}):"
+            " a shared problem, not the canary"
+        )
+    if relative:
+        return (
+            Verdict.PASS,
+            f"PASS: {values}; worse than baseline ({evidence}) but under the threshold",
+        )
+    return Verdict.PASS, f"PASS: {values}"
+
+
 def evaluate_error_ratio_guard(
     guard: ErrorRatioGuard, obs: Observation, alpha: float
 ) -> GuardOutcome:
@@ -120,26 +149,11 @@ def evaluate_error_ratio_guard(
     what = f"{label} {fmt(guard.max_ratio)} from 0"
     inconclusive = _low_traffic(what, cs.requests, bl.requests, min_n, obs)
     unconfirmed = _unconfirmed(cs.requests, cl.requests, min_n, obs)
-    worse = "error-free baseline" if bl.errors == 0 else f"{ratio:.1f}x worse"
-    if inconclusive is not None:
-        verdict, reason = Verdict.INCONCLUSIVE, inconclusive
-    elif absolute and relative and unconfirmed:
-        verdict = Verdict.INCONCLUSIVE
-        reason = f"INCONCLUSIVE: {values}, {worse}, {_p(p_value)}; {unconfirmed}"
-    elif absolute and relative:
-        verdict = Verdict.FAIL
-        reason = f"FAIL: {values}, {worse}, {_p(p_value)}"
-    elif absolute:
-        verdict = Verdict.PASS
-        reason = (
-            f"PASS: {values}; the baseline is as bad ({_p(p_value)}, {ratio:.1f}x):"
-            " a shared problem, not the canary"
-        )
-    elif relative:
-        verdict = Verdict.PASS
-        reason = f"PASS: {values}; worse than baseline ({_p(p_value)}) but under the threshold"
-    else:
-        verdict, reason = Verdict.PASS, f"PASS: {values}"
+    versus = "error-free baseline" if bl.errors == 0 else f"{ratio:.1f}x the baseline"
+    verdict, reason = _decide(
+        values, f"{versus}, {_p(p_value)}", absolute=absolute, relative=relative,
+        inconclusive=inconclusive, unconfirmed=unconfirmed,
+    )  # fmt: skip
     return GuardOutcome(
         guard=guard.name,
         verdict=verdict,
@@ -205,28 +219,10 @@ def evaluate_latency_guard(
         inconclusive = "INCONCLUSIVE: no latency histogram in the canary or baseline data"
     canary_long_n = cl.requests if cl.has_latency else 0.0
     unconfirmed = _unconfirmed(canary_short_n, canary_long_n, min_n, obs)
-    if inconclusive is not None:
-        verdict, reason = Verdict.INCONCLUSIVE, inconclusive
-    elif absolute and relative and unconfirmed:
-        verdict = Verdict.INCONCLUSIVE
-        reason = f"INCONCLUSIVE: {values}, {effect:+.0%}, {_p(p_value)}; {unconfirmed}"
-    elif absolute and relative:
-        verdict = Verdict.FAIL
-        reason = f"FAIL: {values}, +{effect:.0%}, {_p(p_value)}"
-    elif absolute:
-        verdict = Verdict.PASS
-        reason = (
-            f"PASS: {values}; the baseline is as slow ({_p(p_value)}, {effect:+.0%}):"
-            " a shared problem, not the canary"
-        )
-    elif relative:
-        verdict = Verdict.PASS
-        reason = (
-            f"PASS: {values}; slower than baseline ({effect:+.0%}, {_p(p_value)})"
-            " but under the threshold"
-        )
-    else:
-        verdict, reason = Verdict.PASS, f"PASS: {values}"
+    verdict, reason = _decide(
+        values, f"{effect:+.0%} vs baseline, {_p(p_value)}", absolute=absolute,
+        relative=relative, inconclusive=inconclusive, unconfirmed=unconfirmed,
+    )  # fmt: skip
     return GuardOutcome(
         guard=guard.name,
         verdict=verdict,
