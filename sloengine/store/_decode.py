@@ -49,7 +49,22 @@ class DecodedBatch:
         return int(self.timestamps_unix_ms.shape[0])
 
 
+_LABELS_CACHE: dict[tuple[str, str, str, str], SeriesLabels] = {}
+
+
 def _series_labels(key: pb.SeriesKey) -> SeriesLabels:
+    if not key.extra_labels:
+        plain = (key.method, key.route, key.service, key.variant)
+        cached = _LABELS_CACHE.get(plain)
+        if cached is None:
+            if len(_LABELS_CACHE) > 100_000:
+                _LABELS_CACHE.clear()
+            cached = _LABELS_CACHE[plain] = tuple(
+                (k, v)
+                for k, v in zip(("method", "route", "service", "variant"), plain, strict=True)
+                if v
+            )
+        return cached
     pairs = [
         ("method", key.method),
         ("route", key.route),
@@ -109,6 +124,66 @@ def _mapper(store_bounds: tuple[float, ...]) -> _BoundsMapper:
     return mapper
 
 
+# Blocks shorter than this go through Python lists: one numpy call costs more than copying
+# a few values, and a sidecar's batch is a thousand one-sample blocks.
+_SHORT_BLOCK = 16
+
+
+class _Columns:
+    """Concatenates the blocks' columns in block order."""
+
+    def __init__(self) -> None:
+        self._ts: list[npt.NDArray[np.int64]] = []
+        self._req: list[npt.NDArray[np.float64]] = []
+        self._err: list[npt.NDArray[np.float64]] = []
+        self._lat: list[npt.NDArray[np.float64]] = []
+        self._ts_l: list[int] = []
+        self._req_l: list[float] = []
+        self._err_l: list[float] = []
+        self._lat_l: list[float] = []
+
+    def add_short(self, block: pb.SeriesBlock, latency: Sequence[float]) -> None:
+        self._ts_l.extend(block.timestamps_unix_ms)
+        self._req_l.extend(block.requests)
+        self._err_l.extend(block.errors)
+        self._lat_l.extend(latency)
+
+    def add_long(
+        self, block: pb.SeriesBlock, latency: Sequence[float] | npt.NDArray[np.float64]
+    ) -> None:
+        self._flush()
+        self._ts.append(np.asarray(block.timestamps_unix_ms, dtype=np.int64))
+        self._req.append(np.asarray(block.requests, dtype=np.float64))
+        self._err.append(np.asarray(block.errors, dtype=np.float64))
+        self._lat.append(np.asarray(latency, dtype=np.float64))
+
+    def _flush(self) -> None:
+        if self._ts_l:
+            self._ts.append(np.array(self._ts_l, dtype=np.int64))
+            self._req.append(np.array(self._req_l, dtype=np.float64))
+            self._err.append(np.array(self._err_l, dtype=np.float64))
+            self._lat.append(np.array(self._lat_l, dtype=np.float64))
+            self._ts_l, self._req_l, self._err_l, self._lat_l = [], [], [], []
+
+    def finish(
+        self,
+    ) -> tuple[
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+    ]:
+        self._flush()
+        if len(self._ts) == 1:
+            return self._ts[0], self._req[0], self._err[0], self._lat[0]
+        return (
+            np.concatenate(self._ts),
+            np.concatenate(self._req),
+            np.concatenate(self._err),
+            np.concatenate(self._lat),
+        )
+
+
 def _first(mask: npt.NDArray[np.bool_]) -> int:
     return int(np.argmax(mask))
 
@@ -131,13 +206,12 @@ def decode_push(
     mapper = _mapper(tuple(latency_bounds_seconds))
     nbounds = len(mapper.store_bounds)
     series: list[SeriesLabels] = []
-    ts_parts: list[npt.NDArray[np.int64]] = []
-    req_parts: list[npt.NDArray[np.float64]] = []
-    err_parts: list[npt.NDArray[np.float64]] = []
-    lat_parts: list[npt.NDArray[np.float64]] = []
+    cols = _Columns()
     lengths: list[int] = []
+    zeros_row = [0.0] * nbounds
     for i, block in enumerate(req.blocks):
-        if not block.key.service:
+        key = block.key
+        if not key.service:
             raise IngestError(f"blocks[{i}].key.service", "must not be empty")
         n = len(block.timestamps_unix_ms)
         if len(block.requests) != n:
@@ -149,17 +223,20 @@ def decode_push(
                 f"blocks[{i}].errors", f"has {len(block.errors)} values for {n} timestamps"
             )
         nb = len(block.latency_bounds_seconds)
-        if nb or block.latency_bucket_counts:
-            lat_parts.append(_latency(block, i, n, nb, mapper))
+        has_latency = bool(nb or block.latency_bucket_counts)
+        if n < _SHORT_BLOCK:
+            if has_latency:
+                lat = _latency(block, i, n, nb, mapper)
+                cols.add_short(block, lat.tolist() if isinstance(lat, np.ndarray) else lat)
+            else:
+                cols.add_short(block, zeros_row * n)
         else:
-            lat_parts.append(np.zeros(n * nbounds))
-        series.append(_series_labels(block.key))
-        ts_parts.append(np.asarray(block.timestamps_unix_ms, dtype=np.int64))
-        req_parts.append(np.asarray(block.requests, dtype=np.float64))
-        err_parts.append(np.asarray(block.errors, dtype=np.float64))
+            lat = _latency(block, i, n, nb, mapper) if has_latency else zeros_row * n
+            cols.add_long(block, lat)
+        series.append(_series_labels(key))
         lengths.append(n)
     width = LATENCY0 + nbounds
-    if not ts_parts:
+    if not lengths:
         empty = np.zeros(0, dtype=np.int64)
         return DecodedBatch(
             req.producer_id,
@@ -170,11 +247,11 @@ def decode_push(
             np.zeros((0, width)),
             mapper.store_bounds,
         )
-    ts = np.concatenate(ts_parts)
+    ts, requests, errors, latency = cols.finish()
     values = np.empty((ts.size, width))
-    values[:, REQUESTS] = np.concatenate(req_parts)
-    values[:, ERRORS] = np.concatenate(err_parts)
-    values[:, LATENCY0:] = np.concatenate(lat_parts).reshape(ts.size, nbounds)
+    values[:, REQUESTS] = requests
+    values[:, ERRORS] = errors
+    values[:, LATENCY0:] = latency.reshape(ts.size, nbounds)
     block_of_sample = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     _check_batch(ts, values, block_of_sample, lengths, now_s, max_age_s, max_future_s)
     return DecodedBatch(
@@ -190,7 +267,7 @@ def decode_push(
 
 def _latency(
     block: pb.SeriesBlock, i: int, n: int, nb: int, mapper: _BoundsMapper
-) -> npt.NDArray[np.float64]:
+) -> Sequence[float] | npt.NDArray[np.float64]:
     """One block's latency counts mapped onto the store bounds (validated afterwards)."""
     if len(block.latency_bucket_counts) != n * nb:
         raise IngestError(
@@ -199,9 +276,9 @@ def _latency(
             f"{n} timestamps x {nb} bounds = {n * nb}",
         )
     m = mapper.matrix(tuple(block.latency_bounds_seconds), f"blocks[{i}]")
+    if m is None:  # the store's own bounds: validated with the whole batch afterwards
+        return block.latency_bucket_counts
     counts = np.asarray(block.latency_bucket_counts, dtype=np.float64)
-    if m is None:
-        return counts
     # Validate before mapping so the error names the block's own positions.
     where = f"blocks[{i}].latency_bucket_counts"
     _check_counts(counts, where)

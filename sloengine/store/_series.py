@@ -189,7 +189,7 @@ class SeriesStore:
         cap = self._data[0].shape[1]
         if needed <= cap:
             return
-        new_cap = max(16, cap * 2, needed)
+        new_cap = max(16, cap + cap // 2, needed)
         if self.max_series is not None:
             new_cap = max(needed, min(new_cap, self.max_series))
         for k, old in enumerate(self._data):
@@ -389,11 +389,14 @@ class SeriesStore:
             max_views=max_views,
         )
         labels = [tuple((str(k), str(v)) for k, v in lbl) for lbl in meta["labels"]]
-        store._grow(len(labels))
+        for k, slots in enumerate(store._slots):
+            # Adopt the loaded arrays (no copy); the next new series grows them.
+            data = np.ascontiguousarray(arrays[f"level{k}"], dtype=np.float64)
+            if data.shape != (slots, len(labels), store._width):
+                raise ValueError(f"level{k} has shape {data.shape}, expected {slots} slots")
+            store._data[k] = data
         for lbl in labels:
             store._create(lbl)
-        for k in range(len(levels)):
-            store._data[k][:, : store._n] = arrays[f"level{k}"]
         store._heads = [int(h) for h in meta["heads"]]
         return store
 
