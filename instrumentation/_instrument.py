@@ -6,7 +6,9 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY, CollectorRegistry
 from starlette.middleware import Middleware
@@ -22,9 +24,10 @@ from instrumentation._endpoints import (
 )
 from instrumentation._failsafe import Failsafe
 from instrumentation._hashing import UserIdHasher
-from instrumentation._metrics import RedRecorder, red_metrics_for
+from instrumentation._metrics import RedRecorder, red_collector_for
 from instrumentation._middleware import InstrumentationMiddleware
 from instrumentation._push import EnginePush, engine_push_from
+from instrumentation._server_span import ServerSpanFactory
 from instrumentation._settings import Scope, Settings
 from instrumentation._tracing import build_tracer_provider, w3c_propagator
 from sloengine import conventions as c
@@ -65,6 +68,7 @@ class Instrumentation:
         self.tracer_provider = tracer_provider
         self.owns_provider = owns_provider
         self.tracer = tracer_provider.get_tracer("instrumentation")
+        self.start_server_span = _server_span_starter(self.tracer)
         self.propagator = w3c_propagator()
         self.failsafe = Failsafe()
         self.hash_user_id = UserIdHasher(user_id_key) if settings.user_id_header else None
@@ -74,8 +78,9 @@ class Instrumentation:
         self.push = push
         self.trace_httpx = trace_httpx
         self.trace_sqlite3 = trace_sqlite3
-        self.recorder = RedRecorder(red_metrics_for(registry), settings.service, settings.variant)
-        self.in_flight = self.recorder.in_flight
+        self.recorder = RedRecorder(red_collector_for(registry), settings.service, settings.variant)
+        self.request_id_header = settings.request_id_header.encode()
+        self.empty_context = otel_context.Context()
         self.wanted_headers = frozenset(
             name.encode()
             for name in (
@@ -130,6 +135,17 @@ class Instrumentation:
                 self.tracer_provider.force_flush(timeout_millis=5000)
         except Exception as exc:
             self.failsafe.report("lifespan.shutdown", exc)
+
+
+def _server_span_starter(tracer: trace.Tracer) -> Callable[[str, Any, trace.SpanKind], trace.Span]:
+    """The lean ServerSpan path for SDK tracers; the standard API for any other tracer."""
+    if isinstance(tracer, SdkTracer):
+        return ServerSpanFactory(tracer, "instrumentation", None).start_span
+
+    def start_span(name: str, context: Any, kind: trace.SpanKind) -> trace.Span:
+        return tracer.start_span(name, context=context, kind=kind)
+
+    return start_span
 
 
 def instrument(

@@ -1,7 +1,6 @@
 """Structured JSON logs: every line carries the request's ids, whoever logged it.
 
-The middleware puts a `RequestLogContext` in a context variable for the request's
-duration; `JsonFormatter` adds its fields and the current span's ids to every record,
+The middleware puts the request's `RequestContext` in a context variable while serving it; `JsonFormatter` adds its fields and the current span's ids to every record,
 so app logs (`logging.getLogger(__name__).info(...)`) are correlated with no extra code.
 Raw user ids never reach this module: the context holds only their HMAC.
 """
@@ -12,62 +11,21 @@ import json
 import logging
 import sys
 import time
-from contextvars import ContextVar
 from typing import IO, Any
 
 from opentelemetry import trace
 
-__all__ = [
-    "ACCESS_LOGGER",
-    "JsonFormatter",
-    "RequestLogContext",
-    "configure_json_logging",
-    "current_log_context",
-    "current_request_id",
-]
+from instrumentation._context import current_request
+
+__all__ = ["ACCESS_LOGGER", "JsonFormatter", "configure_json_logging", "current_request_id"]
 
 ACCESS_LOGGER = "instrumentation.access"
 
 
-class RequestLogContext:
-    """Per-request fields added to every log line emitted while serving the request."""
-
-    __slots__ = (
-        "data_version",
-        "feature_flag_state",
-        "request_id",
-        "service",
-        "user_id",
-        "variant",
-    )
-
-    def __init__(
-        self,
-        *,
-        service: str,
-        variant: str,
-        request_id: str,
-        user_id: str | None = None,
-        feature_flag_state: str | None = None,
-        data_version: str | None = None,
-    ) -> None:
-        self.service = service
-        self.variant = variant
-        self.request_id = request_id
-        self.user_id = user_id  # always the keyed hash, never the raw id
-        self.feature_flag_state = feature_flag_state
-        self.data_version = data_version
-
-
-current_log_context: ContextVar[RequestLogContext | None] = ContextVar(
-    "instrumentation_log_context", default=None
-)
-
-
 def current_request_id() -> str | None:
     """The request id of the request being served (to forward downstream), else None."""
-    ctx = current_log_context.get()
-    return ctx.request_id if ctx is not None else None
+    request = current_request.get()
+    return request.request_id if request is not None else None
 
 
 # LogRecord's own attributes; anything else on a record came from `extra=` and is emitted.
@@ -92,7 +50,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        ctx = current_log_context.get()
+        ctx = current_request.get()
         if ctx is not None:
             out["service"] = ctx.service
             out["variant"] = ctx.variant

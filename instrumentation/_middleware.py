@@ -1,29 +1,28 @@
 """The pure ASGI middleware: one server span, RED metrics and an access log per request.
 
-No per-send/receive spans and no BaseHTTPMiddleware: the request costs one span, two
-cached metric children, a gauge inc/dec and (when INFO is enabled) one log line. The route
-template is read from `scope["route"]`, which Starlette's router sets when it matches, so
-naming the span costs an attribute read after the app returns, not a second routing pass.
-Every step is wrapped: if instrumentation fails, the request goes on uninstrumented.
+No per-send/receive spans and no BaseHTTPMiddleware: a request costs one SDK span, one
+cached metric series update, two context-variable sets and (when INFO is enabled) one log
+line. The route template is read from `scope["route"]`, which Starlette's router sets when
+it matches, so naming the span costs an attribute read after the app returns, not a
+second routing pass. Every step is guarded: if instrumentation fails, the request is
+served uninstrumented, and the failure is logged (rate-limited) by `Failsafe`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
+import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from contextvars import Token
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from instrumentation._context import current_tracer
-from instrumentation._logs import ACCESS_LOGGER, RequestLogContext, current_log_context
+from instrumentation._context import RequestContext, current_request
+from instrumentation._logs import ACCESS_LOGGER
 from instrumentation._tracestate import MAX_MEMBERS, MAX_TRACESTATE_CHARS, truncate_tracestate
 from sloengine import conventions as c
 
@@ -44,35 +43,11 @@ _KNOWN_METHODS = frozenset(
 # Incoming request ids are echoed and logged: accept only short, inert ones.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _MAX_FLAGS_LEN = 256
+_ERROR = Status(StatusCode.ERROR)
 _access_logger = logging.getLogger(ACCESS_LOGGER)
-
-
-class _Request:
-    """What `_start` hands to `_finish` for one request."""
-
-    __slots__ = (
-        "exception",
-        "log_token",
-        "method",
-        "otel_token",
-        "request_id",
-        "span",
-        "start",
-        "status",
-        "tracer_token",
-    )
-
-    method: str
-    span: trace.Span
-    request_id: str
-    otel_token: object
-    tracer_token: Token[Any]
-    log_token: Token[Any]
-    start: float
-
-    def __init__(self) -> None:
-        self.status = 0
-        self.exception: BaseException | None = None
+# Request ids need uniqueness, not secrecy: like the OTel SDK's id generator, use the
+# module PRNG (reseeded after fork by CPython), not a getrandom(2) call per request.
+_random_bits = random.getrandbits
 
 
 class InstrumentationMiddleware:
@@ -83,14 +58,13 @@ class InstrumentationMiddleware:
         self.instr = instrumentation
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind != "http" or not self.instr.active:
-            if kind == "lifespan" and self.instr.active:
-                await self._lifespan(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
-            return
         instr = self.instr
+        if scope["type"] != "http" or not instr.active:
+            if scope["type"] == "lifespan" and instr.active:
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
         own = instr.endpoints.get(scope["path"])
         if own is not None:
             await own(scope, receive, send)
@@ -101,15 +75,13 @@ class InstrumentationMiddleware:
             instr.failsafe.report("request.start", exc)
             await self.app(scope, receive, send)
             return
-
-        request_id_header = (instr.settings.request_id_header.encode(), req.request_id.encode())
+        token = current_request.set(req)
+        request_id_header = (instr.request_id_header, req.request_id.encode())
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 req.status = message["status"]
-                headers = list(message.get("headers", ()))
-                headers.append(request_id_header)
-                message = {**message, "headers": headers}
+                message["headers"] = [*message.get("headers", ()), request_id_header]
             await send(message)
 
         try:
@@ -119,8 +91,9 @@ class InstrumentationMiddleware:
             raise
         finally:
             self._finish(scope, req)
+            current_request.reset(token)
 
-    def _start(self, scope: Scope) -> _Request:
+    def _start(self, scope: Scope) -> RequestContext:
         instr = self.instr
         settings = instr.settings
         wanted = instr.wanted_headers
@@ -129,12 +102,12 @@ class InstrumentationMiddleware:
             if raw_name in wanted:
                 name = raw_name.decode("latin-1")
                 value = raw_value.decode("latin-1")
-                # Repeated headers combine with "," (RFC 9110 5.3), e.g. split tracestate.
+                # Repeated headers combine with "," (RFC 9110 5.3), e.g. a split tracestate.
                 found[name] = f"{found[name]},{value}" if name in found else value
 
-        req = _Request()
         method = scope["method"]
-        req.method = method if method in _KNOWN_METHODS else "_OTHER"
+        if method not in _KNOWN_METHODS:
+            method = "_OTHER"
         if "traceparent" in found:
             tracestate = found.get("tracestate")
             if tracestate is not None and (
@@ -143,43 +116,39 @@ class InstrumentationMiddleware:
                 found["tracestate"] = truncate_tracestate(tracestate)
             parent = instr.propagator.extract(found)
         else:
-            parent = otel_context.Context()  # a new trace: never the ambient context
-        span = instr.tracer.start_span(
-            req.method,
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": req.method, "url.scheme": scope["scheme"]},
-        )
-        req.span = span
+            parent = instr.empty_context  # a new trace: never the ambient context
+        span = instr.start_server_span(method, parent, SpanKind.SERVER)
+
         request_id = found.get(settings.request_id_header)
         if request_id is None or not _REQUEST_ID.fullmatch(request_id):
-            request_id = os.urandom(16).hex()
-        req.request_id = request_id
-        log_context = self._log_context(scope, found, span, request_id)
-        # Context changes last, so that a failure above leaves nothing to undo.
+            request_id = f"{_random_bits(128):032x}"
+        req = RequestContext(
+            tracer=instr.tracer,
+            service=settings.service,
+            variant=settings.variant,
+            method=method,
+            span=span,
+            request_id=request_id,
+            data_version=instr.data_version(),
+        )
+        if instr.hash_user_id is not None:
+            raw_user = found.get(settings.user_id_header)  # type: ignore[arg-type]
+            if raw_user:
+                req.user_id = instr.hash_user_id(raw_user)
+        self._feature_flags(scope, found, req)
+        # The only context change, last: a failure above leaves nothing to undo.
         req.otel_token = otel_context.attach(trace.set_span_in_context(span, parent))
-        req.tracer_token = current_tracer.set(instr.tracer)
-        req.log_token = current_log_context.set(log_context)
         if instr.request_hook is not None:
             try:
                 instr.request_hook(span, scope)
             except Exception as exc:
                 instr.failsafe.report("server_request_hook", exc)
-        instr.in_flight.inc()
+        instr.recorder.started()
         req.start = time.perf_counter()
         return req
 
-    def _log_context(
-        self, scope: Scope, found: Mapping[str, str], span: trace.Span, request_id: str
-    ) -> RequestLogContext:
-        instr = self.instr
-        settings = instr.settings
-        user_hash: str | None = None
-        raw_user = found.get(settings.user_id_header) if settings.user_id_header else None
-        if raw_user and instr.hash_user_id is not None:
-            user_hash = instr.hash_user_id(raw_user)
-            if span.is_recording():
-                span.set_attribute("user.hash", user_hash)
+    def _feature_flags(self, scope: Scope, found: Mapping[str, str], req: RequestContext) -> None:
+        settings = self.instr.settings
         flags: str | None = None
         try:
             if settings.feature_flag_state is not None:
@@ -187,23 +156,15 @@ class InstrumentationMiddleware:
             elif settings.feature_flags_header:
                 flags = found.get(settings.feature_flags_header)
         except Exception as exc:
-            instr.failsafe.report("feature_flag_state", exc)
+            self.instr.failsafe.report("feature_flag_state", exc)
         if flags is not None and len(flags) > _MAX_FLAGS_LEN:
             flags = flags[:_MAX_FLAGS_LEN]
-        return RequestLogContext(
-            service=settings.service,
-            variant=settings.variant,
-            request_id=request_id,
-            user_id=user_hash,
-            feature_flag_state=flags,
-            data_version=instr.data_version(),
-        )
+        req.feature_flag_state = flags
 
-    def _finish(self, scope: Scope, req: _Request) -> None:
+    def _finish(self, scope: Scope, req: RequestContext) -> None:
         instr = self.instr
         try:
             duration_s = time.perf_counter() - req.start
-            instr.in_flight.dec()
             status = req.status
             if status == 0:
                 # No response started: the app raised (500), or the client went away and
@@ -211,29 +172,33 @@ class InstrumentationMiddleware:
                 exc = req.exception
                 status = 500 if exc is None or isinstance(exc, Exception) else 499
             route = _route_template(scope)
+            # Metrics first: they feed SLOs and verdicts, so they must not depend on tracing.
+            instr.recorder.record(route, req.method, status, duration_s)
+            if instr.push is not None:
+                instr.push.record(req.service, req.variant, route, req.method, status, duration_s)
             span = req.span
             if span.is_recording():
+                attributes: dict[str, Any] = {
+                    "http.request.method": req.method,
+                    "http.response.status_code": status,
+                }
                 if route is not c.UNMATCHED_ROUTE:
                     span.update_name(f"{req.method} {route}")
-                    span.set_attribute("http.route", route)
-                span.set_attribute("http.response.status_code", status)
-                if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
+                    attributes["http.route"] = route
+                if req.user_id is not None:
+                    attributes["user.hash"] = req.user_id
                 if req.exception is not None:
                     span.record_exception(req.exception)
-                    span.set_attribute("error.type", type(req.exception).__qualname__)
+                    attributes["error.type"] = type(req.exception).__qualname__
+                span.set_attributes(attributes)
+                if status >= 500:
+                    span.set_status(_ERROR)
             if instr.response_hook is not None:
                 try:
                     instr.response_hook(span, scope, status)
                 except Exception as exc:
                     instr.failsafe.report("response_hook", exc)
             span.end()
-            instr.recorder.record(route, req.method, status, duration_s)
-            if instr.push is not None:
-                instr.push.record(
-                    instr.settings.service, instr.settings.variant, route, req.method, status,
-                    duration_s,
-                )  # fmt: skip
             if instr.settings.access_log and _access_logger.isEnabledFor(logging.INFO):
                 _access_logger.info(
                     "%s %s %d",
@@ -250,7 +215,10 @@ class InstrumentationMiddleware:
         except Exception as exc:
             instr.failsafe.report("request.finish", exc)
         finally:
-            _reset(req)
+            try:
+                otel_context.detach(req.otel_token)
+            except Exception as exc:
+                instr.failsafe.report("request.detach", exc)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         instr = self.instr
@@ -269,17 +237,6 @@ class InstrumentationMiddleware:
         await self.app(scope, receive_wrapper, send_wrapper)
 
 
-def _reset(req: _Request) -> None:
-    # Each reset on its own: a failure in one must not leak the others' context.
-    for reset in (
-        lambda: current_log_context.reset(req.log_token),
-        lambda: current_tracer.reset(req.tracer_token),
-        lambda: otel_context.detach(req.otel_token),  # type: ignore[arg-type]
-    ):
-        with contextlib.suppress(Exception):
-            reset()
-
-
 def _route_template(scope: Scope) -> str:
     """The matched route's template (`/docs/{id}`), prefixed by any mount; else unmatched."""
     route = scope.get("route")
@@ -289,7 +246,8 @@ def _route_template(scope: Scope) -> str:
     if not template:
         return c.UNMATCHED_ROUTE
     root_path: str = scope.get("root_path", "")
-    app_root: str = scope.get("app_root_path", root_path)
-    if root_path != app_root and root_path.startswith(app_root):
-        template = root_path[len(app_root) :] + template
+    if root_path:
+        app_root: str = scope.get("app_root_path", "")
+        if root_path != app_root and root_path.startswith(app_root):
+            template = root_path[len(app_root) :] + template
     return str(template)
