@@ -227,7 +227,12 @@ class EngineApp:
         await self._runner.setup()
         host, port = parse_listen(self.config.http_listen, "http_listen")
         site = web.TCPSite(self._runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise SpecError(
+                "", "http_listen", f"cannot listen on {self.config.http_listen}: {exc.strerror}"
+            ) from None
         self.http_port = int(self._runner.addresses[0][1])
         await self.grpc.start((*ENGINE_SERVICES, *extra))
         if self.config.snapshot_interval_seconds > 0:

@@ -80,9 +80,13 @@ def create_grpc_server(
             cert = config.tls.cert.read_bytes()
         except OSError as exc:
             raise SpecError(str(exc.filename), "tls", f"cannot read: {exc.strerror}") from None
-        port = server.add_secure_port(address, grpc.ssl_server_credentials([(key, cert)]))
-    else:
-        port = server.add_insecure_port(address)
+    try:
+        if config.tls is not None:
+            port = server.add_secure_port(address, grpc.ssl_server_credentials([(key, cert)]))
+        else:
+            port = server.add_insecure_port(address)
+    except RuntimeError:  # grpc's "Failed to bind"
+        port = 0
     if port == 0:
-        raise SpecError("", "grpc_listen", f"cannot bind {address}")
+        raise SpecError("", "grpc_listen", f"cannot listen on {address} (in use, or not local)")
     return EngineGrpcServer(server, health_servicer), port

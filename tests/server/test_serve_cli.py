@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 import time
@@ -155,3 +156,24 @@ async def _until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None
         if time.monotonic() > deadline:
             raise TimeoutError("condition not reached")
         await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("flag", ["--grpc-listen", "--http-listen"])
+def test_address_in_use_is_one_line_and_exit_code_2(tmp_path: Path, flag: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        other = "--http-listen" if flag == "--grpc-listen" else "--grpc-listen"
+        proc = subprocess.run(
+            [
+                sys.executable, "-m", "sloengine", "serve", "--data-dir", str(tmp_path / "d"),
+                flag, address, other, "127.0.0.1:0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )  # fmt: skip
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("sloengine: ")]
+    assert len(errors) == 1 and f"cannot listen on {address}" in errors[0], proc.stderr
