@@ -96,7 +96,7 @@ class DurableStore:
         max_series: int | None = None,
         levels: tuple[Level, ...] = DEFAULT_LEVELS,
         latency_bounds_seconds: Sequence[float] = DEFAULT_LATENCY_BUCKETS_SECONDS,
-        snapshot_every_bytes: int = 256 * 1024 * 1024,
+        snapshot_every_bytes: int = 64 * 1024 * 1024,
         dedupe_window: int = DEFAULT_WINDOW,
         fsync: bool = True,
         fsync_observer: Callable[[float], None] | None = None,
