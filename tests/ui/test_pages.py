@@ -86,10 +86,10 @@ def engine(engine_factory: Callable[..., RunningEngine]) -> RunningEngine:
 def _rows(driver: webdriver.Chrome) -> dict[str, dict[str, Any]]:
     """Every SLO row: its cells' data-value attributes and texts."""
     rows: list[dict[str, Any]] = driver.execute_script(
-        """return [...document.querySelectorAll('#slo-rows tr[data-id]')].map(tr => ({
-             id: tr.dataset.id,
-             values: [...tr.cells].map(td => td.dataset.value ?? null),
-             texts: [...tr.cells].map(td => td.innerText.trim())}))"""
+        """return [...document.querySelectorAll('#slo-rows [role=row][data-id]')].map(tr => {
+             const cells = [...tr.querySelectorAll('[role=cell]')];
+             return {id: tr.dataset.id, values: cells.map(td => td.dataset.value ?? null),
+                     texts: cells.map(td => td.innerText.trim())}; })"""
     )
     return {r["id"]: r for r in rows}
 
@@ -135,7 +135,9 @@ def test_slo_list_sorts_filters_and_searches(
 ) -> None:
     browser.get(f"{engine.base_url}/ui/#/slos")
     wait_for(browser, "document.documentElement.dataset.slosRendered")
-    order = "[...document.querySelectorAll('#slo-rows tr[data-id]')].map(tr => tr.dataset.id)"
+    order = (
+        "[...document.querySelectorAll('#slo-rows [role=row][data-id]')].map(tr => tr.dataset.id)"
+    )
     browser.execute_script("document.querySelector('button[data-sort=budget]').click()")
     ids = browser.execute_script(f"return {order}")
     assert ids[0] == "search/availability"  # least budget left first; no data last
