@@ -5,6 +5,7 @@
       long_window: 1h             # relative signal: tested over the long window
       alpha: 0.001                # per look; see docs/canary.md on repeated looks
       watch_interval: 10s         # WatchVerdicts polling when the request sets none
+      verdict_requires_token: false   # true: /api/v1/verdict needs the bearer token too
       defaults:                   # every service, unless overridden below
         max_error_ratio: 0.02
         max_p95_seconds: 1.5
@@ -57,6 +58,7 @@ class CanaryConfig:
     long_window_seconds: float = 3600.0
     alpha: float = DEFAULT_ALPHA
     watch_interval_seconds: float = 10.0
+    verdict_requires_token: bool = False
     defaults: ServiceCanaryConfig = ServiceCanaryConfig()
     services: Mapping[str, ServiceCanaryConfig] = field(default_factory=dict)
 
@@ -133,7 +135,10 @@ def parse_canary(section: Any, file: str = "") -> CanaryConfig:
         return CanaryConfig()
     if not isinstance(section, Mapping):
         raise SpecError(file, "canary", "must be a mapping")
-    known = {"short_window", "long_window", "alpha", "watch_interval", "defaults", "services"}
+    known = {
+        "short_window", "long_window", "alpha", "watch_interval", "verdict_requires_token",
+        "defaults", "services",
+    }  # fmt: skip
     unknown = sorted(set(section) - known)
     if unknown:
         raise SpecError(
@@ -156,7 +161,11 @@ def parse_canary(section: Any, file: str = "") -> CanaryConfig:
         str(name): _service(doc, defaults, f"canary.services.{name}", file)
         for name, doc in services_doc.items()
     }
+    requires_token = section.get("verdict_requires_token", False)
+    if not isinstance(requires_token, bool):
+        raise SpecError(file, "canary.verdict_requires_token", "must be true or false")
     return CanaryConfig(
+        verdict_requires_token=requires_token,
         short_window_seconds=short,
         long_window_seconds=long,
         alpha=alpha,

@@ -1,7 +1,8 @@
 """The HTTP side door for controllers that only speak HTTP (DESIGN.md paths, a contract).
 
 - `GET|POST /api/v1/verdict?service=&canary=&baseline=&revision=&eval_time=&short_window=&long_window=`
-  -> 200 with the verdict JSON (`verdict` is PASS | FAIL | INCONCLUSIVE) for Argo Rollouts.
+  -> 200 with the verdict JSON (`verdict` is PASS | FAIL | INCONCLUSIVE) for Argo Rollouts;
+  open unless `canary.verdict_requires_token` (a live verdict writes the audit log).
 - `POST /api/v1/flagger/{gate}` (bearer token) with Flagger's webhook payload. Go gates
   answer 200 only for PASS (412 for FAIL, 425 "too early" for INCONCLUSIVE); the
   `rollback` gate answers 200 only when the canary must roll back (FAIL), else 412;
@@ -108,6 +109,8 @@ def add_routes(app: web.Application, core: CanaryCore, check_token: TokenCheck) 
 
     @_guarded
     async def verdict(request: web.Request) -> web.StreamResponse:
+        if core.config.verdict_requires_token:
+            check_token(request)
         params: dict[str, Any] = dict(request.query)
         if request.method == "POST" and request.can_read_body:
             if request.content_type == "application/json":

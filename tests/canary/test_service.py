@@ -311,6 +311,15 @@ async def test_mutating_endpoints_need_the_bearer_token(harness_factory: Any) ->
             assert (await client.post(path, json={}, headers=wrong)).status_code == 403
 
 
+async def test_verdict_endpoint_can_require_the_token(harness_factory: Any) -> None:
+    h = await harness_factory({"canary": {"verdict_requires_token": True}})
+    async with httpx.AsyncClient(base_url=h.http_url) as client:
+        params = {"service": "gateway"}
+        assert (await client.get("/api/v1/verdict", params=params)).status_code == 401
+        ok = await client.get("/api/v1/verdict", params=params, headers=AUTH)
+        assert ok.status_code == 200 and ok.json()["verdict"] == "INCONCLUSIVE"
+
+
 async def test_flagger_bad_payload_is_400(harness_factory: Any) -> None:
     h = await harness_factory()
     async with httpx.AsyncClient(base_url=h.http_url, headers=AUTH) as client:
