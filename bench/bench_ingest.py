@@ -44,7 +44,7 @@ class Shape:
         return self.series * self.samples
 
 
-SHAPES = (Shape("long 10x100", 10, 100, 6000), Shape("sidecar 1000x1", 1000, 1, 3000))
+SHAPES = (Shape("long 10x100", 10, 100, 4000), Shape("sidecar 1000x1", 1000, 1, 600))
 
 
 def _varint(n: int) -> bytes:
