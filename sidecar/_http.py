@@ -7,9 +7,13 @@ from http import HTTPStatus
 __all__ = [
     "HOP_BY_HOP",
     "KNOWN_METHODS",
+    "REQUEST_HEADERS",
+    "RESPONSE_HEADERS",
     "connection_tokens",
+    "listed_in_connection",
     "parse_authority",
     "simple_response",
+    "without_headers",
 ]
 
 # RFC 9110 section 7.6.1 plus the legacy proxy ones; names listed in Connection are added
@@ -79,3 +83,40 @@ def parse_authority(authority: bytes, default_port: int = 80) -> tuple[str, int]
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         return None
     return host, int(port_text)
+
+
+# Headers the proxy handles itself, classified once per header in the parser callbacks so
+# that every other header is copied through in a single pass.
+H_DROP, H_CONNECTION, H_TRANSFER_ENCODING, H_CONTENT_LENGTH = 1, 2, 3, 4
+H_TRACEPARENT, H_TRACESTATE, H_HOST, H_X_FORWARDED_FOR, H_X_FORWARDED = 5, 6, 7, 8, 9
+
+RESPONSE_HEADERS: dict[bytes, int] = {
+    **dict.fromkeys(HOP_BY_HOP, H_DROP),
+    b"connection": H_CONNECTION,
+    b"transfer-encoding": H_TRANSFER_ENCODING,
+    b"content-length": H_CONTENT_LENGTH,
+}
+REQUEST_HEADERS: dict[bytes, int] = {
+    **RESPONSE_HEADERS,
+    b"traceparent": H_TRACEPARENT,
+    b"tracestate": H_TRACESTATE,
+    b"host": H_HOST,
+    b"x-forwarded-for": H_X_FORWARDED_FOR,
+    b"x-forwarded-proto": H_X_FORWARDED,
+    b"x-forwarded-host": H_X_FORWARDED,
+}
+_CONNECTION_OPTIONS = frozenset({b"keep-alive", b"close"})
+
+
+def listed_in_connection(value: bytes) -> set[bytes]:
+    """Header names a Connection header asks to drop, beyond its usual options."""
+    return connection_tokens(value) - _CONNECTION_OPTIONS
+
+
+def without_headers(lines: list[bytes], names: set[bytes]) -> list[bytes]:
+    """`lines` holds (name, b": ", value, b"\\r\\n") groups; drop those named in `names`."""
+    kept: list[bytes] = []
+    for i in range(0, len(lines), 4):
+        if lines[i].lower() not in names:
+            kept += lines[i : i + 4]
+    return kept

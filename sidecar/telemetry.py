@@ -13,7 +13,8 @@ from opentelemetry.trace import SpanKind
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from sidecar.proxy import INGRESS, Exchange
+from sidecar.exchange import Exchange
+from sidecar.proxy import INGRESS
 from sidecar.spans import SpanSink
 from sloengine.conventions import (
     DEFAULT_LATENCY_BUCKETS_SECONDS,

@@ -12,8 +12,12 @@ from typing import TYPE_CHECKING, cast
 
 import httptools
 
+from sidecar import _http
+from sidecar._http import RESPONSE_HEADERS
+from sidecar.exchange import PAUSE_UPSTREAM
+
 if TYPE_CHECKING:
-    from sidecar.proxy import Exchange
+    from sidecar.exchange import Exchange
 
 __all__ = ["ConnectionPool", "UpstreamConnection"]
 
@@ -24,8 +28,12 @@ class UpstreamConnection(asyncio.Protocol):
     """One TCP connection to an upstream, carrying one exchange at a time."""
 
     __slots__ = (
-        "_headers",
+        "_chunked",
+        "_drop",
+        "_has_length",
         "_interim",
+        "_lines",
+        "_paused",
         "_reason",
         "closed",
         "ex",
@@ -51,10 +59,14 @@ class UpstreamConnection(asyncio.Protocol):
         self.reused = False
         self.reset_parser = False
         self.last_activity = 0.0
-        self.idle_since = 0.0
-        self._headers: list[tuple[bytes, bytes]] = []
+        self.idle_since = self.loop.time()
+        self._lines: list[bytes] = []
         self._reason = b""
         self._interim = False
+        self._has_length = False
+        self._chunked = False
+        self._drop: set[bytes] | None = None
+        self._paused = False
 
     # --- asyncio.Protocol ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -87,31 +99,51 @@ class UpstreamConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         if self.ex is not None:
-            self.ex.conn.pause_reading_for(2)
+            self.ex.conn.pause_reading_for(PAUSE_UPSTREAM)
 
     def resume_writing(self) -> None:
         if self.ex is not None:
-            self.ex.conn.resume_reading_for(2)
+            self.ex.conn.resume_reading_for(PAUSE_UPSTREAM)
 
     # --- httptools callbacks ----------------------------------------------------------------
     def on_status(self, reason: bytes) -> None:
         self._reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
+        code = RESPONSE_HEADERS.get(name.lower())
+        if code is None:
+            self._lines += (name, b": ", value, b"\r\n")
+        elif code == _http.H_CONTENT_LENGTH:
+            self._lines += (name, b": ", value, b"\r\n")
+            self._has_length = True
+        elif code == _http.H_TRANSFER_ENCODING:
+            self._chunked = self._chunked or b"chunked" in value.lower()
+        elif code == _http.H_CONNECTION:
+            listed = _http.listed_in_connection(value)
+            if listed:
+                self._drop = (self._drop or set()) | listed
+        # other hop-by-hop headers are not copied
 
     def on_headers_complete(self) -> None:
-        status = self.parser.get_status_code()
-        headers, reason = self._headers, self._reason
-        self._headers, self._reason = [], b""
+        lines, reason, drop = self._lines, self._reason or b"-", self._drop
+        has_length, chunked = self._has_length, self._chunked
+        self._lines, self._reason, self._drop = [], b"", None
+        self._has_length = self._chunked = False
         ex = self.ex
         if ex is None:
             return
+        if drop:
+            lines = _http.without_headers(lines, drop)
+        status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             self._interim = True
-            ex.interim_response(status, reason, headers)
+            ex.interim_response(status, reason, lines)
             return
-        ex.response_head(status, reason, headers, self.parser.should_keep_alive())
+        ex.response_head(status, reason, lines, has_length, chunked)
+        if ex.method == "HEAD":
+            # llhttp cannot be told a response answers HEAD: finish here, fresh parser after.
+            self.reset_parser = True
+            ex.response_done(self.parser.should_keep_alive())
 
     def on_body(self, body: bytes) -> None:
         if self.ex is not None:
@@ -122,13 +154,22 @@ class UpstreamConnection(asyncio.Protocol):
             self._interim = False
             return
         if self.ex is not None:
-            self.ex.response_done()
+            self.ex.response_done(self.parser.should_keep_alive())
+
+    def pause_reading(self) -> None:
+        if self.transport is not None and not self.closed and not self._paused:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None and not self.closed and self._paused:
+            self._paused = False
+            self.transport.resume_reading()
 
     # --- used by the exchange ---------------------------------------------------------------
     def attach(self, ex: Exchange) -> None:
         self.ex = ex
         self.last_activity = self.loop.time()
-        self._headers, self._reason, self._interim = [], b"", False
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closed:
@@ -203,8 +244,7 @@ class ConnectionPool:
             conn.close()
             return
         conn.idle_since = self.loop.time()
-        if conn.transport is not None:
-            conn.transport.resume_reading()  # notice the upstream closing it
+        conn.resume_reading()  # so that we notice the upstream closing it
         idle.append(conn)
 
     def forget(self, conn: UpstreamConnection) -> None:

@@ -153,29 +153,39 @@ def test_real_engine_down_then_back_loses_no_counts(app: RecordingApp, tmp_path:
     argv = [
         sys.executable, "-m", "sloengine", "serve",
         "--grpc-listen", f"127.0.0.1:{port}", "--http-listen", "127.0.0.1:0",
-        "--specs", str(spec), "--data-dir", str(tmp_path / "data"),
+        "--specs", str(spec), "--data-dir", str(tmp_path / "data"), "--grace", "1",
     ]  # fmt: skip
     proc = SidecarProcess(
         app.url, "--engine", f"127.0.0.1:{port}", "--flush-interval", "0.2"
     ).start()
     engine: subprocess.Popen[str] | None = None
+    log = (tmp_path / "engine.log").open("w")
+
+    def start_engine() -> subprocess.Popen[str]:
+        started = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=log, text=True)
+        assert started.stdout is not None and "serving" in started.stdout.readline()
+        return started
+
+    def period_counts() -> tuple[float, float]:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.SLOServiceStub(channel)
+            status = stub.GetStatus(pb.GetStatusRequest(service="svc"), timeout=5).statuses[0]
+        period = max(status.windows, key=lambda w: w.window_seconds)
+        return period.requests, period.errors
+
     try:
         send(proc, 12, 3)  # before the engine exists
-        engine = subprocess.Popen(
-            argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        assert engine.stdout is not None and "serving" in engine.stdout.readline()
-
-        def period_counts() -> tuple[float, float]:
-            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-                stub = pb_grpc.SLOServiceStub(channel)
-                status = stub.GetStatus(pb.GetStatusRequest(service="svc"), timeout=5).statuses[0]
-            period = max(status.windows, key=lambda w: w.window_seconds)
-            return period.requests, period.errors
-
+        engine = start_engine()
         assert wait_for(lambda: period_counts() == (15, 3)), period_counts()
+        engine.terminate()  # down again: graceful stop, acknowledged data is durable
+        engine.wait(15)
+        send(proc, 4, 1)
+        engine = start_engine()
+        assert wait_for(lambda: period_counts() == (20, 4)), period_counts()
+        assert proc.metric("sidecar_engine_dropped_samples_total") == 0
     finally:
         proc.terminate()
         if engine is not None:
             engine.terminate()
             engine.wait(15)
+        log.close()

@@ -1,0 +1,218 @@
+"""One request and its response through the proxy: framing, failures, retry, completion.
+
+The client connection feeds the request side (`send`), the upstream connection feeds the
+response side (`response_head` / `response_body` / `response_done`), and failures on
+either side end the exchange with a clear answer (502/504/408) or, once the response has
+started, by cutting the client connection.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from sidecar._http import simple_response
+from sidecar.tracecontext import Hop
+
+if TYPE_CHECKING:
+    from sidecar.proxy import ClientConnection
+    from sidecar.upstream import Key, UpstreamConnection
+
+__all__ = ["CHUNKED", "CLOSE", "LENGTH", "NONE", "Exchange"]
+
+# Body framing of a message.
+NONE, LENGTH, CHUNKED, CLOSE = 0, 1, 2, 3
+PAUSE_PIPELINE, PAUSE_UPSTREAM, PAUSE_PENDING = 1, 2, 4
+_MAX_PENDING = 256 * 1024
+_TERMINATOR = b"0\r\n\r\n"
+
+
+class Exchange:
+    """One request and its response through the proxy."""
+
+    __slots__ = (
+        "_pending",
+        "_pending_size",
+        "_resp_framing",
+        "_upstream_framing",
+        "conn",
+        "end",
+        "finished",
+        "head",
+        "hop",
+        "keep_alive",
+        "key",
+        "method",
+        "req_framing",
+        "request_complete",
+        "retried",
+        "route",
+        "start",
+        "start_ns",
+        "status",
+        "upstream",
+    )
+
+    def __init__(
+        self,
+        conn: ClientConnection,
+        method: str,
+        route: str,
+        key: Key,
+        head: bytes,
+        hop: Hop,
+        req_framing: int,
+        start: float,
+        start_ns: int,
+    ) -> None:
+        self.conn = conn
+        self.method = method
+        self.route = route
+        self.key = key
+        self.head = head
+        self.hop = hop
+        self.req_framing = req_framing
+        self.start = start
+        self.start_ns = start_ns
+        self.end = 0.0
+        self.keep_alive = True
+        self.request_complete = False
+        self.retried = False
+        self.finished = False
+        self.status = 0
+        self.upstream: UpstreamConnection | None = None
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._resp_framing = NONE
+        self._upstream_framing = NONE
+
+    # --- request side (called by the client connection) -----------------------------------
+    def send(self, data: bytes) -> None:
+        up = self.upstream
+        if up is not None:
+            up.write(data)
+        elif not self.finished:
+            self._pending.append(data)
+            self._pending_size += len(data)
+            if self._pending_size > _MAX_PENDING:
+                self.conn.pause_reading_for(PAUSE_PENDING)
+
+    def attach_upstream(self, up: UpstreamConnection) -> None:
+        if self.finished:
+            up.pool.release(up)
+            return
+        self.upstream = up
+        up.attach(self)
+        if self._pending:
+            up.write(self.head + b"".join(self._pending))
+            self._pending.clear()
+            self._pending_size = 0
+            self.conn.resume_reading_for(PAUSE_PENDING)
+        else:
+            up.write(self.head)
+
+    # --- response side (called by the upstream connection) --------------------------------
+    def interim_response(self, status: int, reason: bytes, lines: list[bytes]) -> None:
+        if self.conn.http_minor >= 1:
+            self.conn.write(b"".join([b"HTTP/1.1 %d %s\r\n" % (status, reason), *lines, b"\r\n"]))
+
+    def response_head(
+        self, status: int, reason: bytes, lines: list[bytes], has_length: bool, chunked: bool
+    ) -> None:
+        """`lines` are the end-to-end headers as (name, ": ", value, CRLF) groups."""
+        self.status = status
+        conn = self.conn
+        if self.method == "HEAD" or status == 204 or status == 304:
+            self._resp_framing = self._upstream_framing = NONE
+        elif chunked:
+            self._upstream_framing = CHUNKED
+            self._resp_framing = CHUNKED if conn.http_minor else CLOSE
+        elif has_length:
+            self._resp_framing = self._upstream_framing = LENGTH
+        else:
+            self._upstream_framing = CLOSE
+            self._resp_framing = CHUNKED if conn.http_minor else CLOSE
+        if self._resp_framing == CLOSE or conn.listener.draining:
+            self.keep_alive = False
+        lines.insert(0, b"HTTP/1.1 %d %s\r\n" % (status, reason))
+        if self._resp_framing == CHUNKED:
+            lines.append(b"transfer-encoding: chunked\r\n")
+        if not self.keep_alive:
+            lines.append(b"connection: close\r\n\r\n")
+        elif conn.http_minor == 0:
+            lines.append(b"connection: keep-alive\r\n\r\n")
+        else:
+            lines.append(b"\r\n")
+        conn.write(b"".join(lines))
+
+    def response_body(self, body: bytes) -> None:
+        if self._resp_framing == CHUNKED:
+            self.conn.write(b"%x\r\n" % len(body))
+            self.conn.write(body)
+            self.conn.write(b"\r\n")
+        else:
+            self.conn.write(body)
+
+    def response_done(self, upstream_keep: bool) -> None:
+        if self.finished:
+            return
+        if self._resp_framing == CHUNKED:
+            self.conn.write(_TERMINATOR)
+        up, self.upstream = self.upstream, None
+        if up is not None:
+            if upstream_keep and self.request_complete and self._upstream_framing != CLOSE:
+                up.pool.release(up)
+            else:
+                up.close()
+        self._finish()
+
+    def upstream_lost(self, up: UpstreamConnection, exc: Exception | None) -> None:
+        self.upstream = None
+        if self.finished:
+            return
+        if self.status == 0:
+            # A pooled connection the upstream closed just as we reused it: retry once on a
+            # new one if no request body has been consumed.
+            if up.reused and not self.retried and self.req_framing == NONE:
+                self.retried = True
+                up.pool.acquire(self.key, self, fresh=True)
+                return
+            reason = "reset" if exc is not None else "closed"
+            self.upstream_failed(502, f"upstream {reason} the connection before answering")
+        elif self._upstream_framing == CLOSE:
+            self.response_done(False)  # close-delimited body: the close is its end
+        else:
+            self.status = 502  # cut short: a failure for the SLO, whatever the status line
+            self.conn.abort()
+            self._finish()
+
+    def upstream_failed(self, status: int, message: str) -> None:
+        if self.finished:
+            return
+        up, self.upstream = self.upstream, None
+        if up is not None:
+            up.close()
+        if self.status == 0:
+            self.status = status
+            self.keep_alive = self.keep_alive and self.request_complete
+            self.conn.write(simple_response(status, message, close=not self.keep_alive))
+            self.conn.flush()
+        else:
+            self.status = status
+            self.conn.abort()
+        self._finish()
+
+    def client_gone(self) -> None:
+        if self.finished:
+            return
+        up, self.upstream = self.upstream, None
+        if up is not None:
+            up.close()
+        if self.status == 0:
+            self.status = 499  # as nginx logs it: the client closed the request
+        self._finish()
+
+    def _finish(self) -> None:
+        self.finished = True
+        self.end = time.perf_counter()
+        self.conn.exchange_finished(self)
