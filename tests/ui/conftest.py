@@ -180,11 +180,25 @@ def console(browser: webdriver.Chrome) -> Iterator[list[dict[str, Any]]]:
     assert not severe, "browser console errors:\n" + json.dumps(severe, indent=1)
 
 
-def screenshot(driver: webdriver.Chrome, name: str) -> Path:
-    """Save the page as artifacts/screenshots/<name>.png (git-ignored; CI keeps it)."""
+def screenshot(
+    driver: webdriver.Chrome, name: str, *, full_page: bool = False, height: int | None = None
+) -> Path:
+    """Save the page as artifacts/screenshots/<name>.png (git-ignored; CI keeps it).
+
+    `full_page` grows the window to the document's height for the shot; `height` crops it.
+    """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    driver.save_screenshot(str(path))
+    size = driver.get_window_size()
+    if full_page:
+        height = int(driver.execute_script("return document.documentElement.scrollHeight")) + 200
+    if height is not None:
+        driver.set_window_size(size["width"], height)
+    try:
+        driver.save_screenshot(str(path))
+    finally:
+        if height is not None:
+            driver.set_window_size(size["width"], size["height"])
     return path
 
 

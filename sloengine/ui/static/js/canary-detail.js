@@ -13,7 +13,7 @@ function timeline(d) {
       <span class="muted">by ${esc(e.actor)}:</span> ${esc(e.reason)}</li>`);
   if (d.current) {
     items.push(`<li class="now"><time>${timestamp(d.current.eval_time)}</time> now ${verdictBadge(d.current.verdict)}
-      <span class="muted">(current evaluation, not yet served)</span></li>`);
+      <span class="muted">(current evaluation)</span></li>`);
   }
   return items.length ? `<ol class="timeline" id="verdict-timeline">${items.join("")}</ol>` : "<p>No verdict recorded yet.</p>";
 }
