@@ -86,11 +86,16 @@ def check_trace_continued(client: httpx.Client, url: str) -> CheckResult:
 
 def check_audit(path: Path, service: str | None) -> CheckResult:
     # Imported here: the audit package is optional for a smoke run without --audit-log.
-    from sloengine.audit import verify  # type: ignore[attr-defined]
+    from sloengine.audit import verify
 
-    result = verify(path)
+    try:
+        result = verify(path)
+    except OSError as exc:
+        return CheckResult("audit", False, f"{path}: cannot read: {exc.strerror}")
     if not result.ok:
-        return CheckResult("audit", False, f"{path}: chain broken: {result}")
+        return CheckResult(
+            "audit", False, f"{path}: chain broken at line {result.line}: {result.reason}"
+        )
     if service is None:
         return CheckResult("audit", True, f"{path}: chain verified")
     text = path.read_text()
