@@ -10,13 +10,14 @@ import asyncio
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+
+from tests.support.http_app import serve_in_thread
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,21 +32,8 @@ def gateway_stand_in(delay_s: float) -> Iterator[str]:
     app.router.add_get("/search", handler)
     app.router.add_get("/docs/{id}", handler)
     app.router.add_post("/ingest", handler)
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
-    loop.run_until_complete(runner.setup())
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    loop.run_until_complete(site.start())
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
+    with serve_in_thread(app) as url:
+        yield url
 
 
 def run_locust(host: str, tmp_path: Path, p95_limit_s: float) -> subprocess.CompletedProcess[str]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from sloengine.smoke import run_smoke
+from tests.support.http_app import serve_in_thread
 
 METRICS = (
     "# TYPE http_requests_total counter\n"
@@ -49,21 +48,8 @@ def service(
     app.router.add_get("/ready", ready_h)
     app.router.add_get("/metrics", metrics_h)
     app.router.add_get("/search", search)
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
-    loop.run_until_complete(runner.setup())
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    loop.run_until_complete(site.start())
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
+    with serve_in_thread(app) as url:
+        yield url
 
 
 def failed(results: list) -> dict[str, str]:  # type: ignore[type-arg]
