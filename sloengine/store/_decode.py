@@ -70,10 +70,9 @@ def _series_labels(key: pb.SeriesKey) -> SeriesLabels:
         ("route", key.route),
         ("service", key.service),
         ("variant", key.variant),
+        *key.extra_labels.items(),
     ]
-    if key.extra_labels:
-        pairs.extend(key.extra_labels.items())
-        pairs.sort()
+    pairs.sort()
     return tuple((k, v) for k, v in pairs if v)
 
 
@@ -142,19 +141,29 @@ class _Columns:
         self._err_l: list[float] = []
         self._lat_l: list[float] = []
 
-    def add_short(self, block: pb.SeriesBlock, latency: Sequence[float]) -> None:
-        self._ts_l.extend(block.timestamps_unix_ms)
-        self._req_l.extend(block.requests)
-        self._err_l.extend(block.errors)
-        self._lat_l.extend(latency)
+    def add_short(
+        self,
+        ts: Sequence[int],
+        requests: Sequence[float],
+        errors: Sequence[float],
+        latency: Sequence[float],
+    ) -> None:
+        self._ts_l += ts
+        self._req_l += requests
+        self._err_l += errors
+        self._lat_l += latency
 
     def add_long(
-        self, block: pb.SeriesBlock, latency: Sequence[float] | npt.NDArray[np.float64]
+        self,
+        ts: Sequence[int],
+        requests: Sequence[float],
+        errors: Sequence[float],
+        latency: Sequence[float] | npt.NDArray[np.float64],
     ) -> None:
         self._flush()
-        self._ts.append(np.asarray(block.timestamps_unix_ms, dtype=np.int64))
-        self._req.append(np.asarray(block.requests, dtype=np.float64))
-        self._err.append(np.asarray(block.errors, dtype=np.float64))
+        self._ts.append(np.asarray(ts, dtype=np.int64))
+        self._req.append(np.asarray(requests, dtype=np.float64))
+        self._err.append(np.asarray(errors, dtype=np.float64))
         self._lat.append(np.asarray(latency, dtype=np.float64))
 
     def _flush(self) -> None:
@@ -174,6 +183,9 @@ class _Columns:
         npt.NDArray[np.float64],
     ]:
         self._flush()
+        if not self._ts:  # every block was empty
+            f64 = np.zeros(0)
+            return np.zeros(0, dtype=np.int64), f64, f64, f64
         if len(self._ts) == 1:
             return self._ts[0], self._req[0], self._err[0], self._lat[0]
         return (
@@ -196,44 +208,56 @@ def decode_push(
     max_future_s: float,
     latency_bounds_seconds: tuple[float, ...] = DEFAULT_LATENCY_BUCKETS_SECONDS,
 ) -> DecodedBatch:
-    """Validate `req` and return it as columns; raise IngestError naming the first bad field.
+    """Validate a PushRequest into columns; raise IngestError naming the first bad field.
 
     Samples must end within `(now_s - max_age_s, now_s + max_future_s]` (pass `math.inf`
     to skip, as WAL replay does). Latency buckets are mapped onto `latency_bounds_seconds`.
     """
+    mapper = _mapper(tuple(latency_bounds_seconds))
+    return _decode_message(req, now_s, max_age_s, max_future_s, mapper)
+
+
+def _decode_message(
+    req: pb.PushRequest, now_s: float, max_age_s: float, max_future_s: float, mapper: _BoundsMapper
+) -> DecodedBatch:
+    """The general path through the protobuf library (any valid encoding)."""
     if not req.producer_id:
         raise IngestError("producer_id", "must not be empty")
-    mapper = _mapper(tuple(latency_bounds_seconds))
     nbounds = len(mapper.store_bounds)
     series: list[SeriesLabels] = []
     cols = _Columns()
     lengths: list[int] = []
     zeros_row = [0.0] * nbounds
+    labels_cache = _LABELS_CACHE
+    # Every protobuf field access builds a wrapper object: read each field once.
     for i, block in enumerate(req.blocks):
         key = block.key
-        if not key.service:
+        service = key.service
+        if not service:
             raise IngestError(f"blocks[{i}].key.service", "must not be empty")
-        n = len(block.timestamps_unix_ms)
-        if len(block.requests) != n:
-            raise IngestError(
-                f"blocks[{i}].requests", f"has {len(block.requests)} values for {n} timestamps"
-            )
-        if len(block.errors) != n:
-            raise IngestError(
-                f"blocks[{i}].errors", f"has {len(block.errors)} values for {n} timestamps"
-            )
-        nb = len(block.latency_bounds_seconds)
-        has_latency = bool(nb or block.latency_bucket_counts)
+        tms = block.timestamps_unix_ms
+        rq = block.requests
+        er = block.errors
+        n = len(tms)
+        if len(rq) != n:
+            raise IngestError(f"blocks[{i}].requests", f"has {len(rq)} values for {n} timestamps")
+        if len(er) != n:
+            raise IngestError(f"blocks[{i}].errors", f"has {len(er)} values for {n} timestamps")
+        bounds = block.latency_bounds_seconds
+        counts = block.latency_bucket_counts
+        lat = _latency(bounds, counts, rq, i, n, mapper) if bounds or counts else zeros_row * n
         if n < _SHORT_BLOCK:
-            if has_latency:
-                lat = _latency(block, i, n, nb, mapper)
-                cols.add_short(block, lat.tolist() if isinstance(lat, np.ndarray) else lat)
-            else:
-                cols.add_short(block, zeros_row * n)
+            cols.add_short(tms, rq, er, lat.tolist() if isinstance(lat, np.ndarray) else lat)
         else:
-            lat = _latency(block, i, n, nb, mapper) if has_latency else zeros_row * n
-            cols.add_long(block, lat)
-        series.append(_series_labels(key))
+            cols.add_long(tms, rq, er, lat)
+        if key.extra_labels:
+            series.append(_series_labels(key))
+        else:
+            plain = (key.method, key.route, service, key.variant)
+            labels = labels_cache.get(plain)
+            if labels is None:
+                labels = _series_labels(key)
+            series.append(labels)
         lengths.append(n)
     width = LATENCY0 + nbounds
     if not lengths:
@@ -266,30 +290,35 @@ def decode_push(
 
 
 def _latency(
-    block: pb.SeriesBlock, i: int, n: int, nb: int, mapper: _BoundsMapper
+    bounds: Sequence[float],
+    counts: Sequence[float] | npt.NDArray[np.float64],
+    requests: Sequence[float] | npt.NDArray[np.float64],
+    i: int,
+    n: int,
+    mapper: _BoundsMapper,
 ) -> Sequence[float] | npt.NDArray[np.float64]:
     """One block's latency counts mapped onto the store bounds (validated afterwards)."""
-    if len(block.latency_bucket_counts) != n * nb:
+    nb = len(bounds)
+    if len(counts) != n * nb:
         raise IngestError(
             f"blocks[{i}].latency_bucket_counts",
-            f"has {len(block.latency_bucket_counts)} values, expected "
-            f"{n} timestamps x {nb} bounds = {n * nb}",
+            f"has {len(counts)} values, expected {n} timestamps x {nb} bounds = {n * nb}",
         )
-    m = mapper.matrix(tuple(block.latency_bounds_seconds), f"blocks[{i}]")
+    m = mapper.matrix(tuple(bounds), f"blocks[{i}]")
     if m is None:  # the store's own bounds: validated with the whole batch afterwards
-        return block.latency_bucket_counts
-    counts = np.asarray(block.latency_bucket_counts, dtype=np.float64)
+        return counts
     # Validate before mapping so the error names the block's own positions.
     where = f"blocks[{i}].latency_bucket_counts"
-    _check_counts(counts, where)
-    rows = counts.reshape(n, nb)
+    arr = np.asarray(counts, dtype=np.float64)
+    _check_counts(arr, where)
+    rows = arr.reshape(n, nb)
     sums = rows.sum(axis=1)
-    bad = sums > np.asarray(block.requests, dtype=np.float64)
+    bad = sums > np.asarray(requests, dtype=np.float64)
     if bad.any():
         j = _first(bad)
         raise IngestError(
             f"{where}[{j * nb}:{(j + 1) * nb}]",
-            f"sum {sums[j]:g} exceeds requests[{j}] = {block.requests[j]:g}",
+            f"sum {sums[j]:g} exceeds requests[{j}] = {requests[j]:g}",
         )
     return (rows @ m).ravel()
 

@@ -162,3 +162,52 @@ def test_coarser_producer_buckets_map_conservatively_onto_store_bounds() -> None
     assert lat[0.1] == 4 and lat[0.5] == 3  # (0.1, 0.3] is only known to be <= 0.5
     assert np.sum(batch.values[0, 2:]) == 7  # 20 s is above the last store bound (+Inf)
     assert ("zone", "eu") in batch.series[0]
+
+
+def _message_path(req: pb.PushRequest):  # type: ignore[no-untyped-def]
+    from sloengine.store._decode import _decode_message, _mapper
+
+    return _decode_message(req, NOW, 30 * 86400, 300, _mapper(tuple(BOUNDS)))
+
+
+def _same(a, b) -> None:  # type: ignore[no-untyped-def]
+    assert (a.producer_id, a.sequence, a.series) == (b.producer_id, b.sequence, b.series)
+    assert a.timestamps_unix_ms.tolist() == b.timestamps_unix_ms.tolist()
+    assert a.block_of_sample.tolist() == b.block_of_sample.tolist()
+    assert np.array_equal(a.values, b.values)
+
+
+def _varint(x: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((x & 0x7F) | (0x80 if x > 0x7F else 0))
+        x >>= 7
+        if not x:
+            return bytes(out)
+
+
+def test_unpacked_repeated_fields_decode_like_packed_ones() -> None:
+    # A block whose repeated fields are NOT packed (valid proto3, rare on the wire).
+    key = b"\x0a\x03svc"
+    block = b"\x0a" + _varint(len(key)) + key
+    for ts, n, e in ((NOW_MS - 1000, 5.0, 1.0), (NOW_MS, 7.0, 0.0)):
+        block += b"\x10" + _varint(ts)
+        block += b"\x19" + np.float64(n).tobytes() + b"\x21" + np.float64(e).tobytes()
+    raw = b"\x0a\x01p\x10\x09\x1a" + _varint(len(block)) + block
+    unpacked = decode_push(
+        pb.PushRequest.FromString(raw), now_s=NOW, max_age_s=3600, max_future_s=60
+    )
+    packed = pb.PushRequest(producer_id="p", sequence=9)
+    b = packed.blocks.add()
+    b.key.service = "svc"
+    b.timestamps_unix_ms.extend([NOW_MS - 1000, NOW_MS])
+    b.requests.extend([5, 7])
+    b.errors.extend([1, 0])
+    _same(unpacked, decode_push(packed, now_s=NOW, max_age_s=3600, max_future_s=60))
+
+
+def test_blocks_without_samples_decode_to_an_empty_batch() -> None:
+    req = pb.PushRequest(producer_id="p", sequence=1)
+    req.blocks.add().key.service = "svc"
+    batch = decode_push(req, now_s=NOW, max_age_s=3600, max_future_s=60)
+    assert batch.sample_count == 0 and batch.series == ((("service", "svc"),),)
