@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,9 +202,16 @@ def _rule_durations(url: str) -> dict[str, float]:
     return {m.group(1): float(m.group(2)) for m in pattern.finditer(text)}
 
 
-def bench_evaluation(
-    slos: int, hours: float, seconds: float, interval_s: int
-) -> tuple[float, float, int]:
+@dataclass(frozen=True)
+class Evaluation:
+    ours_s: float  # median over rounds of the summed group durations
+    sloth_s: float
+    ratio: float  # median over rounds of ours/sloth (both measured in the same round)
+    rounds: int
+    samples: int
+
+
+def bench_evaluation(slos: int, hours: float, seconds: float, interval_s: int) -> Evaluation:
     catalog = synthetic_catalog(slos)
     with tempfile.TemporaryDirectory(prefix="bench-rules-") as tmp:
         work = Path(tmp)
@@ -237,6 +245,7 @@ def bench_evaluation(
 
         rule_files = sorted(rules.iterdir())
         interval = f"{interval_s}s"
+        ratios: list[float] = []
         ours_rounds: list[float] = []
         sloth_rounds: list[float] = []
         with PrometheusServer(
@@ -250,9 +259,18 @@ def bench_evaluation(
             while time.monotonic() < deadline:
                 time.sleep(interval_s)
                 durations = _rule_durations(prom.url)
-                ours_rounds.append(sum(v for k, v in durations.items() if ";sloengine-" in k))
-                sloth_rounds.append(sum(v for k, v in durations.items() if ";sloth-" in k))
-        return statistics.median(ours_rounds), statistics.median(sloth_rounds), samples
+                ours = sum(v for k, v in durations.items() if ";sloengine-" in k)
+                sloth = sum(v for k, v in durations.items() if ";sloth-" in k)
+                ours_rounds.append(ours)
+                sloth_rounds.append(sloth)
+                ratios.append(ours / sloth)
+        return Evaluation(
+            statistics.median(ours_rounds),
+            statistics.median(sloth_rounds),
+            statistics.median(ratios),
+            len(ratios),
+            samples,
+        )
 
 
 def main() -> int:
@@ -261,8 +279,8 @@ def main() -> int:
     )
     parser.add_argument("--quick", action="store_true", help="small, fast smoke run")
     parser.add_argument("--slos", type=int, default=50)
-    parser.add_argument("--history-hours", type=float, default=48)
-    parser.add_argument("--seconds", type=float, default=60, help="how long to sample evaluations")
+    parser.add_argument("--history-hours", type=float, default=24)
+    parser.add_argument("--seconds", type=float, default=100, help="how long to sample evaluations")
     args = parser.parse_args()
     if shutil.which("prometheus") is None:
         print("prometheus not installed", file=sys.stderr)
@@ -273,11 +291,12 @@ def main() -> int:
 
     slos = 10 if args.quick else args.slos
     hours = 6 if args.quick else args.history_hours
-    seconds = 20 if args.quick else args.seconds
-    ours, sloth, samples = bench_evaluation(slos, hours, seconds, interval_s=5)
+    seconds = 30 if args.quick else args.seconds
+    ev = bench_evaluation(slos, hours, seconds, interval_s=10)
     print(
-        f"evaluation: {slos} SLOs over {samples:,} backfilled samples ({hours:g}h at 1m): "
-        f"median per round ours {ours * 1000:.2f} ms, sloth {sloth * 1000:.2f} ms, ratio ours/sloth {ours / sloth:.2f}"
+        f"evaluation: {slos} SLOs over {ev.samples:,} backfilled samples ({hours:g}h at 1m), {ev.rounds} rounds: "
+        f"median ours {ev.ours_s * 1000:.1f} ms, sloth {ev.sloth_s * 1000:.1f} ms per round; "
+        f"median ratio ours/sloth {ev.ratio:.2f}"
     )
     return 0
 
