@@ -22,7 +22,7 @@ def parse_duration_seconds(text: str) -> float:
 
 def format_duration(seconds: float) -> str:
     """Shortest Prometheus duration for a whole number of seconds: 300 -> "5m", 86400 -> "1d"."""
-    whole = int(round(seconds))
+    whole = round(seconds)
     if whole <= 0 or abs(whole - seconds) > 1e-9:
         raise ValueError(f"cannot format {seconds!r}s as a whole-second duration")
     # Days, not weeks: SLO periods are written 7d / 28d / 30d by Sloth, Pyrra and the Workbook.
