@@ -7,11 +7,14 @@ from http import HTTPStatus
 __all__ = [
     "HOP_BY_HOP",
     "KNOWN_METHODS",
+    "METHOD_LABELS",
     "REQUEST_HEADERS",
     "RESPONSE_HEADERS",
     "connection_tokens",
     "listed_in_connection",
     "parse_authority",
+    "request_header_class",
+    "response_header_class",
     "simple_response",
     "without_headers",
 ]
@@ -106,6 +109,34 @@ REQUEST_HEADERS: dict[bytes, int] = {
     b"x-forwarded-host": H_X_FORWARDED,
 }
 _CONNECTION_OPTIONS = frozenset({b"keep-alive", b"close"})
+
+
+_CLASS_CACHE_MAX = 4096
+REQUEST_CLASS_CACHE: dict[bytes, int] = {}
+RESPONSE_CLASS_CACHE: dict[bytes, int] = {}
+
+
+def request_header_class(name: bytes) -> int:
+    """REQUEST_HEADERS code for a raw header name (0: copy through); cached by raw name."""
+    code = REQUEST_CLASS_CACHE.get(name)
+    if code is None:
+        code = REQUEST_HEADERS.get(name.lower(), 0)
+        if len(REQUEST_CLASS_CACHE) < _CLASS_CACHE_MAX:
+            REQUEST_CLASS_CACHE[name] = code
+    return code
+
+
+def response_header_class(name: bytes) -> int:
+    """RESPONSE_HEADERS code for a raw header name (0: copy through); cached by raw name."""
+    code = RESPONSE_CLASS_CACHE.get(name)
+    if code is None:
+        code = RESPONSE_HEADERS.get(name.lower(), 0)
+        if len(RESPONSE_CLASS_CACHE) < _CLASS_CACHE_MAX:
+            RESPONSE_CLASS_CACHE[name] = code
+    return code
+
+
+METHOD_LABELS: dict[bytes, str] = {m.encode(): m for m in KNOWN_METHODS}
 
 
 def listed_in_connection(value: bytes) -> set[bytes]:

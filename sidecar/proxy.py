@@ -23,7 +23,8 @@ from typing import Protocol, cast
 import httptools
 
 from sidecar import _http
-from sidecar._http import KNOWN_METHODS, REQUEST_HEADERS, parse_authority
+from sidecar._http import METHOD_LABELS, parse_authority, request_header_class
+from sidecar._http import REQUEST_CLASS_CACHE as _REQUEST_CLASSES  # hot path: skip a call
 from sidecar._http import simple_response as _answer
 from sidecar.exchange import CHUNKED, LENGTH, NONE, PAUSE_PIPELINE, Exchange
 from sidecar.routes import RouteMatcher
@@ -174,8 +175,10 @@ class ClientConnection(asyncio.Protocol):
         self._header_bytes += len(name) + len(value) + 4
         if self._header_bytes > self._max_header_bytes:
             raise _Rejected(431, "request header fields too large")
-        code = REQUEST_HEADERS.get(name.lower())
+        code = _REQUEST_CLASSES.get(name)
         if code is None:
+            code = request_header_class(name)
+        if not code:
             self.lines += (name, _SEP, value, _CRLF)
         elif code == _http.H_CONTENT_LENGTH:
             self.lines += (name, _SEP, value, _CRLF)
@@ -378,7 +381,7 @@ class ProxyListener:
         if self.kind == INGRESS:
             assert self.upstream is not None and self.routes is not None
             key = self.upstream
-            route = self.routes.match(url.decode("latin-1"))
+            route = self.routes.match(url)
         else:
             key, target, host = _egress_target(url, host)
             route = ""
@@ -403,10 +406,9 @@ class ProxyListener:
         if conn.framing == CHUNKED:
             head.append(b"\r\ntransfer-encoding: chunked")
         head.append(b"\r\n\r\n")
-        method = method_b.decode("ascii", "replace")
         return Exchange(
             conn,
-            method if method in KNOWN_METHODS else "_OTHER",
+            METHOD_LABELS.get(method_b, "_OTHER"),
             route,
             key,
             b"".join(head),

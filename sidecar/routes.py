@@ -45,14 +45,15 @@ class RouteMatcher:
         self._patterns = [
             (re.compile("".join(_segment_regex(s) for s in t.split("/")[1:])), t) for t in dynamic
         ]
-        self._cache: dict[str, str] = {}
+        self._cache: dict[bytes | str, str] = {}
 
-    def match(self, target: str) -> str:
+    def match(self, target: bytes | str) -> str:
         """The template for `target` (a path, maybe with a query), or UNMATCHED_ROUTE."""
         cached = self._cache.get(target)
         if cached is not None:
             return cached
-        path = target.partition("?")[0]
+        text = target.decode("latin-1") if isinstance(target, bytes) else target
+        path = text.partition("?")[0]
         route = self._static.get(path)
         if route is None:
             route = UNMATCHED_ROUTE

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, cast
 import httptools
 
 from sidecar import _http
-from sidecar._http import RESPONSE_HEADERS
+from sidecar._http import RESPONSE_CLASS_CACHE as _RESPONSE_CLASSES  # hot path: skip a call
+from sidecar._http import response_header_class
 from sidecar.exchange import PAUSE_UPSTREAM
 
 if TYPE_CHECKING:
@@ -110,8 +111,10 @@ class UpstreamConnection(asyncio.Protocol):
         self._reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        code = RESPONSE_HEADERS.get(name.lower())
+        code = _RESPONSE_CLASSES.get(name)
         if code is None:
+            code = response_header_class(name)
+        if not code:
             self._lines += (name, b": ", value, b"\r\n")
         elif code == _http.H_CONTENT_LENGTH:
             self._lines += (name, b": ", value, b"\r\n")
