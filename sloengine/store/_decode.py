@@ -1,8 +1,9 @@
 """PushRequest -> validated numpy columns (`DecodedBatch`).
 
-All per-sample work is vectorised over the concatenation of a batch's blocks; the Python
-loop runs once per block (reading its repeated fields through the buffer protocol). Errors
-name the first offending field as `blocks[3].errors[7]: reason`.
+All per-sample work is vectorised over the concatenation of a batch's blocks (validation in
+`_validate`); the Python loop runs once per block and reads each protobuf field once.
+Columns of `DecodedBatch.values`: requests, errors, then one per store latency bound
+(non-cumulative; requests above the last bound are implied).
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ import numpy.typing as npt
 from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS
 from sloengine.errors import IngestError
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.store._validate import (
+    ERRORS,
+    LATENCY0,
+    REQUESTS,
+    check_batch,
+    check_counts,
+    first_index,
+)
 
 SeriesLabels = tuple[tuple[str, str], ...]
-
-# Column layout of `DecodedBatch.values` and of the rings: requests, errors, then one column
-# per store latency bound (non-cumulative; requests above the last bound are implied).
-REQUESTS = 0
-ERRORS = 1
-LATENCY0 = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -196,10 +199,6 @@ class _Columns:
         )
 
 
-def _first(mask: npt.NDArray[np.bool_]) -> int:
-    return int(np.argmax(mask))
-
-
 def decode_push(
     req: pb.PushRequest,
     *,
@@ -277,7 +276,7 @@ def _decode_message(
     values[:, ERRORS] = errors
     values[:, LATENCY0:] = latency.reshape(ts.size, nbounds)
     block_of_sample = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-    _check_batch(ts, values, block_of_sample, lengths, now_s, max_age_s, max_future_s)
+    check_batch(ts, values, block_of_sample, lengths, now_s, max_age_s, max_future_s)
     return DecodedBatch(
         req.producer_id,
         req.sequence,
@@ -310,121 +309,14 @@ def _latency(
     # Validate before mapping so the error names the block's own positions.
     where = f"blocks[{i}].latency_bucket_counts"
     arr = np.asarray(counts, dtype=np.float64)
-    _check_counts(arr, where)
+    check_counts(arr, where)
     rows = arr.reshape(n, nb)
     sums = rows.sum(axis=1)
     bad = sums > np.asarray(requests, dtype=np.float64)
     if bad.any():
-        j = _first(bad)
+        j = first_index(bad)
         raise IngestError(
             f"{where}[{j * nb}:{(j + 1) * nb}]",
             f"sum {sums[j]:g} exceeds requests[{j}] = {requests[j]:g}",
         )
     return (rows @ m).ravel()
-
-
-def _check_counts(x: npt.NDArray[np.float64], where: str) -> None:
-    finite = np.isfinite(x)
-    if not finite.all():
-        j = _first(~finite)
-        raise IngestError(f"{where}[{j}]", _count_reason(float(x[j])))
-    neg = x < 0
-    if neg.any():
-        j = _first(neg)
-        raise IngestError(f"{where}[{j}]", _count_reason(float(x[j])))
-
-
-class _Locator:
-    """Turns a row of the concatenated columns back into (block, index within block)."""
-
-    def __init__(self, block_of_sample: npt.NDArray[np.int64], lengths: list[int]) -> None:
-        self._blocks = block_of_sample
-        self._starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-
-    def __call__(self, row: int) -> tuple[int, int]:
-        b = int(self._blocks[row])
-        return b, row - int(self._starts[b])
-
-
-def _check_batch(
-    ts: npt.NDArray[np.int64],
-    values: npt.NDArray[np.float64],
-    block_of_sample: npt.NDArray[np.int64],
-    lengths: list[int],
-    now_s: float,
-    max_age_s: float,
-    max_future_s: float,
-) -> None:
-    locate = _Locator(block_of_sample, lengths)
-    # One vectorised pass for the common all-valid batch; locate the culprit only on failure.
-    if not (np.isfinite(values).all() and (values >= 0).all()):
-        _raise_bad_count(values, locate)
-    over = values[:, ERRORS] > values[:, REQUESTS]
-    if over.any():
-        b, k = locate(_first(over))
-        raise IngestError(
-            f"blocks[{b}].errors[{k}]",
-            f"{values[_first(over), ERRORS]:g} errors exceed "
-            f"{values[_first(over), REQUESTS]:g} requests",
-        )
-    nb = values.shape[1] - LATENCY0
-    if nb:
-        sums = values[:, LATENCY0:].sum(axis=1)
-        slow = sums > values[:, REQUESTS]
-        if slow.any():
-            j = _first(slow)
-            b, k = locate(j)
-            raise IngestError(
-                f"blocks[{b}].latency_bucket_counts[{k * nb}:{(k + 1) * nb}]",
-                f"sum {sums[j]:g} exceeds requests[{k}] = {values[j, REQUESTS]:g}",
-            )
-    _check_times(ts, locate, now_s, max_age_s, max_future_s)
-
-
-def _raise_bad_count(values: npt.NDArray[np.float64], locate: _Locator) -> None:
-    for col, field in ((REQUESTS, "requests"), (ERRORS, "errors")):
-        x = values[:, col]
-        bad = ~(np.isfinite(x) & (x >= 0))
-        if bad.any():
-            j = _first(bad)
-            b, k = locate(j)
-            raise IngestError(f"blocks[{b}].{field}[{k}]", _count_reason(float(x[j])))
-    nb = values.shape[1] - LATENCY0
-    flat = values[:, LATENCY0:].ravel()
-    j = _first(~(np.isfinite(flat) & (flat >= 0)))
-    row, col = divmod(j, nb)
-    b, k = locate(row)
-    raise IngestError(
-        f"blocks[{b}].latency_bucket_counts[{k * nb + col}]", _count_reason(float(flat[j]))
-    )
-
-
-def _count_reason(x: float) -> str:
-    return f"must be finite, got {x}" if not math.isfinite(x) else f"must be >= 0, got {x:g}"
-
-
-def _check_times(
-    ts: npt.NDArray[np.int64],
-    locate: _Locator,
-    now_s: float,
-    max_age_s: float,
-    max_future_s: float,
-) -> None:
-    oldest_ms = 0 if math.isinf(max_age_s) else math.floor((now_s - max_age_s) * 1000)
-    low = ts <= max(0, oldest_ms)
-    if low.any():
-        j = _first(low)
-        b, k = locate(j)
-        raise IngestError(
-            f"blocks[{b}].timestamps_unix_ms[{k}]",
-            f"{int(ts[j])} is older than the retained {max_age_s:g} s (now {now_s:.3f})",
-        )
-    if not math.isinf(max_future_s):
-        high = ts > math.floor((now_s + max_future_s) * 1000)
-        if high.any():
-            j = _first(high)
-            b, k = locate(j)
-            raise IngestError(
-                f"blocks[{b}].timestamps_unix_ms[{k}]",
-                f"{int(ts[j])} is more than {max_future_s:g} s in the future (now {now_s:.3f})",
-            )

@@ -164,12 +164,6 @@ def test_coarser_producer_buckets_map_conservatively_onto_store_bounds() -> None
     assert ("zone", "eu") in batch.series[0]
 
 
-def _message_path(req: pb.PushRequest):  # type: ignore[no-untyped-def]
-    from sloengine.store._decode import _decode_message, _mapper
-
-    return _decode_message(req, NOW, 30 * 86400, 300, _mapper(tuple(BOUNDS)))
-
-
 def _same(a, b) -> None:  # type: ignore[no-untyped-def]
     assert (a.producer_id, a.sequence, a.series) == (b.producer_id, b.sequence, b.series)
     assert a.timestamps_unix_ms.tolist() == b.timestamps_unix_ms.tolist()
