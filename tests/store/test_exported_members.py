@@ -1,0 +1,32 @@
+"""The store's public surface is small and deliberate."""
+
+from __future__ import annotations
+
+import sloengine.burn
+import sloengine.evaluate
+import sloengine.store
+
+
+def test_store_exports() -> None:
+    assert sloengine.store.__all__ == [
+        "DEDUPE_WINDOW",
+        "DEFAULT_LEVELS",
+        "DecodedBatch",
+        "DurableStore",
+        "Level",
+        "PushOutcome",
+        "PushStatus",
+        "RecoveryReport",
+        "SeriesStore",
+        "WalCorruptError",
+        "WindowSum",
+        "decode_push",
+    ]
+    for name in sloengine.store.__all__:
+        assert getattr(sloengine.store, name) is not None
+
+
+def test_maths_modules_export_sorted_names() -> None:
+    for module in (sloengine.burn, sloengine.evaluate):
+        assert module.__all__ == sorted(module.__all__)
+        assert all(hasattr(module, name) for name in module.__all__)
