@@ -10,13 +10,17 @@ verdict is evaluated at an explicit time, which the canary plugin treats as a wh
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from sloengine import conventions
 from sloengine.errors import SloEngineError
-from sloengine.model import SLO
+from sloengine.evaluate import evaluate_slo
+from sloengine.model import SLO, NativeSLI
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.ui._audit import AuditReader
 from sloengine.ui._canary_views import (
@@ -40,15 +44,49 @@ from sloengine.ui._slo_views import (
 if TYPE_CHECKING:
     from sloengine.app import EngineState
     from sloengine.canary import CanaryCore
+    from sloengine.store import SeriesStore, WindowSum
 
 __all__ = ["HISTORY_POINTS", "UIBackend", "UIRequestError"]
 
 log = logging.getLogger(__name__)
 
 HISTORY_POINTS = 60
+LIST_YIELD_EVERY = 100
+LIST_MIN_REFRESH_SECONDS = 1.0
+LIST_REFRESH_FACTOR = 4.0
 DEFAULT_QUANTILE = 0.95
 DEFAULT_CANARY_WINDOW_SECONDS = 300.0
 AUDIT_PAGE_MAX = 1000
+
+
+@dataclass(frozen=True)
+class _ListCache:
+    key: tuple[int, int]
+    fresh_until: float  # time.monotonic()
+    body: dict[str, Any]
+
+
+class _SharedWindowSums:
+    """`SeriesStore.window_sum` read through a cache for one pass over the catalog: SLOs that
+    select the same series (a service's availability and latency SLOs) read each window once.
+    """
+
+    def __init__(self, store: SeriesStore) -> None:
+        self._store = store
+        self._sums: dict[tuple[Any, ...], WindowSum] = {}
+
+    def window_sum(
+        self,
+        selector: Mapping[str, str] | tuple[tuple[str, str], ...],
+        window_seconds: float,
+        at_unix_s: float,
+    ) -> WindowSum:
+        items = tuple(sorted(selector.items() if isinstance(selector, Mapping) else selector))
+        key = (items, window_seconds, at_unix_s)
+        found = self._sums.get(key)
+        if found is None:
+            found = self._sums[key] = self._store.window_sum(selector, window_seconds, at_unix_s)
+        return found
 
 
 class UIRequestError(ValueError):
@@ -75,7 +113,7 @@ class UIBackend:
         self.state = state
         self.canary = canary
         self.audit = audit
-        self._list_cache: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+        self._list_cache: _ListCache | None = None
         self._discovered: tuple[int, list[CanaryKey]] | None = None
 
     # --- SLOs ------------------------------------------------------------------------------------
@@ -85,24 +123,48 @@ class UIBackend:
         except SloEngineError as exc:
             return None, str(exc)
 
+    async def _list_status(
+        self, slo: SLO, at: float, shared: _SharedWindowSums
+    ) -> tuple[StatusLike | None, str]:
+        if not isinstance(slo.sli, NativeSLI):
+            return await self._status(slo, at)
+        try:
+            # evaluate_slo only calls window_sum, which the shared cache provides.
+            store = cast("SeriesStore", shared)
+            return evaluate_slo(slo, self.state.policy_for(slo), store, at), ""
+        except SloEngineError as exc:
+            return None, str(exc)
+
     async def slo_list(self) -> dict[str, Any]:
-        """Every SLO of the catalog with its current SLI, budget, burn rates and alert state."""
+        """Every SLO of the catalog with its current SLI, budget, burn rates and alert state.
+
+        However many browsers poll, the list is evaluated at most once per store change and
+        clock second, and no more often than LIST_REFRESH_FACTOR times its own cost: a big
+        catalog refreshes a little less often rather than starving ingest of the loop.
+        """
         state = self.state
         now = state.now()
-        # One evaluation per store change and second, however many browsers poll.
         key = (state.store.version, round(now))
-        if self._list_cache is not None and self._list_cache[0] == key:
-            return self._list_cache[1]
+        cached = self._list_cache
+        if cached is not None and (cached.key == key or time.monotonic() < cached.fresh_until):
+            return cached.body
+        started = time.monotonic()
         slos = state.catalog.slos
-        columns = policy_windows(
-            {state.policy_for(s).name: state.policy_for(s) for s in slos}.values()
-        )
+        policies = {id(p): p for p in (state.policy_for(s) for s in slos)}
+        columns = policy_windows(policies.values())
+        shared = _SharedWindowSums(state.store)
         rows = []
-        for slo in slos:
-            status, error = await self._status(slo, now)
+        for i, slo in enumerate(slos):
+            if i and i % LIST_YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # let ingest and other requests run
+            status, error = await self._list_status(slo, now, shared)
             rows.append(slo_row_json(slo, state.policy_for(slo), status, columns, error))
         body = {"eval_time": now, "windows": columns, "slos": rows}
-        self._list_cache = (key, body)
+        elapsed = time.monotonic() - started
+        fresh_until = time.monotonic() + max(
+            LIST_MIN_REFRESH_SECONDS, LIST_REFRESH_FACTOR * elapsed
+        )
+        self._list_cache = _ListCache(key, fresh_until, body)
         return body
 
     def _find(self, service: str, name: str) -> SLO:
