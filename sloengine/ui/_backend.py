@@ -11,7 +11,6 @@ verdict is evaluated at an explicit time, which the canary plugin treats as a wh
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,7 +47,6 @@ if TYPE_CHECKING:
 
 __all__ = ["HISTORY_POINTS", "UIBackend", "UIRequestError"]
 
-log = logging.getLogger(__name__)
 
 HISTORY_POINTS = 60
 LIST_YIELD_EVERY = 100

@@ -135,3 +135,29 @@ async def test_audit_api_verifies_the_chain_the_canary_plugin_writes(
     assert status == 200
     assert data["verification"]["ok"] and data["verification"]["head_checked"]
     assert [e["action"] for e in data["entries"]] == ["config_loaded"]
+
+
+async def test_detail_of_an_slo_that_cannot_be_evaluated_says_why(
+    start: Callable[..., Any],
+) -> None:
+    get = await start()
+    status, data, _ = await get("/ui/api/slo?service=legacy&name=events&range=1h")
+    assert status == 200
+    assert data["status"] is None and data["history"] is None
+    assert "prometheus" in data["error"].lower()
+    assert [t["factor"] for t in data["thresholds"]] == [14.4, 6.0, 3.0, 1.0]
+
+
+async def test_canary_without_traffic_is_inconclusive_with_empty_series(
+    start: Callable[..., Any],
+) -> None:
+    get = await start()
+    status, data, _ = await get("/ui/api/canary?service=checkout&range=6h")
+    assert status == 200
+    assert data["current"]["verdict"] == "INCONCLUSIVE"
+    assert data["served"] is None and data["timeline"] == [] and data["rollbacks"] == []
+    series = data["series"]
+    assert len(series["t"]) == 60 and set(series["canary_error_ratio"]) == {None}
+    # Asking the UI recorded nothing: the audit log still holds only the config load.
+    _, audit, _ = await get("/ui/api/audit")
+    assert [e["action"] for e in audit["entries"]] == ["config_loaded"]
