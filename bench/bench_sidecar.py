@@ -117,7 +117,9 @@ def start_sidecar(port: int, upstream: int) -> subprocess.Popen[bytes]:
 
 
 def start_aiohttp_proxy(port: int, upstream: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([PY, __file__, "--aiohttp-proxy", str(port), str(upstream)])
+    return subprocess.Popen(
+        [PY, __file__, "--aiohttp-proxy", str(port), str(upstream)], stderr=subprocess.DEVNULL
+    )
 
 
 def run_aiohttp_proxy(port: int, upstream: int) -> None:
@@ -159,7 +161,15 @@ def run_aiohttp_proxy(port: int, upstream: int) -> None:
 # --- load generators ---------------------------------------------------------------------------
 
 
-def wrk_rps(port: int, seconds: float, connections: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk_run(port: int, seconds: float, connections: int) -> tuple[float, int]:
+    """(requests/s, requests) of one wrk run; raises on any non-2xx answer."""
     assert WRK is not None
     out = subprocess.run(
         [WRK, "-t1", f"-c{connections}", f"-d{seconds}s", f"http://127.0.0.1:{port}/"],
@@ -168,16 +178,20 @@ def wrk_rps(port: int, seconds: float, connections: int) -> float:
         check=True,
     ).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    n = re.search(r"(\d+) requests in", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if m is None or errors is not None:
+    if m is None or n is None or errors is not None:
         raise RuntimeError(f"wrk failed against :{port}: {out}")
-    return float(m.group(1))
+    return float(m.group(1)), int(n.group(1))
 
 
-def open_loop(port: int, rate: float, seconds: float) -> dict[str, float]:
-    """Run the open-loop generator in its own process; returns p50/p99 in ms."""
+def latency(port: int, rate: float, seconds: float) -> dict[str, float]:
+    """Run the latency generator in its own process; p50/p99 in ms.
+
+    rate > 0: open loop at `rate` requests/s; rate == 0: one connection, back to back.
+    """
     out = subprocess.run(
-        [PY, __file__, "--open-loop", str(port), str(rate), str(seconds)],
+        [PY, __file__, "--latency", str(port), str(rate), str(seconds)],
         capture_output=True,
         text=True,
         check=True,
@@ -185,14 +199,16 @@ def open_loop(port: int, rate: float, seconds: float) -> dict[str, float]:
     return json.loads(out)  # type: ignore[no-any-return]
 
 
-def run_open_loop(port: int, rate: float, seconds: float) -> None:
-    """Sends on a fixed clock over a pool of keep-alive connections; latency from schedule."""
+def run_latency(port: int, rate: float, seconds: float) -> None:
+    """Open loop: sends on a fixed clock over 32 keep-alive connections, latency measured
+    from the scheduled time (a send that waits for a free connection counts its wait)."""
     import httptools
     import uvloop
 
     request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
     latencies: list[float] = []
     waiting: deque[float] = deque()  # scheduled times not sent yet (all connections busy)
+    idle: deque[Conn] = deque()
 
     class Conn(asyncio.Protocol):
         def __init__(self) -> None:
@@ -218,15 +234,26 @@ def run_open_loop(port: int, rate: float, seconds: float) -> None:
             assert self.transport is not None
             self.transport.write(request)
 
-    idle: deque[Conn] = deque()
+    async def back_to_back() -> None:
+        loop = asyncio.get_running_loop()
+        _, conn = await loop.create_connection(Conn, "127.0.0.1", port)
+        idle.append(conn)
+        end = time.perf_counter() + seconds
+        count = 0
+        while time.perf_counter() < end:
+            idle.popleft().send(time.perf_counter())
+            while not idle:
+                await asyncio.sleep(0)
+            count += 1
+            if count == 200:
+                latencies.clear()  # warm-up
 
-    async def main() -> None:
+    async def open_loop() -> None:
         loop = asyncio.get_running_loop()
         for _ in range(32):
             _, conn = await loop.create_connection(Conn, "127.0.0.1", port)
             idle.append(conn)
-        # warm-up: a few requests on every connection
-        for _ in range(3):
+        for _ in range(3):  # warm-up: a few requests on every connection
             for conn in list(idle):
                 idle.remove(conn)
                 conn.send(time.perf_counter())
@@ -238,7 +265,7 @@ def run_open_loop(port: int, rate: float, seconds: float) -> None:
         start = time.perf_counter() + 0.01
         for i in range(total):
             due = start + i * interval
-            # coarse sleep, then yield to the loop until due (keeps serving responses)
+            # coarse sleep, then yield to the loop until due (responses keep being read)
             while (now := time.perf_counter()) < due:
                 if due - now > 0.002:
                     await asyncio.sleep(due - now - 0.0015)
@@ -252,34 +279,69 @@ def run_open_loop(port: int, rate: float, seconds: float) -> None:
         while len(latencies) < total and time.perf_counter() < deadline:
             await asyncio.sleep(0.001)
 
-    uvloop.run(main())
+    uvloop.run(back_to_back() if rate <= 0 else open_loop())
     ms = sorted(x * 1000 for x in latencies)
-    print(
-        json.dumps(
-            {
-                "p50": ms[len(ms) // 2],
-                "p99": ms[int(len(ms) * 0.99)],
-                "n": len(ms),
-            }
-        )
-    )
+    print(json.dumps({"p50": ms[len(ms) // 2], "p99": ms[int(len(ms) * 0.99)], "n": len(ms)}))
 
 
 # --- the benchmark -------------------------------------------------------------------------------
 
 
+def _quantiles(runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    return {
+        name: {q: statistics.median(run[q] for run in r) for q in ("p50", "p99")}
+        for name, r in runs.items()
+    }
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def report(
+    rounds: int,
+    rps: dict[str, list[float]],
+    cpu_us: dict[str, list[float]],
+    lat: dict[str, list[dict[str, float]]],
+    seq: dict[str, list[dict[str, float]]],
+) -> None:
+    med = {name: statistics.median(v) for name, v in rps.items()}
+    cpu = {name: statistics.median(v) for name, v in cpu_us.items()}
+    ratio = med["sidecar"] / med["nginx"]
+    print()
+    print(f"max throughput (wrk -t1 -c50, keep-alive; median of {rounds}):")
+    for name, value in med.items():
+        extra = f"   {cpu[name]:5.1f} us CPU/request" if name in cpu else ""
+        print(f"  {name:8s} {value:10,.0f} req/s  ({value / med['direct']:.2f}x direct){extra}")
+    print(f"  sidecar / nginx requests/s = {ratio:.2f}   (goal >= 0.60: {_verdict(ratio >= 0.6)})")
+    print(f"  nginx / sidecar CPU per request = {cpu['nginx'] / cpu['sidecar']:.2f}")
+    print(f"  sidecar / aiohttp-proxy requests/s = {med['sidecar'] / med['aiohttp']:.2f}")
+    for title, runs in (
+        (f"open loop at 1,000 req/s, ms from the scheduled send (median of {rounds}):", lat),
+        ("one connection back to back, ms per round trip:", seq),
+    ):
+        q = _quantiles(runs)
+        print(title)
+        for name, v in q.items():
+            print(f"  {name:8s} p50 {v['p50']:.3f}   p99 {v['p99']:.3f}")
+        added50 = q["sidecar"]["p50"] - q["direct"]["p50"]
+        added99 = q["sidecar"]["p99"] - q["direct"]["p99"]
+        print(f"  added p50 {added50:+.3f} ms (goal <= 0.300: {_verdict(added50 <= 0.3)})")
+        print(f"  added p99 {added99:+.3f} ms (goal <= 1.000: {_verdict(added99 <= 1.0)})")
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one short round (smoke run)")
     parser.add_argument("--aiohttp-proxy", nargs=2, type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--open-loop", nargs=3, type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--latency", nargs=3, type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.aiohttp_proxy:
         run_aiohttp_proxy(*args.aiohttp_proxy)
         return 0
-    if args.open_loop:
-        port, rate, seconds = args.open_loop
-        run_open_loop(int(port), rate, seconds)
+    if args.latency:
+        port, rate, seconds = args.latency
+        run_latency(int(port), rate, seconds)
         return 0
     if WRK is None or not os.path.exists(NGINX):
         print("bench_sidecar: needs wrk and /usr/sbin/nginx (apt-get install wrk nginx-light)")
@@ -288,62 +350,42 @@ def main() -> int:
     rounds, wrk_s, lat_s = (1, 2, 2) if args.quick else (3, 4, 4)
     tmp = Path(tempfile.mkdtemp(prefix="bench-sidecar-"))
     ports = {name: free_port() for name in ("upstream", "nginx", "sidecar", "aiohttp")}
-    procs = [
-        start_nginx(tmp, "upstream", upstream_block(ports["upstream"])),
-        start_nginx(tmp, "proxy", nginx_proxy_block(ports["nginx"], ports["upstream"])),
-        start_sidecar(ports["sidecar"], ports["upstream"]),
-        start_aiohttp_proxy(ports["aiohttp"], ports["upstream"]),
-    ]
+    procs = {
+        "upstream": start_nginx(tmp, "upstream", upstream_block(ports["upstream"])),
+        "nginx": start_nginx(tmp, "proxy", nginx_proxy_block(ports["nginx"], ports["upstream"])),
+        "sidecar": start_sidecar(ports["sidecar"], ports["upstream"]),
+        "aiohttp": start_aiohttp_proxy(ports["aiohttp"], ports["upstream"]),
+    }
     try:
         for port in ports.values():
             wait_port(port)
-        targets = {
-            "direct": ports["upstream"],
-            **{k: ports[k] for k in ("nginx", "sidecar", "aiohttp")},
+        targets = {"direct": ports["upstream"]} | {
+            k: ports[k] for k in ("nginx", "sidecar", "aiohttp")
         }
         for port in targets.values():  # warm up (pools, caches)
-            wrk_rps(port, 1, 16)
+            wrk_run(port, 1, 16)
         rps: dict[str, list[float]] = {name: [] for name in targets}
+        cpu_us: dict[str, list[float]] = {name: [] for name in ("nginx", "sidecar", "aiohttp")}
         lat: dict[str, list[dict[str, float]]] = {"direct": [], "sidecar": []}
+        seq: dict[str, list[dict[str, float]]] = {"direct": [], "sidecar": []}
         for r in range(rounds):
             for name, port in targets.items():
-                rps[name].append(wrk_rps(port, wrk_s, 50))
+                pid = procs[name].pid if name in cpu_us else None
+                before = cpu_seconds(pid) if pid else 0.0
+                value, count = wrk_run(port, wrk_s, 50)
+                rps[name].append(value)
+                if pid:
+                    cpu_us[name].append((cpu_seconds(pid) - before) / count * 1e6)
             for name in lat:
-                lat[name].append(open_loop(targets[name], 1000, lat_s))
-            print(
-                f"round {r + 1}/{rounds}: "
-                + ", ".join(f"{k} {v[-1]:,.0f} rps" for k, v in rps.items()),
-                flush=True,
-            )
-        med = {name: statistics.median(v) for name, v in rps.items()}
-        p = {
-            name: {q: statistics.median(run[q] for run in runs) for q in ("p50", "p99")}
-            for name, runs in lat.items()
-        }
-        added50 = p["sidecar"]["p50"] - p["direct"]["p50"]
-        added99 = p["sidecar"]["p99"] - p["direct"]["p99"]
-        ratio = med["sidecar"] / med["nginx"]
-        print()
-        print(f"max throughput (wrk -c50, median of {rounds}), requests/s:")
-        for name, value in med.items():
-            print(f"  {name:8s} {value:10,.0f}   ({value / med['direct']:.2f}x direct)")
-        print(
-            f"  sidecar / nginx = {ratio:.2f}   (goal >= 0.60: {'met' if ratio >= 0.6 else 'MISSED'})"
-        )
-        print(f"  sidecar / aiohttp proxy = {med['sidecar'] / med['aiohttp']:.2f}")
-        print(f"open loop at 1,000 requests/s (median of {rounds}), ms from the scheduled send:")
-        for name, q in p.items():
-            print(f"  {name:8s} p50 {q['p50']:.3f}   p99 {q['p99']:.3f}")
-        print(
-            f"  added p50 = {added50:+.3f} ms (goal <= 0.300: {'met' if added50 <= 0.3 else 'MISSED'})"
-        )
-        print(
-            f"  added p99 = {added99:+.3f} ms (goal <= 1.000: {'met' if added99 <= 1.0 else 'MISSED'})"
-        )
+                lat[name].append(latency(targets[name], 1000, lat_s))
+                seq[name].append(latency(targets[name], 0, 1))
+            line = ", ".join(f"{k} {v[-1]:,.0f} req/s" for k, v in rps.items())
+            print(f"round {r + 1}/{rounds}: {line}", flush=True)
+        report(rounds, rps, cpu_us, lat, seq)
     finally:
-        for proc in procs:
+        for proc in procs.values():
             proc.send_signal(signal.SIGTERM)
-        for proc in procs:
+        for proc in procs.values():
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
