@@ -225,10 +225,11 @@ class SeriesStore:
                 if not used:
                     continue
                 arr = arrays[k]
+                # Only the used columns: untouched capacity stays unmapped zero pages.
                 if head == _NO_HEAD or nb - head >= slots:
-                    arr[:, :] = 0.0
+                    arr[:, :used] = 0.0
                 else:
-                    arr[np.arange(head + 1, nb + 1) % slots] = 0.0
+                    arr[np.arange(head + 1, nb + 1) % slots, :used] = 0.0
             self._heads[k] = nb
 
     def _add(self, arrays: list[_F64], key: _I64, vals: _F64) -> None:
