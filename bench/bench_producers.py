@@ -29,6 +29,7 @@ import grpc
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 
 PUSH = "/sloengine.v1.IngestService/Push"
+WARM_UP_S = 1.0
 
 
 def start_engine(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
@@ -79,9 +80,10 @@ def batch_body(producer: int, series: int) -> bytes:
 
 
 async def producer(
-    address: str, index: int, series: int, interval_s: float, until: float
+    address: str, index: int, series: int, interval_s: float, measure_from: float, until: float
 ) -> tuple[int, int, list[float]]:
-    """One stream; returns (sent, acked, ack latencies in seconds)."""
+    """One stream; returns (sent, acked, ack latencies in seconds) of batches sent after
+    `measure_from` (the first second, with every stream connecting at once, is warm-up)."""
     body = batch_body(index, series)
     name = f"bench-producer-{index}".encode()
     head = b"\x0a" + _varint(len(name)) + name
@@ -95,43 +97,50 @@ async def producer(
         async def read() -> None:
             while (ack := await call.read()) is not grpc.aio.EOF:
                 if ack.status == pb.PushAck.ACCEPTED:
-                    latencies.append(time.perf_counter() - sent_at.pop(ack.sequence))
+                    sent = sent_at.pop(ack.sequence)
+                    if sent >= measure_from:
+                        latencies.append(time.perf_counter() - sent)
 
         reader = asyncio.create_task(read())
-        seq = 0
+        seq = measured = 0
         # Spread the producers' phases over the interval, as independent sidecars would be.
         await asyncio.sleep(interval_s * (index % 100) / 100)
         next_at = time.perf_counter()
-        while next_at < until:
-            seq += 1
-            sent_at[seq] = time.perf_counter()
-            await call.write(head + b"\x10" + _varint(seq) + body)
-            next_at += interval_s
-            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-        await call.done_writing()
         try:
+            while next_at < until:
+                seq += 1
+                sent_at[seq] = time.perf_counter()
+                measured += sent_at[seq] >= measure_from
+                await call.write(head + b"\x10" + _varint(seq) + body)
+                next_at += interval_s
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            await call.done_writing()
             await asyncio.wait_for(reader, timeout=10)
-        except TimeoutError:
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError, TimeoutError) as exc:
             reader.cancel()
-    return seq, len(latencies), latencies
+            if not isinstance(exc, TimeoutError):
+                print(
+                    f"  producer {index}: stream failed: {await call.code()} {await call.details()}"
+                )
+    return measured, len(latencies), latencies
 
 
 async def run_once(
     address: str, producers: int, series: int, interval_s: float, seconds: float
 ) -> dict[str, float]:
     started = time.perf_counter()
-    until = started + seconds
+    measure_from = started + WARM_UP_S
+    until = measure_from + seconds
     results = await asyncio.gather(
-        *(producer(address, i, series, interval_s, until) for i in range(producers))
+        *(producer(address, i, series, interval_s, measure_from, until) for i in range(producers))
     )
-    elapsed = time.perf_counter() - started
     sent = sum(r[0] for r in results)
-    acked = sum(r[1] for r in results)
+    acked = sum(len(r[2]) for r in results)
     lat = sorted(x for r in results for x in r[2])
     return {
         "offered": producers / interval_s,
         "sent_per_s": sent / seconds,
-        "acked_per_s": acked / elapsed,
+        "acked_per_s": acked / seconds,
         "acked_share": acked / max(1, sent),
         "p50": lat[len(lat) // 2] if lat else float("nan"),
         "p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else float("nan"),
