@@ -289,3 +289,66 @@ def test_audit_page_reports_a_tampered_line(
         " return s && s.dataset.ok === 'false' && s.innerText; })()",
     )
     assert "BROKEN at line 1" in text and "edited" in text
+
+
+# Text contrast (WCAG 2.x relative luminance) of every element that directly holds text,
+# against the first opaque background behind it.
+CONTRAST_JS = """
+const lum = (rgb) => {
+  const [r, g, b] = rgb.map((c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+};
+const parse = (s) => s.match(/[\\d.]+/g).map(Number);
+const background = (el) => {
+  for (; el; el = el.parentElement) {
+    const c = parse(getComputedStyle(el).backgroundColor);
+    if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+const worst = [];
+for (const el of document.querySelectorAll('body *')) {
+  if (!el.offsetParent || el.closest('svg')) continue;
+  const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  if (!own) continue;
+  const fg = lum(parse(getComputedStyle(el).color).slice(0, 3));
+  const bg = lum(background(el));
+  const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+  if (ratio < 4.5) worst.push([el.tagName, el.className, el.textContent.trim().slice(0, 30), ratio.toFixed(2)]);
+}
+return worst;
+"""
+
+
+@pytest.mark.parametrize(
+    "route", ["#/slos", "#/slo/search/availability", "#/canary/checkout/canary/baseline", "#/audit"]
+)
+def test_pages_are_readable_without_colour_and_with_contrast(
+    engine: RunningEngine, browser: webdriver.Chrome, console: list[Any], route: str
+) -> None:
+    browser.get(f"{engine.base_url}/ui/{route}")
+    wait_for(browser, "document.querySelector('#live').innerText.startsWith('Live')")
+    assert browser.execute_script(CONTRAST_JS) == []
+    # The check itself catches pale text.
+    browser.execute_script(
+        "const s = document.createElement('span'); s.id = 'pale'; s.style.color = '#bbb';"
+        "s.textContent = 'pale'; document.getElementById('view').append(s)"
+    )
+    assert [e[2] for e in browser.execute_script(CONTRAST_JS)] == ["pale"]
+    browser.execute_script("document.getElementById('pale').remove()")
+    # States are words, charts are images with a name, tables have column headers.
+    assert browser.execute_script(
+        "return [...document.querySelectorAll('.badge')].every(b => b.innerText.trim().length > 0)"
+    )
+    assert browser.execute_script(
+        "return [...document.querySelectorAll('svg')].every(s => s.getAttribute('role') === 'img'"
+        " && s.getAttribute('aria-labelledby').split(' ').every(id => document.getElementById(id)"
+        "?.textContent.trim()))"
+    )
+    assert browser.execute_script(
+        "return [...document.querySelectorAll('table')].every(t => t.querySelector('th[scope=col]'))"
+    )
+    current = browser.execute_script(
+        "return document.querySelector('nav a[aria-current=page]')?.innerText"
+    )
+    assert current in {"SLOs", "Canaries", "Audit log"}

@@ -39,27 +39,32 @@ async function poll() {
   const mine = ++ticket;
   clearTimeout(timer);
   const page = current;
+  let response;
+  let text;
   try {
-    const response = await fetch(page.url(), { cache: "no-store" });
-    const text = await response.text();
-    if (mine !== ticket) return;
-    if (!response.ok) {
-      let message = text;
-      try { message = JSON.parse(text).error || text; } catch { /* plain text error */ }
-      live.textContent = `Error ${response.status}: ${message}`;
-      page.fail?.(message);
-    } else {
-      if (text !== page.lastText) {
-        page.lastText = text;
-        page.update(JSON.parse(text));
-      }
-      live.textContent = `Live · updated ${clock(Date.now() / 1000)} UTC`;
-    }
+    response = await fetch(page.url(), { cache: "no-store" });
+    text = await response.text();
   } catch (err) {
     if (mine !== ticket) return;
     live.textContent = `Engine unreachable (${err.message}); retrying`;
+    timer = setTimeout(poll, POLL_MS);
+    return;
   }
-  if (mine === ticket) timer = setTimeout(poll, POLL_MS);
+  if (mine !== ticket) return;
+  // Schedule first: a drawing bug surfaces as a console error but does not stop updates.
+  timer = setTimeout(poll, POLL_MS);
+  if (!response.ok) {
+    let message = text;
+    try { message = JSON.parse(text).error || text; } catch { /* plain text error */ }
+    live.textContent = `Error ${response.status}: ${message}`;
+    page.fail?.(message);
+    return;
+  }
+  if (text !== page.lastText) {
+    page.lastText = text;
+    page.update(JSON.parse(text));
+  }
+  live.textContent = `Live · updated ${clock(Date.now() / 1000)} UTC`;
 }
 
 function show() {

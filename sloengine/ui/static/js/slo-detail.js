@@ -65,7 +65,7 @@ function charts(d) {
 
 export function mount(main, params, ctx) {
   const [service, name] = params;
-  let range = new URLSearchParams(location.hash.split("?")[1] || "").get("range") || "1d";
+  let range = "1d";
   main.innerHTML = `
     <p class="crumbs"><a href="#/slos">SLOs</a> › ${esc(service)}</p>
     <h1>${esc(service)} / ${esc(name)}</h1>
