@@ -2,7 +2,8 @@
 //
 // A page module exports `mount(main, params, ctx)` returning `{url(), update(data)}`:
 // mount draws the static skeleton (controls keep their state), update redraws the data.
-// Every POLL_MS the current page's JSON is fetched again and drawn only if it changed.
+// Every POLL_MS the current page's JSON is fetched again and drawn only if it changed;
+// polling pauses while the tab is hidden and resumes (at once) when it is shown again.
 
 import * as sloList from "./slo-list.js";
 import * as sloDetail from "./slo-detail.js";
@@ -39,6 +40,7 @@ async function poll() {
   const mine = ++ticket;
   clearTimeout(timer);
   const page = current;
+  if (document.hidden) return;  // a background tab costs the engine nothing; see below
   let response;
   let text;
   try {
@@ -80,5 +82,6 @@ function show() {
 }
 
 window.addEventListener("hashchange", show);
+document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(); });
 if (!location.hash) history.replaceState(null, "", "#/slos");
 show();
