@@ -1,5 +1,6 @@
 // A small SVG line chart: time on x, one or more series on y, dashed threshold lines.
-// Gaps (null) break a line instead of drawing a made-up zero. The chart is an image with
+// Gaps (null) break a line instead of drawing a made-up zero. Threshold labels sit at the
+// left end: the present, where lines move, is at the right. The chart is an image with
 // a text alternative; series are told apart by dash pattern and legend text, not colour only.
 
 import { clock, esc, toNumber } from "./format.js";
@@ -12,7 +13,7 @@ function niceStep(span, ticks) {
   const raw = span / ticks;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const norm = raw / mag;
-  return (norm >= 5 ? 10 : norm >= 2 ? 5 : norm >= 1 ? 2 : 1) * mag;
+  return (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;  // 3 to 6 ticks
 }
 
 function finite(values) {
@@ -67,7 +68,7 @@ export function lineChart(o) {
   for (const h of thresholds) {
     const yy = clampY(h.value).toFixed(1);
     parts.push(`<line class="threshold ${esc(h.cls || "")}" x1="${M.left}" x2="${W - M.right}" y1="${yy}" y2="${yy}"/>`,
-      `<text class="threshold-label" x="${W - M.right - 4}" y="${(Number(yy) - 4).toFixed(1)}" text-anchor="end">${esc(h.label)}</text>`);
+      `<text class="threshold-label" x="${M.left + 4}" y="${(Number(yy) - 4).toFixed(1)}">${esc(h.label)}</text>`);
   }
   for (const s of o.series) {
     let d = "";
