@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from sloengine.client import EngineClient
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
@@ -47,6 +49,16 @@ def test_serve_prints_its_ports_and_exits_zero_on_sigterm(tmp_path: Path, specs:
             assert resp.status == 200
         assert engine.grpc_address.startswith("127.0.0.1:")
         assert not engine.grpc_address.endswith(":0")
+        # Reflection lists the plugins' services too (the canary plugin is part of the build).
+        with grpc.insecure_channel(engine.grpc_address) as ch:
+            stub = reflection_pb2_grpc.ServerReflectionStub(ch)
+            request = reflection_pb2.ServerReflectionRequest(list_services="")
+            (answer,) = stub.ServerReflectionInfo(iter([request]), timeout=10)
+        names = {s.name for s in answer.list_services_response.service}
+        expected = {"sloengine.v1.IngestService", "sloengine.v1.SLOService"}
+        if importlib.util.find_spec("sloengine.canary"):
+            expected.add("sloengine.v1.CanaryService")
+        assert expected <= names
     finally:
         rc = engine.terminate()
     assert rc == 0
