@@ -64,6 +64,8 @@ class EngineState:
     durable: DurableStore | None = None
     puller: PromPuller | None = None
     ready: bool = False
+    # Samples older than this are rejected: no SLO needs them (or the store cannot keep them).
+    max_sample_age_seconds: float = 30 * _DAY_S
     # Latest canary verdicts, keyed (service, canary, baseline); written by sloengine.canary.
     verdicts: dict[tuple[str, str, str], Any] = field(default_factory=dict)
 
@@ -82,14 +84,17 @@ class EngineState:
         """Current time in unix seconds, from the injectable clock."""
         return self.clock()
 
-    @property
-    def max_sample_age_seconds(self) -> float:
-        """Samples older than the longest period or window any SLO needs are rejected."""
-        longest = max(
-            (max(s.period_seconds, self.policy_for(s).period_seconds) for s in self.catalog.slos),
-            default=30 * _DAY_S,
+    def longest_window_seconds(self) -> float:
+        """The longest period or window any SLO needs (30 days for an empty catalog)."""
+        return float(
+            max(
+                (
+                    max(s.period_seconds, self.policy_for(s).period_seconds)
+                    for s in self.catalog.slos
+                ),
+                default=30 * _DAY_S,
+            )
         )
-        return float(longest)
 
     def policy_for(self, slo: SLO) -> BurnRatePolicy:
         """The SLO's own policy if it names one, else the engine's default policy."""
@@ -210,6 +215,9 @@ class EngineApp:
         await asyncio.to_thread(durable.open)
         log.info("store recovered in %.2fs", time.perf_counter() - started)
         state.durable = durable
+        state.max_sample_age_seconds = min(
+            state.longest_window_seconds(), durable.store.retention_seconds
+        )
         state.metrics.track_series(lambda: state.store.series_count())
 
         canary = _plugin(CANARY_PLUGIN) if CANARY_PLUGIN in self.plugins else None

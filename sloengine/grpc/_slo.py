@@ -93,7 +93,8 @@ class SLOServicer(pb_grpc.SLOServiceServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         at_s = state.now() if at is None else at
         try:
-            results = [await state.evaluate(slo, at_s) for slo in slos]
+            # Concurrently: pull-mode SLOs each wait on their Prometheus queries.
+            results = await asyncio.gather(*(state.evaluate(slo, at_s) for slo in slos))
         except PrometheusUnavailable as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         except SloEngineError as exc:  # e.g. a PromQL SLO without --prometheus-url
