@@ -106,7 +106,6 @@ class EngineClient:
         self._space: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._channel: grpc.aio.Channel | None = None
-        self._closing = False
 
     # --- caller side --------------------------------------------------------------------
 
@@ -156,7 +155,8 @@ class EngineClient:
         An unset producer_id / sequence is filled in. Waits for room in the queue instead
         of dropping, so replays are never lossy.
         """
-        assert self._space is not None, "call start() first"
+        if self._space is None:
+            raise RuntimeError("EngineClient.push() before start()")
         if not request.producer_id:
             request.producer_id = self.producer_id
         if not request.sequence:
@@ -189,7 +189,6 @@ class EngineClient:
 
     async def aclose(self, timeout_s: float = 5.0) -> None:
         """Flush what was recorded, wait up to `timeout_s` for acks, then close."""
-        self._closing = True
         with contextlib.suppress(Exception):
             self.flush()
             deadline = time.monotonic() + timeout_s
@@ -255,7 +254,10 @@ class EngineClient:
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(self.flush_interval_s)
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # keep flushing: one bad batch must not stop the producer
+                log.exception("engine client flush failed")
 
     # --- the stream ---------------------------------------------------------------------
 
