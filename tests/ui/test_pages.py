@@ -264,6 +264,7 @@ def test_fail_verdict_appears_within_seconds_of_the_data(
 def test_audit_page_shows_the_verified_chain(
     engine: RunningEngine, browser: webdriver.Chrome, console: list[Any]
 ) -> None:
+    engine.verdict("checkout", revision="rev-1")  # a controller's look is audited
     browser.get(f"{engine.base_url}/ui/#/audit")
     wait_for(browser, "document.querySelector('#audit-status')")
     status = browser.execute_script("return document.querySelector('#audit-status').dataset.ok")
