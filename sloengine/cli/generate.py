@@ -13,11 +13,13 @@ is left alone. Spec errors: one line each on stderr, exit 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from sloengine.durations import parse_duration_seconds
 from sloengine.errors import SpecError, SpecErrors
 from sloengine.generate import (
     HEADER,
@@ -28,6 +30,7 @@ from sloengine.generate import (
     render_alert_files,
 )
 from sloengine.generate.alertmanager import DEFAULT_TOKEN_FILE, DEFAULT_WEBHOOK_URL
+from sloengine.generate.rules import PERIOD_GROUP_INTERVAL
 from sloengine.model import BurnRatePolicy, Catalog
 from sloengine.policy import DEFAULT_POLICY, load_policy_file
 from sloengine.specs import load_catalog
@@ -88,6 +91,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PATH",
         help="bearer token file Alertmanager sends to the receiver (default %(default)s)",
     )
+    parser.add_argument(
+        "--period-interval",
+        default=PERIOD_GROUP_INTERVAL,
+        metavar="DURATION",
+        help="evaluation interval of the 30-day groups; empty for the global one (default %(default)s)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -107,7 +116,17 @@ def _options(args: argparse.Namespace) -> GenerateOptions:
         alertmanager = AlertmanagerOptions(webhook_url=args.webhook_url, token_file=args.token_file)
     except ValueError as exc:
         raise SpecError("", "options", str(exc)) from None
-    return GenerateOptions(default_policy=args.policy, canary=canary, alertmanager=alertmanager)
+    if args.period_interval:
+        try:
+            parse_duration_seconds(args.period_interval)
+        except ValueError as exc:
+            raise SpecError("", "options", f"--period-interval: {exc}") from None
+    return GenerateOptions(
+        default_policy=args.policy,
+        canary=canary,
+        alertmanager=alertmanager,
+        period_interval=args.period_interval or None,
+    )
 
 
 def _policies(catalog: Catalog, policy_arg: str) -> tuple[dict[str, BurnRatePolicy], str]:
@@ -176,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         catalog = load_catalog(args.paths)
         options = _options(args)
         policies, default_name = _policies(catalog, args.policy)
-        options = GenerateOptions(default_name, options.canary, options.alertmanager)
+        options = dataclasses.replace(options, default_policy=default_name)
         alert_files = render_alert_files(catalog, options, policies)
         renderer = _dashboard_renderer()
         dashboards = _dashboards(renderer, catalog, policies, options) if renderer else None

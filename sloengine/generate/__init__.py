@@ -18,7 +18,7 @@ from pathlib import PurePath
 from sloengine.errors import SpecError, SpecErrors
 from sloengine.generate.alertmanager import AlertmanagerOptions, alertmanager_config
 from sloengine.generate.canary import CanaryGuardOptions, canary_rule_group
-from sloengine.generate.rules import RuleGroup, slo_rule_group
+from sloengine.generate.rules import PERIOD_GROUP_INTERVAL, RuleGroup, slo_rule_groups
 from sloengine.generate.serialize import HEADER, dump_yaml, rule_groups_yaml
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
 from sloengine.policy import DEFAULT_POLICY, builtin_policy, builtin_policy_names
@@ -46,6 +46,8 @@ class GenerateOptions:
     default_policy: str = DEFAULT_POLICY  # for SLOs that name no policy
     canary: CanaryGuardOptions | None = field(default_factory=CanaryGuardOptions)  # None: no guards
     alertmanager: AlertmanagerOptions = field(default_factory=AlertmanagerOptions)
+    # Evaluation interval of each SLO's period group (None: Prometheus' global interval).
+    period_interval: str | None = PERIOD_GROUP_INTERVAL
 
 
 def rules_filename(service: str) -> str:
@@ -95,7 +97,9 @@ def render_alert_files(
         except SpecError as exc:
             errors.append(exc)
             continue
-        groups.setdefault(slo.service, []).append(slo_rule_group(slo, policy))
+        groups.setdefault(slo.service, []).extend(
+            slo_rule_groups(slo, policy, options.period_interval)
+        )
         sources.setdefault(slo.service, set()).add(slo.source.file)
     if errors:
         raise SpecErrors(errors)

@@ -1,21 +1,25 @@
 """Prometheus recording and MWMBR alerting rules for one SLO (pure: model in, rules out).
 
-One rule group per SLO, evaluated in order, so every rule reads the values its
-predecessors recorded at the same evaluation time:
+Two rule groups per SLO. The main group, evaluated in order (each rule reads what the rules
+before it recorded at the same evaluation time):
 
     slo:sli_total_events:rate5m      events/s over 5m                       (events SLIs)
     slo:sli_error_events:rate5m      bad events/s over 5m, 0 when no bad series exist
     slo:sli_error:ratio_rate5m       errors / total, no sample when total == 0
     slo:sli_error:ratio_rate<w>      each alert window: raw rate ratio (Sloth's arithmetic)
-    slo:sli_error:ratio_rate<period> sum_over_time(errors 5m) / sum_over_time(total 5m)
-    slo:objective:ratio, slo:error_budget:ratio, slo:current_burn_rate:ratio,
-    slo:period_burn_rate:ratio, slo:period_error_budget_remaining:ratio
+    slo:objective:ratio, slo:error_budget:ratio, slo:current_burn_rate:ratio
     <alert name>{severity=page|ticket}   one alert per severity, OR of its window pairs
+
+The period group, evaluated every 5m:
+
+    slo:sli_{error,total}_events:increase5m   the 5m rates * 300, sampled every 5m
+    slo:sli_error:ratio_rate<period>           sum_over_time(errors) / sum_over_time(total)
+    slo:period_burn_rate:ratio, slo:period_error_budget_remaining:ratio
 
 NaN: a ratio is only recorded where its denominator is > 0, so zero traffic leaves a gap,
 never a NaN that a later `*_over_time(...[30d])` would carry for the whole period.
-Ratio of sums: the period ratio sums 5m event rates, so a busy hour weighs more than a
-quiet one (an average of 5m ratios, Sloth's choice, weighs them equally).
+Ratio of sums: the period ratio sums event counts, so a busy hour weighs more than a quiet
+one (an average of 5m ratios, Sloth's choice, weighs them equally).
 A RawSLI has no events: its period ratio is the average of its 5m ratios, like Sloth.
 """
 
@@ -30,20 +34,28 @@ from sloengine.sli_promql import error_ratio_expr, format_number, label_matchers
 
 __all__ = [
     "BASE_WINDOW",
+    "ERROR_EVENTS_5M_RECORD",
     "ERROR_EVENTS_RECORD_PREFIX",
     "LABEL_SLO_SEVERITY",
+    "PERIOD_GROUP_INTERVAL",
+    "TOTAL_EVENTS_5M_RECORD",
     "TOTAL_EVENTS_RECORD_PREFIX",
     "AlertingRule",
     "RecordingRule",
     "Rule",
     "RuleGroup",
-    "slo_rule_group",
+    "slo_rule_groups",
 ]
 
 # Names this generator adds to conventions.py's: the per-window event rates the period
 # ratio is summed from, and the page/ticket label that survives a Sloth severity override.
 ERROR_EVENTS_RECORD_PREFIX = "slo:sli_error_events:rate"
 TOTAL_EVENTS_RECORD_PREFIX = "slo:sli_total_events:rate"
+# Events per 5m, recorded every 5m by the period group: the 30-day sums read 8,640 samples
+# per series instead of one per evaluation of the main group (86,400 at 30s).
+ERROR_EVENTS_5M_RECORD = "slo:sli_error_events:increase5m"
+TOTAL_EVENTS_5M_RECORD = "slo:sli_total_events:increase5m"
+PERIOD_GROUP_INTERVAL = "5m"
 LABEL_SLO_SEVERITY = "slo_severity"
 
 # The short window every SLO records events for: the current burn rate reads it and the
@@ -73,6 +85,7 @@ Rule = RecordingRule | AlertingRule
 class RuleGroup:
     name: str
     rules: tuple[Rule, ...]
+    interval: str | None = None  # None: Prometheus' global evaluation_interval
 
 
 def _merge(*label_sets: Labels | dict[str, str]) -> Labels:
@@ -143,25 +156,34 @@ def _window_ratio_rule(slo: SLO, window: str, labels: Labels) -> RecordingRule:
     )
 
 
-def _period_ratio_rule(slo: SLO, period: str, labels: Labels) -> RecordingRule:
+def _period_rules(slo: SLO, period: str, labels: Labels) -> list[Rule]:
+    """The period ratio: a ratio of summed 5m event counts (an average for a RawSLI)."""
+    window = {c.LABEL_SLO_WINDOW: period}
     if isinstance(slo.sli, RawSLI):
         ratio = _recorded(c.sli_error_ratio_record(BASE_WINDOW), slo)
         expr = f"avg_over_time({ratio}[{period}])"
-    else:
-        errors = _recorded(ERROR_EVENTS_RECORD_PREFIX + BASE_WINDOW, slo)
-        total = _recorded(TOTAL_EVENTS_RECORD_PREFIX + BASE_WINDOW, slo)
-        expr = f"sum_over_time({errors}[{period}])\n/\n(sum_over_time({total}[{period}]) > 0)"
-    return RecordingRule(
-        c.sli_error_ratio_record(period), expr, _merge(labels, {c.LABEL_SLO_WINDOW: period})
-    )
+        return [RecordingRule(c.sli_error_ratio_record(period), expr, _merge(labels, window))]
+    base = {c.LABEL_SLO_WINDOW: BASE_WINDOW}
+    rules: list[Rule] = [
+        # A 5m rate times 300 s, sampled every 5m: consecutive samples tile the timeline.
+        RecordingRule(
+            record_5m, f"{_recorded(prefix + BASE_WINDOW, slo)} * 300", _merge(labels, base)
+        )
+        for record_5m, prefix in (
+            (TOTAL_EVENTS_5M_RECORD, TOTAL_EVENTS_RECORD_PREFIX),
+            (ERROR_EVENTS_5M_RECORD, ERROR_EVENTS_RECORD_PREFIX),
+        )
+    ]
+    errors = _recorded(ERROR_EVENTS_5M_RECORD, slo)
+    total = _recorded(TOTAL_EVENTS_5M_RECORD, slo)
+    expr = f"sum_over_time({errors}[{period}])\n/\n(sum_over_time({total}[{period}]) > 0)"
+    rules.append(RecordingRule(c.sli_error_ratio_record(period), expr, _merge(labels, window)))
+    return rules
 
 
-def _meta_rules(slo: SLO, period: str, labels: Labels) -> list[Rule]:
+def _meta_rules(slo: SLO, labels: Labels) -> list[Rule]:
     budget = format_number(slo.error_budget_ratio)
     current = _recorded(c.sli_error_ratio_record(BASE_WINDOW), slo)
-    period_ratio = _recorded(c.sli_error_ratio_record(period), slo)
-    period_burn = _recorded(c.PERIOD_BURN_RATE_RECORD, slo)
-    window = c.LABEL_SLO_WINDOW
     return [
         RecordingRule(
             c.OBJECTIVE_RATIO_RECORD, f"vector({format_number(slo.objective_ratio)})", labels
@@ -171,17 +193,22 @@ def _meta_rules(slo: SLO, period: str, labels: Labels) -> list[Rule]:
         RecordingRule(
             c.CURRENT_BURN_RATE_RECORD,
             f"{current} / {budget}",
-            _merge(labels, {window: BASE_WINDOW}),
+            _merge(labels, {c.LABEL_SLO_WINDOW: BASE_WINDOW}),
+        ),
+    ]
+
+
+def _period_meta_rules(slo: SLO, period: str, labels: Labels) -> list[Rule]:
+    budget = format_number(slo.error_budget_ratio)
+    period_ratio = _recorded(c.sli_error_ratio_record(period), slo)
+    period_burn = _recorded(c.PERIOD_BURN_RATE_RECORD, slo)
+    window = {c.LABEL_SLO_WINDOW: period}
+    return [
+        RecordingRule(
+            c.PERIOD_BURN_RATE_RECORD, f"{period_ratio} / {budget}", _merge(labels, window)
         ),
         RecordingRule(
-            c.PERIOD_BURN_RATE_RECORD,
-            f"{period_ratio} / {budget}",
-            _merge(labels, {window: period}),
-        ),
-        RecordingRule(
-            c.PERIOD_ERROR_BUDGET_REMAINING_RECORD,
-            f"1 - {period_burn}",
-            _merge(labels, {window: period}),
+            c.PERIOD_ERROR_BUDGET_REMAINING_RECORD, f"1 - {period_burn}", _merge(labels, window)
         ),
     ]
 
@@ -228,8 +255,15 @@ def _alert_rule(
     )
 
 
-def slo_rule_group(slo: SLO, policy: BurnRatePolicy) -> RuleGroup:
-    """Every recording and alerting rule of one SLO under `policy`, as one rule group."""
+def slo_rule_groups(
+    slo: SLO, policy: BurnRatePolicy, period_interval: str | None = PERIOD_GROUP_INTERVAL
+) -> tuple[RuleGroup, RuleGroup]:
+    """Every rule of one SLO under `policy`: the main group (SLIs, burn rates, alerts) and
+    the period group (30-day ratio and budget), evaluated every `period_interval`.
+
+    The period moves by 1/8,640 in 5 minutes, so evaluating it every 5m loses nothing and
+    reads a tenth of the samples of a 30s group, ten times less often.
+    """
     labels = _merge(slo.labels, _identity(slo))
     period = format_duration(slo.period_seconds)
     rules: list[Rule] = []
@@ -239,8 +273,7 @@ def slo_rule_group(slo: SLO, policy: BurnRatePolicy) -> RuleGroup:
         rules.extend(_event_rules(slo, labels))
         windows = [w for w in _windows(policy) if w != BASE_WINDOW]
     rules.extend(_window_ratio_rule(slo, w, labels) for w in windows if w != period)
-    rules.append(_period_ratio_rule(slo, period, labels))
-    rules.extend(_meta_rules(slo, period, labels))
+    rules.extend(_meta_rules(slo, labels))
     if not slo.alerting.disable:
         for severity, settings in (
             (c.SEVERITY_PAGE, slo.alerting.page),
@@ -249,4 +282,6 @@ def slo_rule_group(slo: SLO, policy: BurnRatePolicy) -> RuleGroup:
             alert = _alert_rule(slo, policy, severity, settings)
             if alert is not None:
                 rules.append(alert)
-    return RuleGroup(f"sloengine-slo-{slo.service}-{slo.name}", tuple(rules))
+    name = f"sloengine-slo-{slo.service}-{slo.name}"
+    period_rules = (*_period_rules(slo, period, labels), *_period_meta_rules(slo, period, labels))
+    return RuleGroup(name, tuple(rules)), RuleGroup(f"{name}-period", period_rules, period_interval)

@@ -99,7 +99,15 @@ def _rule(rule: RecordingRule | AlertingRule) -> dict[str, Any]:
     return out
 
 
+def _group(group: RuleGroup) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": group.name}
+    if group.interval:
+        out["interval"] = group.interval
+    out["rules"] = [_rule(r) for r in group.rules]
+    return out
+
+
 def rule_groups_yaml(groups: list[RuleGroup], *, source: str = "") -> str:
     """A Prometheus rule file holding `groups`, in order."""
-    document = {"groups": [{"name": g.name, "rules": [_rule(r) for r in g.rules]} for g in groups]}
+    document = {"groups": [_group(g) for g in groups]}
     return dump_yaml(document, source=source)
