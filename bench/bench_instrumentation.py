@@ -130,6 +130,36 @@ def serve(variant: str) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def asgi_cpu_us(variant: str, requests: int, repeats: int) -> float:
+    """Child process: CPU microseconds per request calling the ASGI app directly (no
+    sockets, no HTTP parsing), best of `repeats`: the most stable view of the overhead."""
+    app = build_app(variant)
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": PATH, "raw_path": PATH.encode(), "query_string": b"",
+        "root_path": "", "headers": [(b"host", b"127.0.0.1"), (b"user-agent", b"bench")],
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+    }  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    async def run(n: int) -> None:
+        for _ in range(n):
+            await app(dict(scope), receive, send)
+
+    asyncio.run(run(min(requests, 2000)))  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.process_time()
+        asyncio.run(run(requests))
+        best = min(best, (time.process_time() - started) / requests * 1e6)
+    return best
+
+
 # --- the load generators --------------------------------------------------------------------
 
 
@@ -202,6 +232,15 @@ def _start(variant: str) -> tuple[subprocess.Popen[str], int]:
     return proc, int(line)
 
 
+def _asgi_cpu(variant: str, requests: int) -> float:
+    out = subprocess.run(
+        [sys.executable, __file__, "--asgi-cpu", variant, "--asgi-requests", str(requests)],
+        cwd=REPO, capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def _available(variant: str) -> bool:
     if variant == "fastapi-otel":
         import fastapi
@@ -215,6 +254,8 @@ def _available(variant: str) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--asgi-cpu", help=argparse.SUPPRESS)
+    parser.add_argument("--asgi-requests", type=int, default=5000, help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="short smoke run")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
@@ -222,6 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.serve:
         serve(args.serve)
+        return 0
+    if args.asgi_cpu:
+        print(f"{asgi_cpu_us(args.asgi_cpu, args.asgi_requests, 5):.3f}")
         return 0
     rounds, duration = (2, 1.0) if args.quick else (args.rounds, args.duration)
     measure = wrk_rps if shutil.which("wrk") else python_rps
@@ -267,10 +311,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "\n(req/s is wall-clock throughput on a shared machine; server CPU/req is the server"
         "\n process's own CPU time per request, far less sensitive to neighbours' load.)"
     )
-    print(f"instrument vs bare:      throughput {rate['instrument'] / rate['bare']:.1%}, "
-          f"CPU {cpu['bare'] / cpu['instrument']:.1%}  (goal >= 80%)")  # fmt: skip
+    asgi = {v: _asgi_cpu(v, 1000 if args.quick else 5000) for v in variants}
+    print("\nin-process ASGI (no sockets), CPU per request, best of 5 runs:")
+    for v in variants:
+        print(f"  {v:<14}{asgi[v]:>8.1f} us   {asgi['bare'] / asgi[v]:>6.1%} of bare"
+              f"   overhead {asgi[v] - asgi['bare']:>6.1f} us")  # fmt: skip
+    print(f"\ninstrument vs bare:      throughput {rate['instrument'] / rate['bare']:.1%}, "
+          f"server CPU {cpu['bare'] / cpu['instrument']:.1%}, "
+          f"in-process CPU {asgi['bare'] / asgi['instrument']:.1%}  (goal >= 80%)")  # fmt: skip
     print(f"instrument vs otel+prom: throughput {rate['instrument'] / rate['otel+prom']:.2f}x, "
-          f"CPU {cpu['otel+prom'] / cpu['instrument']:.2f}x cheaper  (goal > 1)")  # fmt: skip
+          f"server CPU {cpu['otel+prom'] / cpu['instrument']:.2f}x, "
+          f"in-process CPU {asgi['otel+prom'] / asgi['instrument']:.2f}x cheaper  (goal > 1)")  # fmt: skip
     return 0
 
 

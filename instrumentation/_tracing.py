@@ -22,7 +22,7 @@ from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from instrumentation._spanfile import SPAN_FILE_ENV, JsonLinesSpanExporter
@@ -96,10 +96,10 @@ def build_tracer_provider(
         attributes["service.version"] = version
     if environment:
         attributes["deployment.environment"] = environment
-    provider = TracerProvider(
-        resource=Resource.create(attributes),
-        sampler=ParentBased(TraceIdRatioBased(_sample_ratio(sample_ratio, env))),
-    )
+    ratio = _sample_ratio(sample_ratio, env)
+    # The same decisions as TraceIdRatioBased at the ends of the range, without its maths.
+    root = ALWAYS_ON if ratio == 1.0 else ALWAYS_OFF if ratio == 0.0 else TraceIdRatioBased(ratio)
+    provider = TracerProvider(resource=Resource.create(attributes), sampler=ParentBased(root))
     otlp = otlp_exporter_from_env(env)
     if otlp is not None:
         provider.add_span_processor(BatchSpanProcessor(otlp))
