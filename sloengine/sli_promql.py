@@ -49,10 +49,14 @@ class SLIQueries:
     good: str | None = None
 
     def errors_expr(self) -> str:
-        """Bad events per second; a good-events SLI becomes `total - good`."""
+        """Bad events per second; a good-events SLI becomes `total - good`.
+
+        No good-event series at all (every request failed, so the good counter was never
+        created) reads as 0 good events, not as "no data".
+        """
         if self.errors is not None:
             return self.errors
-        return f"({self.total}) - ({self.good})"
+        return f"({self.total}) - (({self.good}) or on() (0 * ({self.total})))"
 
 
 def format_number(value: float) -> str:
