@@ -252,6 +252,10 @@ def test_fail_verdict_appears_within_seconds_of_the_data(
         "return [...document.querySelectorAll('#verdict-timeline li')].map(li => li.innerText)"
     )
     assert "PASS" in timeline[-3] and "FAIL" in timeline[-2]
+    strip = browser.execute_script(
+        "return [...document.querySelectorAll('#canary-strip rect.strip')].map(r => r.getAttribute('class'))"
+    )
+    assert strip[-1] == "strip verdict-fail" and "strip verdict-pass" in strip
     paths = wait_for(
         browser,
         "(() => { const d = [...document.querySelectorAll('#canary-charts svg path.series')]"

@@ -18,6 +18,34 @@ function timeline(d) {
   return items.length ? `<ol class="timeline" id="verdict-timeline">${items.join("")}</ol>` : "<p>No verdict recorded yet.</p>";
 }
 
+// The verdict over the charts' time range as coloured, labelled segments (each change
+// recorded in the audit log starts one; the last runs to now).
+function verdictStrip(d) {
+  const t = d.series.t;
+  if (!t.length) return "";
+  const t0 = t[0];
+  const t1 = t[t.length - 1];
+  const W = 640;
+  const x = (v) => 60 + ((Math.min(Math.max(v, t0), t1) - t0) / (t1 - t0 || 1)) * (W - 74);
+  const changes = [{ time: t0, verdict: "none" }, ...d.timeline.map((e) => ({ time: e.time, verdict: e.to }))];
+  if (d.current) changes.push({ time: d.current.eval_time, verdict: d.current.verdict });
+  const parts = [];
+  const words = [];
+  changes.forEach((c, i) => {
+    const end = i + 1 < changes.length ? changes[i + 1].time : t1;
+    if (end <= t0 || c.time > t1) return;
+    const x0 = x(c.time);
+    const x1 = Math.max(x(end), x0 + 2);
+    const cls = `verdict-${String(c.verdict).toLowerCase()}`;
+    parts.push(`<rect class="strip ${cls}" x="${x0.toFixed(1)}" y="4" width="${(x1 - x0).toFixed(1)}" height="32"/>`);
+    if (x1 - x0 > 40) parts.push(`<text class="strip-label ${cls}" x="${(x0 + 6).toFixed(1)}" y="26">${esc(c.verdict)}</text>`);
+    words.push(`${c.verdict} from ${timestamp(Math.max(c.time, t0))}`);
+  });
+  if (!parts.length) return "";
+  return `<figure class="chart"><figcaption id="strip-cap">Verdict over the range</figcaption>
+    <svg viewBox="0 0 ${W} 40" role="img" aria-labelledby="strip-cap strip-desc"><desc id="strip-desc">${esc(words.join("; "))}</desc>${parts.join("")}</svg></figure>`;
+}
+
 function rollbacks(d) {
   if (!d.rollbacks.length) return "<p id='no-rollbacks'>No rollback for this service in the audit log.</p>";
   const rows = d.rollbacks.map((r) => `<tr><td>${timestamp(r.time)}</td><td>${badge(r.result, "rollback")}</td>
@@ -70,7 +98,7 @@ export function mount(main, params, ctx) {
     </div>
     <section aria-label="Charts"><div id="canary-charts" class="charts"></div></section>
     <h2>Guards now</h2><div id="canary-guards"></div>
-    <h2>Verdict timeline</h2><div id="canary-timeline"></div>
+    <h2>Verdict timeline</h2><div id="canary-strip" class="charts"></div><div id="canary-timeline"></div>
     <h2>Rollbacks</h2><div id="canary-rollbacks"></div>`;
   main.querySelector("[aria-label='Time range']").addEventListener("click", (event) => {
     const r = event.target.closest("button[data-range]")?.dataset.range;
@@ -91,6 +119,7 @@ export function mount(main, params, ctx) {
         : "Not yet asked for by a controller.";
       q("#canary-charts").innerHTML = charts(d);
       q("#canary-guards").innerHTML = guardsTable(d.current, "canary-guards-table");
+      q("#canary-strip").innerHTML = verdictStrip(d);
       q("#canary-timeline").innerHTML = timeline(d);
       q("#canary-rollbacks").innerHTML = rollbacks(d);
     },
