@@ -129,7 +129,9 @@ async def test_graceful_stop_finishes_open_streams_then_snapshots(
     assert first.status == pb.PushAck.ACCEPTED
     stopping = asyncio.create_task(engine.stop(grace_s=5))
     await asyncio.sleep(0.1)
-    assert not engine.state.ready
+    async with httpx.AsyncClient() as http:
+        ready = await http.get(f"http://127.0.0.1:{engine.http_port}/readyz")
+    assert ready.status_code == 503  # load balancers stop sending while streams finish
     await call.done_writing()
     await stopping
     await ch.close()

@@ -132,3 +132,14 @@ async def test_watch_status_rejects_a_negative_interval(channel: grpc.aio.Channe
             pass
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert (err.value.details() or "").startswith("interval_seconds:")
+
+
+async def test_watch_status_of_an_unknown_slo_is_not_found(channel: grpc.aio.Channel) -> None:
+    call = pb_grpc.SLOServiceStub(channel).WatchStatus(
+        pb.WatchStatusRequest(service="checkout", slo="nope", interval_seconds=0.1)
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        async for _ in call:
+            pass
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "'nope'" in (err.value.details() or "")
