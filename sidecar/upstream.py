@@ -34,7 +34,6 @@ class UpstreamConnection(asyncio.Protocol):
         "_has_length",
         "_interim",
         "_lines",
-        "_paused",
         "_reason",
         "closed",
         "ex",
@@ -43,6 +42,7 @@ class UpstreamConnection(asyncio.Protocol):
         "last_activity",
         "loop",
         "parser",
+        "paused",
         "pool",
         "reset_parser",
         "reused",
@@ -67,7 +67,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._has_length = False
         self._chunked = False
         self._drop: set[bytes] | None = None
-        self._paused = False
+        self.paused = False
 
     # --- asyncio.Protocol ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -160,13 +160,13 @@ class UpstreamConnection(asyncio.Protocol):
             self.ex.response_done(self.parser.should_keep_alive())
 
     def pause_reading(self) -> None:
-        if self.transport is not None and not self.closed and not self._paused:
-            self._paused = True
+        if self.transport is not None and not self.closed and not self.paused:
+            self.paused = True
             self.transport.pause_reading()
 
     def resume_reading(self) -> None:
-        if self.transport is not None and not self.closed and self._paused:
-            self._paused = False
+        if self.transport is not None and not self.closed and self.paused:
+            self.paused = False
             self.transport.resume_reading()
 
     # --- used by the exchange ---------------------------------------------------------------
@@ -263,7 +263,11 @@ class ConnectionPool:
             if ex is None:
                 if now - conn.idle_since > self.idle_timeout_s:
                     conn.close()
-            elif ex.request_complete and now - conn.last_activity > upstream_timeout_s:
+            elif (
+                ex.request_complete
+                and not conn.paused  # a slow client paused us: not the upstream's fault
+                and now - conn.last_activity > upstream_timeout_s
+            ):
                 ex.upstream_failed(504, "upstream timed out")
                 conn.close()
 

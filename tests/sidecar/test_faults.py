@@ -231,3 +231,16 @@ def test_bad_flags_exit_2_with_one_line(args: list[str]) -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sloengine-sidecar: error:"), proc.stderr
+
+
+def test_slow_client_is_not_mistaken_for_a_slow_upstream(strict: SidecarProcess) -> None:
+    size = 50 * 1024 * 1024
+    received = 0
+    with httpx.stream(
+        "GET", strict.url + "/download", params={"bytes": str(size)}, timeout=30
+    ) as resp:
+        for i, chunk in enumerate(resp.iter_raw()):
+            received += len(chunk)
+            if i == 0:
+                time.sleep(1.5)  # 3x the upstream timeout while the pipes are full
+    assert received == size
