@@ -185,13 +185,16 @@ def wrk_run(port: int, seconds: float, connections: int) -> tuple[float, int]:
     return float(m.group(1)), int(n.group(1))
 
 
-def latency(port: int, rate: float, seconds: float) -> dict[str, float]:
-    """Run the latency generator in its own process; p50/p99 in ms.
+def latency(ports: dict[str, int], rate: float, seconds: float) -> dict[str, dict[str, float]]:
+    """Run the latency generator in its own process; {target: {p50, p99}} in ms.
 
-    rate > 0: open loop at `rate` requests/s; rate == 0: one connection, back to back.
+    rate > 0: open loop, `rate` requests/s to EACH target, sends interleaved on one clock
+    so that every target sees the same moments of machine noise (a paired measurement);
+    rate == 0: one connection per target, back to back, targets taking turns.
     """
+    spec = ",".join(f"{name}={port}" for name, port in ports.items())
     out = subprocess.run(
-        [PY, __file__, "--latency", str(port), str(rate), str(seconds)],
+        [PY, __file__, "--latency", spec, str(rate), str(seconds)],
         capture_output=True,
         text=True,
         check=True,
@@ -199,19 +202,21 @@ def latency(port: int, rate: float, seconds: float) -> dict[str, float]:
     return json.loads(out)  # type: ignore[no-any-return]
 
 
-def run_latency(port: int, rate: float, seconds: float) -> None:
-    """Open loop: sends on a fixed clock over 32 keep-alive connections, latency measured
-    from the scheduled time (a send that waits for a free connection counts its wait)."""
+def run_latency(spec: str, rate: float, seconds: float) -> None:
+    """Open loop: latency measured from the scheduled time (waiting for a free keep-alive
+    connection counts). Prints {target: {p50, p99, n}} as JSON."""
     import httptools
     import uvloop
 
+    ports = {name: int(port) for name, port in (x.split("=") for x in spec.split(","))}
     request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
-    latencies: list[float] = []
-    waiting: deque[float] = deque()  # scheduled times not sent yet (all connections busy)
-    idle: deque[Conn] = deque()
+    latencies: dict[str, list[float]] = {name: [] for name in ports}
+    waiting: dict[str, deque[float]] = {name: deque() for name in ports}
+    idle: dict[str, deque[Conn]] = {name: deque() for name in ports}
 
     class Conn(asyncio.Protocol):
-        def __init__(self) -> None:
+        def __init__(self, target: str) -> None:
+            self.target = target
             self.parser = httptools.HttpResponseParser(self)
             self.transport: asyncio.Transport | None = None
             self.scheduled = 0.0
@@ -223,45 +228,52 @@ def run_latency(port: int, rate: float, seconds: float) -> None:
             self.parser.feed_data(data)
 
         def on_message_complete(self) -> None:
-            latencies.append(time.perf_counter() - self.scheduled)
-            if waiting:
-                self.send(waiting.popleft())
+            latencies[self.target].append(time.perf_counter() - self.scheduled)
+            if waiting[self.target]:
+                self.send(waiting[self.target].popleft())
             else:
-                idle.append(self)
+                idle[self.target].append(self)
 
         def send(self, scheduled: float) -> None:
             self.scheduled = scheduled
             assert self.transport is not None
             self.transport.write(request)
 
-    async def back_to_back() -> None:
+    async def connect(per_target: int) -> None:
         loop = asyncio.get_running_loop()
-        _, conn = await loop.create_connection(Conn, "127.0.0.1", port)
-        idle.append(conn)
+        for name, port in ports.items():
+            for _ in range(per_target):
+                _, conn = await loop.create_connection(lambda n=name: Conn(n), "127.0.0.1", port)
+                idle[name].append(conn)
+
+    async def back_to_back() -> None:
+        await connect(1)
         end = time.perf_counter() + seconds
-        count = 0
+        rounds = 0
         while time.perf_counter() < end:
-            idle.popleft().send(time.perf_counter())
-            while not idle:
-                await asyncio.sleep(0)
-            count += 1
-            if count == 200:
-                latencies.clear()  # warm-up
+            for name in ports:
+                idle[name].popleft().send(time.perf_counter())
+                while not idle[name]:
+                    await asyncio.sleep(0)
+            rounds += 1
+            if rounds == 200:
+                for values in latencies.values():
+                    values.clear()  # warm-up
 
     async def open_loop() -> None:
-        loop = asyncio.get_running_loop()
-        for _ in range(32):
-            _, conn = await loop.create_connection(Conn, "127.0.0.1", port)
-            idle.append(conn)
+        await connect(32)
         for _ in range(3):  # warm-up: a few requests on every connection
-            for conn in list(idle):
-                idle.remove(conn)
-                conn.send(time.perf_counter())
-            while len(idle) < 32:
+            for name in ports:
+                for conn in list(idle[name]):
+                    idle[name].remove(conn)
+                    conn.send(time.perf_counter())
+            while any(len(idle[name]) < 32 for name in ports):
                 await asyncio.sleep(0.001)
-        latencies.clear()
-        total = int(rate * seconds)
-        interval = 1.0 / rate
+        for values in latencies.values():
+            values.clear()
+        names = list(ports)
+        total = int(rate * seconds) * len(names)
+        interval = 1.0 / (rate * len(names))
         start = time.perf_counter() + 0.01
         for i in range(total):
             due = start + i * interval
@@ -271,17 +283,21 @@ def run_latency(port: int, rate: float, seconds: float) -> None:
                     await asyncio.sleep(due - now - 0.0015)
                 else:
                     await asyncio.sleep(0)
-            if idle:
-                idle.popleft().send(due)
+            name = names[i % len(names)]
+            if idle[name]:
+                idle[name].popleft().send(due)
             else:
-                waiting.append(due)
+                waiting[name].append(due)
         deadline = time.perf_counter() + 5
-        while len(latencies) < total and time.perf_counter() < deadline:
+        while sum(map(len, latencies.values())) < total and time.perf_counter() < deadline:
             await asyncio.sleep(0.001)
 
     uvloop.run(back_to_back() if rate <= 0 else open_loop())
-    ms = sorted(x * 1000 for x in latencies)
-    print(json.dumps({"p50": ms[len(ms) // 2], "p99": ms[int(len(ms) * 0.99)], "n": len(ms)}))
+    result = {}
+    for name, values in latencies.items():
+        ms = sorted(x * 1000 for x in values)
+        result[name] = {"p50": ms[len(ms) // 2], "p99": ms[int(len(ms) * 0.99)], "n": len(ms)}
+    print(json.dumps(result))
 
 
 # --- the benchmark -------------------------------------------------------------------------------
@@ -317,8 +333,12 @@ def report(
     print(f"  nginx / sidecar CPU per request = {cpu['nginx'] / cpu['sidecar']:.2f}")
     print(f"  sidecar / aiohttp-proxy requests/s = {med['sidecar'] / med['aiohttp']:.2f}")
     for title, runs in (
-        (f"open loop at 1,000 req/s, ms from the scheduled send (median of {rounds}):", lat),
-        ("one connection back to back, ms per round trip:", seq),
+        (
+            f"open loop, 1,000 req/s to each target, sends interleaved on one clock, "
+            f"ms from the scheduled send (median of {rounds}):",
+            lat,
+        ),
+        ("one connection per target, back to back, targets taking turns, ms:", seq),
     ):
         q = _quantiles(runs)
         print(title)
@@ -340,14 +360,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one short round (smoke run)")
     parser.add_argument("--aiohttp-proxy", nargs=2, type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--latency", nargs=3, type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--latency", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.aiohttp_proxy:
         run_aiohttp_proxy(*args.aiohttp_proxy)
         return 0
     if args.latency:
-        port, rate, seconds = args.latency
-        run_latency(int(port), rate, seconds)
+        spec, rate, seconds = args.latency
+        run_latency(spec, float(rate), float(seconds))
         return 0
     if WRK is None or not os.path.exists(NGINX):
         print("bench_sidecar: needs wrk and /usr/sbin/nginx (apt-get install wrk nginx-light)")
@@ -382,9 +402,11 @@ def main() -> int:
                 rps[name].append(value)
                 if pid:
                     cpu_us[name].append((cpu_seconds(pid) - before) / count * 1e6)
-            for name in lat:
-                lat[name].append(latency(targets[name], 1000, lat_s))
-                seq[name].append(latency(targets[name], 0, 1))
+            paired = {name: targets[name] for name in lat}
+            for name, q in latency(paired, 1000, lat_s).items():
+                lat[name].append(q)
+            for name, q in latency(paired, 0, 1).items():
+                seq[name].append(q)
             line = ", ".join(f"{k} {v[-1]:,.0f} req/s" for k, v in rps.items())
             print(f"round {r + 1}/{rounds}: {line}", flush=True)
         report(rounds, rps, cpu_us, lat, seq)
