@@ -15,7 +15,7 @@ from sloengine.store._durable import (
     PushOutcome,
     PushStatus,
     RecoveryReport,
-    WalCorruptError,
+    StoreCorruptError,
 )
 from sloengine.store._levels import DEFAULT_LEVELS, Level
 from sloengine.store._series import SeriesStore, WindowSum
@@ -30,7 +30,7 @@ __all__ = [
     "PushStatus",
     "RecoveryReport",
     "SeriesStore",
-    "WalCorruptError",
+    "StoreCorruptError",
     "WindowSum",
     "decode_push",
 ]

@@ -1,7 +1,7 @@
 """`DurableStore`: a SeriesStore made durable by a group-committed WAL plus snapshots.
 
 Data directory:
-    wal-00000007.log        WAL segments (see `_wal`); records are raw PushRequest bytes
+    wal-00000007.log        WAL segments (see `_wal`); records are applied batches (`_records`)
     snapshot-00000007.npz   the state after every record of segments < 7 (rings + dedupe)
 
 push: dedupe check -> apply to memory (CapacityError changes nothing) -> append to the WAL
@@ -28,6 +28,7 @@ import os
 import re
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,12 +42,12 @@ from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.store._decode import DecodedBatch, decode_push
 from sloengine.store._dedupe import DEFAULT_WINDOW, DedupeState
 from sloengine.store._levels import DEFAULT_LEVELS, Level
+from sloengine.store._records import COLUMNS, PUSH, decode_columns, encode_columns
 from sloengine.store._series import SeriesStore
 from sloengine.store._wal import GroupCommitWriter, create_segment, fsync_dir, read_segment
 
 log = logging.getLogger("sloengine.store")
 
-_PUSH = b"P"  # record type: a PushRequest follows
 _SEGMENT_RE = re.compile(r"^wal-(\d{8})\.log$")
 _SNAPSHOT_RE = re.compile(r"^snapshot-(\d{8})\.npz$")
 
@@ -82,8 +83,8 @@ class RecoveryReport:
     seconds: float
 
 
-class WalCorruptError(SloEngineError):
-    """A WAL segment other than the last one is damaged; refusing to guess."""
+class StoreCorruptError(SloEngineError):
+    """A snapshot, or a WAL segment other than the last one, is damaged: refusing to guess."""
 
 
 class DurableStore:
@@ -145,7 +146,7 @@ class DurableStore:
                 records += 1
             if read.problem is not None:
                 if i != len(segments) - 1:
-                    raise WalCorruptError(f"{path}: {read.problem}; later segments exist")
+                    raise StoreCorruptError(f"{path}: {read.problem}; later segments exist")
                 truncated = f"{path.name}: {read.problem}"
                 log.warning(
                     "WAL %s: %s; truncated to %d bytes (%d records kept)",
@@ -180,43 +181,60 @@ class DurableStore:
         )
 
     def _load_snapshot(self) -> tuple[SeriesStore, int, str | None]:
-        for number in sorted(self._numbered(_SNAPSHOT_RE), reverse=True):
-            path = self._snapshot_path(number)
-            try:
-                with np.load(path, allow_pickle=False) as npz:
-                    arrays = dict(npz)
-                store = SeriesStore.from_arrays(arrays, max_series=None)
-                store.max_series = self.max_series
-                dedupe = json.loads(bytes(arrays["dedupe"]).decode())
-            except (OSError, ValueError, KeyError) as exc:
-                log.warning("snapshot %s unreadable (%s); trying an older one", path, exc)
-                continue
-            self._dedupe = DedupeState.from_json(dedupe)
-            return store, number, path.name
-        return self._new_store(), min(self._numbered(_SEGMENT_RE), default=1), None
+        numbers = self._numbered(_SNAPSHOT_RE)
+        if not numbers:
+            return self._new_store(), min(self._numbered(_SEGMENT_RE), default=1), None
+        number = max(numbers)
+        path = self._snapshot_path(number)
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = dict(npz)
+            store = SeriesStore.from_arrays(arrays, max_series=None)
+            dedupe = json.loads(bytes(arrays["dedupe"]).decode())
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            # The WAL it covers is gone: starting without it would silently lose data.
+            raise StoreCorruptError(f"{path}: unreadable snapshot ({exc})") from None
+        store.max_series = self.max_series
+        self._dedupe = DedupeState.from_json(dedupe)
+        return store, number, path.name
 
     def _replay(self, store: SeriesStore, payload: bytes) -> None:
-        if payload[:1] != _PUSH:
-            raise WalCorruptError(f"unknown WAL record type {payload[:1]!r}")
-        req = pb.PushRequest.FromString(payload[1:])
-        batch = decode_push(
-            req,
-            now_s=0.0,
-            max_age_s=math.inf,
-            max_future_s=math.inf,
-            latency_bounds_seconds=store.latency_bounds_seconds,
-        )
         saved, store.max_series = store.max_series, None  # it was within the limit when written
         try:
-            store.apply(batch)
+            if payload[:1] == COLUMNS:
+                try:
+                    rec = decode_columns(payload)
+                except (ValueError, KeyError) as exc:
+                    raise StoreCorruptError(f"bad WAL record: {exc}") from None
+                _, created = store.resolve(rec.new_series)
+                if created != rec.new_series:
+                    raise StoreCorruptError("WAL record creates series that already exist")
+                store.apply_columns(
+                    rec.sids, rec.block_of_sample, rec.timestamps_unix_ms, rec.values
+                )
+                producer, sequence = rec.producer_id, rec.sequence
+            elif payload[:1] == PUSH:
+                batch = decode_push(
+                    pb.PushRequest.FromString(payload[1:]),
+                    now_s=0.0,
+                    max_age_s=math.inf,
+                    max_future_s=math.inf,
+                    latency_bounds_seconds=store.latency_bounds_seconds,
+                )
+                store.apply(batch)
+                producer, sequence = batch.producer_id, batch.sequence
+            else:
+                raise StoreCorruptError(f"unknown WAL record type {payload[:1]!r}")
         finally:
             store.max_series = saved
-        self._dedupe.record(batch.producer_id, batch.sequence)
+        self._dedupe.record(producer, sequence)
 
     # --- ingest --------------------------------------------------------------------------------
     async def push(self, raw: bytes, batch: DecodedBatch) -> PushOutcome:
-        """Apply `batch` (whose serialised PushRequest is `raw`) and return once it is durable.
+        """Apply `batch` and return once it is durable.
 
+        `raw` (the serialised PushRequest) is accepted for callers that have it but not
+        needed: the WAL records the decoded columns, so replay skips protobuf decoding.
         DUPLICATE when (producer_id, sequence) was accepted before (after waiting until that
         earlier batch is durable too). Raises CapacityError, changing nothing, when the batch
         would create series beyond `max_series`.
@@ -226,9 +244,23 @@ class DurableStore:
         if self._dedupe.seen(batch.producer_id, batch.sequence):
             await wal.barrier()
             return PushOutcome(PushStatus.DUPLICATE, 0)
-        samples = store.apply(batch)
+        if batch.latency_bounds_seconds != store.latency_bounds_seconds:
+            raise ValueError("batch was decoded for other latency bounds than this store's")
+        sids, created = store.resolve(batch.series)  # CapacityError: nothing changed
+        samples = store.apply_columns(
+            sids, batch.block_of_sample, batch.timestamps_unix_ms, batch.values
+        )
         self._dedupe.record(batch.producer_id, batch.sequence)
-        ticket = wal.append(_PUSH + raw)
+        record = encode_columns(
+            batch.producer_id,
+            batch.sequence,
+            created,
+            sids,
+            batch.block_of_sample,
+            batch.timestamps_unix_ms,
+            batch.values,
+        )
+        ticket = wal.append(record)
         await wal.wait_durable(ticket)
         if wal.bytes_in_segment >= self.snapshot_every_bytes and self._snapshot_task is None:
             self._snapshot_task = asyncio.create_task(self.snapshot_async())

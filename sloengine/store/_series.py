@@ -142,10 +142,6 @@ class SeriesStore:
         return [dict(lbl) for lbl in self._labels]
 
     # --- ingest --------------------------------------------------------------------------------
-    def new_series_in(self, batch: DecodedBatch) -> int:
-        """How many series `batch` would create (for capacity checks before a WAL write)."""
-        return len({s for s in batch.series if s not in self._ids})
-
     def apply(self, batch: DecodedBatch) -> int:
         """Add a validated batch; returns the samples applied.
 
@@ -153,25 +149,18 @@ class SeriesStore:
         """
         if batch.latency_bounds_seconds != self._bounds:
             raise ValueError("batch was decoded for other latency bounds than this store's")
-        sids = self._resolve(batch.series)
-        n = batch.sample_count
-        if n == 0:
-            return 0
-        b0 = (batch.timestamps_unix_ms - 1) // (self._res0 * 1000)
-        key = (sids[batch.block_of_sample] << 32) | b0
-        vals = batch.values
-        if n > 1 and not bool((key[1:] >= key[:-1]).all()):
-            order = np.argsort(key, kind="stable")
-            key, vals = key[order], vals[order]
-        key, vals = _segment_sum(key, vals)
-        self._advance(int(b0.max()))
-        self._add(self._data, key, vals)
-        if self._views:
-            self._add_views(key, vals)
-        self.version += 1
-        return n
+        sids, _ = self.resolve(batch.series)
+        return self.apply_columns(
+            sids, batch.block_of_sample, batch.timestamps_unix_ms, batch.values
+        )
 
-    def _resolve(self, series: tuple[SeriesLabels, ...]) -> _I64:
+    def resolve(self, series: Sequence[SeriesLabels]) -> tuple[_I64, list[SeriesLabels]]:
+        """Series ids for `series`, creating the missing ones (in order of first appearance).
+
+        Returns the ids and the labels it created. Raises CapacityError, creating nothing,
+        when that would exceed `max_series`. Ids are dense and assigned in creation order,
+        so replaying the same creations yields the same ids.
+        """
         ids = self._ids
         new = [s for s in dict.fromkeys(series) if s not in ids]
         if new:
@@ -183,7 +172,29 @@ class SeriesStore:
             self._grow(self._n + len(new))
             for labels in new:
                 self._create(labels)
-        return np.fromiter((ids[s] for s in series), dtype=np.int64, count=len(series))
+        sids = np.fromiter((ids[s] for s in series), dtype=np.int64, count=len(series))
+        return sids, new
+
+    def apply_columns(
+        self, sids: _I64, block_of_sample: _I64, timestamps_unix_ms: _I64, values: _F64
+    ) -> int:
+        """Add samples of already resolved series (`sids[block]`); returns the count."""
+        n = int(timestamps_unix_ms.shape[0])
+        if n == 0:
+            return 0
+        b0 = (timestamps_unix_ms - 1) // (self._res0 * 1000)
+        key = (sids[block_of_sample] << 32) | b0
+        vals = values
+        if n > 1 and not bool((key[1:] >= key[:-1]).all()):
+            order = np.argsort(key, kind="stable")
+            key, vals = key[order], vals[order]
+        key, vals = _segment_sum(key, vals)
+        self._advance(int(b0.max()))
+        self._add(self._data, key, vals)
+        if self._views:
+            self._add_views(key, vals)
+        self.version += 1
+        return n
 
     def _grow(self, needed: int) -> None:
         cap = self._data[0].shape[1]

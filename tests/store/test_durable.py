@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from sloengine.errors import CapacityError
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store import DurableStore, PushStatus, WalCorruptError, decode_push
+from sloengine.store import DurableStore, PushStatus, StoreCorruptError, decode_push
 from tests.store.streams import SERIES, T0, Sample, frame, oracle, push_request
 
 
@@ -153,7 +153,7 @@ async def test_damage_before_the_last_segment_refuses_to_start(tmp_path: Path) -
     await store.aclose(snapshot=False)
     first = segments(tmp_path)[0]
     first.write_bytes(first.read_bytes()[:-2])
-    with pytest.raises(WalCorruptError, match="later segments exist"):
+    with pytest.raises(StoreCorruptError, match="later segments exist"):
         DurableStore(tmp_path).open()
 
 
@@ -210,3 +210,49 @@ def test_random_streams_with_retries_count_each_batch_once(
             want = oracle(df, selector, T0, T0 + 7200)
             assert (got.requests, got.errors, got.count_at_or_below(0.25)) == want
         asyncio.run(store.aclose(snapshot=False))
+
+
+async def test_wal_records_hold_decoded_columns_and_replay_identically(tmp_path: Path) -> None:
+    from sloengine.store._records import decode_columns
+    from sloengine.store._wal import read_segment
+
+    store = DurableStore(tmp_path)
+    store.open()
+    req = push_request("p", 1, [sample(i, series=i % 3) for i in range(5)])
+    await push(store, req)
+    await store.aclose(snapshot=False)
+    (payload,) = read_segment(segments(tmp_path)[-1]).records
+    record = decode_columns(payload)
+    batch = batch_of(req)
+    assert (record.producer_id, record.sequence) == ("p", 1)
+    assert record.new_series == list(dict.fromkeys(batch.series))
+    assert record.timestamps_unix_ms.tolist() == batch.timestamps_unix_ms.tolist()
+    assert (record.values == batch.values).all()
+
+
+async def test_raw_push_records_of_the_first_format_still_replay(tmp_path: Path) -> None:
+    from sloengine.store._wal import create_segment, frame
+
+    path = tmp_path / "wal-00000001.log"
+    create_segment(path)
+    with open(path, "ab") as f:
+        for i in range(3):
+            f.write(frame(b"P" + push_request("old", i, [sample(i)]).SerializeToString()))
+    store = DurableStore(tmp_path)
+    assert store.open().records_replayed == 3
+    assert total(store) == (30, 3)
+    assert await push(store, push_request("old", 2, [sample(2)])) is PushStatus.DUPLICATE
+    await store.aclose()
+
+
+async def test_a_damaged_snapshot_refuses_to_start(tmp_path: Path) -> None:
+    store = DurableStore(tmp_path)
+    store.open()
+    await push(store, push_request("p", 1, [sample(1)]))
+    await store.aclose()  # writes the snapshot and drops the WAL it covers
+    (snap,) = tmp_path.glob("snapshot-*.npz")
+    data = bytearray(snap.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    snap.write_bytes(bytes(data))
+    with pytest.raises(StoreCorruptError, match="unreadable snapshot"):
+        DurableStore(tmp_path).open()

@@ -18,7 +18,7 @@ def test_store_exports() -> None:
         "PushStatus",
         "RecoveryReport",
         "SeriesStore",
-        "WalCorruptError",
+        "StoreCorruptError",
         "WindowSum",
         "decode_push",
     ]
