@@ -16,7 +16,13 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-__all__ = ["ReadinessCheck", "metrics_endpoint", "run_readiness_checks", "simple_endpoint"]
+__all__ = [
+    "ReadinessCheck",
+    "metrics_endpoint",
+    "readiness_endpoint",
+    "run_readiness_checks",
+    "simple_endpoint",
+]
 
 Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

@@ -1,8 +1,8 @@
 """A span exporter writing one JSON object per line, for runs without a collector.
 
 Several processes may share one file: each batch is one `write(2)` on an `O_APPEND`
-descriptor, so lines from different services never interleave. `read_span_lines` is the
-matching reader used by `sloengine traces linkage`.
+descriptor, so lines from different services never interleave. `sloengine traces linkage` reads
+these files (`sloengine.traces.read_span_file`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,11 +74,3 @@ class JsonLinesSpanExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
-
-
-def read_span_lines(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """Yield the span records of a JSON-lines file, skipping blank lines."""
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
