@@ -3,14 +3,15 @@
 1. Generation: render rules for 1,000 synthetic native SLOs (median of 5 runs), SLOs/s.
 2. Evaluation: the same SLOs as our rules and as Sloth-shaped rules (the exact structure of
    corpus/sloth/_gen/getting-started.yml: per-window ratio rules over raw series, a 30d
-   average of 5m ratios, meta recordings, two alerts), loaded side by side into ONE
-   Prometheus over backfilled history (`promtool tsdb create-blocks-from openmetrics`), so
-   both pay the same noise. The history holds the raw counters and what each side's rules
-   would have recorded (Sloth: its 5m ratio every evaluation; us: 5m event counts every
-   period-group evaluation), so the period rules read a steady state's samples.
-   Each round sums `prometheus_rule_group_last_duration_seconds` over our groups and over
-   Sloth's; printed: the median round's ratio ours/sloth, and the same with each group's
-   duration divided by its interval (our period groups run less often: the cost per second).
+   average of 5m ratios, meta recordings, two alerts), each in its own Prometheus, both
+   running at once over copies of the same backfilled history (`promtool tsdb
+   create-blocks-from openmetrics`), so both pay the same machine noise and each process's
+   CPU time is one side's cost. The history holds the raw counters and what each side's
+   rules would have recorded (Sloth: its 5m ratio every evaluation; us: 5m event counts
+   every period-group evaluation), so the period rules read a steady state's samples.
+   Printed, as ours/sloth: the median round's sum of `prometheus_rule_group_last_duration_seconds`,
+   the same with each group's duration divided by its interval (our period groups run less
+   often: cost per second), and the processes' CPU seconds over the sampling period.
 
     .venv/bin/python bench/bench_rules.py [--quick] [--slos N] [--history-hours H]
 
@@ -244,6 +245,7 @@ class Evaluation:
     sloth_s: float
     ratio: float  # median over rounds of ours/sloth (both measured in the same round)
     ratio_per_second: float  # same, each group's duration divided by its interval
+    cpu_ratio: float  # process CPU seconds over the sampling period, ours/sloth
     rounds: int
     samples: int
 
@@ -289,41 +291,60 @@ def bench_evaluation(
             raise SystemExit(f"backfill failed:\n{backfill.stderr[-2000:]}")
         om.unlink()
 
+        # Two Prometheus processes side by side, one per rule set, each on its own copy of
+        # the history: same machine noise, and each process's CPU is one side's cost.
+        shutil.copytree(work / "prom", work / "prom-sloth")
+        ours_rules = sorted(rules.glob("ours-*.rules.yml"))
         interval = f"{interval_s}s"
         ratios: list[float] = []
         per_second: list[float] = []
         ours_rounds: list[float] = []
         sloth_rounds: list[float] = []
-        with PrometheusServer(
-            work / "prom",
-            rule_files=sorted(rules.iterdir()),
-            evaluation_interval=interval,
-            scrape_interval=interval,
-        ) as prom:
-            prom.wait_rules_evaluated(timeout_s=2 * period_interval_s + 60)
+        with (
+            PrometheusServer(
+                work / "prom", rule_files=ours_rules, evaluation_interval=interval
+            ) as ours_prom,
+            PrometheusServer(
+                work / "prom-sloth",
+                rule_files=[rules / "sloth.rules.yml"],
+                evaluation_interval=interval,
+            ) as sloth_prom,
+        ):
+            ours_prom.wait_rules_evaluated(timeout_s=2 * period_interval_s + 60)
+            sloth_prom.wait_rules_evaluated(timeout_s=60)
+            cpu_start = (_cpu_seconds(ours_prom.url), _cpu_seconds(sloth_prom.url))
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:
                 time.sleep(interval_s)
-                durations = _rule_durations(prom.url)
-                ours = sum(v for k, v in durations.items() if ";sloengine-" in k)
-                sloth = sum(v for k, v in durations.items() if ";sloth-" in k)
+                ours_durations = _rule_durations(ours_prom.url)
+                ours = sum(ours_durations.values())
+                sloth = sum(_rule_durations(sloth_prom.url).values())
                 ours_rate = sum(
                     v / (period_interval_s if k.endswith("-period") else interval_s)
-                    for k, v in durations.items()
-                    if ";sloengine-" in k
+                    for k, v in ours_durations.items()
                 )
                 ours_rounds.append(ours)
                 sloth_rounds.append(sloth)
                 ratios.append(ours / sloth)
                 per_second.append(ours_rate / (sloth / interval_s))
+            cpu_ours = _cpu_seconds(ours_prom.url) - cpu_start[0]
+            cpu_sloth = _cpu_seconds(sloth_prom.url) - cpu_start[1]
         return Evaluation(
             statistics.median(ours_rounds),
             statistics.median(sloth_rounds),
             statistics.median(ratios),
             statistics.median(per_second),
+            cpu_ours / cpu_sloth,
             len(ratios),
             samples,
         )
+
+
+def _cpu_seconds(url: str) -> float:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    match = re.search(r"^process_cpu_seconds_total (\S+)$", text, re.M)
+    return float(match.group(1)) if match else float("nan")
 
 
 def main() -> int:
@@ -351,7 +372,8 @@ def main() -> int:
         f"of each side's recorded 5m series), {ev.rounds} rounds at 15s: median per round ours "
         f"{ev.ours_s * 1000:.1f} ms, sloth {ev.sloth_s * 1000:.1f} ms; median ratio ours/sloth "
         f"{ev.ratio:.2f} per round, {ev.ratio_per_second:.2f} per second of wall time "
-        "(our period groups run every 1m here, 5m by default)"
+        "(our period groups run every 1m here, 5m by default); "
+        f"Prometheus CPU seconds ours/sloth {ev.cpu_ratio:.2f}"
     )
     return 0
 
