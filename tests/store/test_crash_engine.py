@@ -71,9 +71,12 @@ def recovered(data_dir: Path, at_s: float) -> dict[str, float]:
 
 
 async def stream(
-    address: str, batches: list[pb.PushRequest], seqs: list[int], acked: set[int]
+    address: str, batches: list[pb.PushRequest], seqs: list[int], acked: set[int], fed: set[int]
 ) -> None:
-    """Push `seqs` with at most 64 unacknowledged; returns when done or the stream breaks."""
+    """Push `seqs` with at most 64 unacknowledged; returns when done or the stream breaks.
+
+    `fed` collects the sequences handed to the stream (sent, or about to be).
+    """
     window = asyncio.Semaphore(64)
     queue: asyncio.Queue[pb.PushRequest | None] = asyncio.Queue()
 
@@ -84,6 +87,7 @@ async def stream(
     async def feed() -> None:
         for seq in seqs:
             await window.acquire()
+            fed.add(seq)
             queue.put_nowait(batches[seq - 1])
 
     async with grpc.aio.insecure_channel(address) as channel:
@@ -117,7 +121,7 @@ async def test_kill_9_the_real_engine_mid_stream_loses_no_acknowledged_batch(
     data = tmp_path / "data"
     rng = random.Random(11)
     now = time.time()
-    batches = make_batches(rng, 6000, int(now * 1000))
+    batches = make_batches(rng, 25_000, int(now * 1000))
     acked: set[int] = set()
     sent: set[int] = set()
     next_seq = 1
@@ -125,13 +129,13 @@ async def test_kill_9_the_real_engine_mid_stream_loses_no_acknowledged_batch(
     unacked_at_kill = []
     for _ in range(5):
         engine = EngineProcess(data, specs).start()
-        seqs = sorted(sent - acked) + list(range(next_seq, next_seq + 1000))
-        next_seq += 1000
-        sent.update(seqs)
-        pushing = asyncio.create_task(stream(engine.grpc_address, batches, seqs, acked))
+        # More than the engine can take before the kill: it always comes mid-stream.
+        seqs = sorted(sent - acked) + list(range(next_seq, next_seq + 5000))
+        pushing = asyncio.create_task(stream(engine.grpc_address, batches, seqs, acked, sent))
         await asyncio.sleep(rng.uniform(0.3, 1.5))
         engine.kill()  # SIGKILL
         await pushing
+        next_seq = max(sent) + 1
         acked_at_kill.append(len(acked))
         unacked_at_kill.append(len(sent - acked))
         got = recovered(data, now + 60)
@@ -142,7 +146,7 @@ async def test_kill_9_the_real_engine_mid_stream_loses_no_acknowledged_batch(
     assert len(set(acked_at_kill)) >= 3, acked_at_kill
     assert sum(1 for n in unacked_at_kill if n) >= 3, unacked_at_kill
     engine = EngineProcess(data, specs).start()
-    await stream(engine.grpc_address, batches, sorted(sent - acked), acked)
+    await stream(engine.grpc_address, batches, sorted(sent - acked), acked, sent)
     assert engine.terminate() == 0
     assert acked == sent
     assert recovered(data, now + 60) == expected(batches, acked)
