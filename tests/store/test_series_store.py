@@ -167,3 +167,17 @@ def test_snapshot_round_trip_keeps_every_sum() -> None:
             assert copy.window_sum(sel, window, T0 + 86400) == store.window_sum(
                 sel, window, T0 + 86400
             )
+
+
+def test_evicted_views_are_rebuilt_exactly() -> None:
+    store = SeriesStore(max_views=2)
+    samples = [Sample(i % len(SERIES), (T0 + 10 * i + 5) * 1000, 3, 1, 2) for i in range(40)]
+    store.apply(decode(push_request("p", 1, samples[:20])))
+    selectors = [{"service": "gateway"}, {"route": "/a"}, {"variant": "stable"}, {}]
+    for sel in selectors:  # four selectors through two view slots
+        store.window_sum(sel, 600, T0 + 600)
+    store.apply(decode(push_request("p", 2, samples[20:])))
+    df = frame(samples)
+    for sel in selectors * 2:
+        got = store.window_sum(sel, 600, T0 + 600)
+        assert (got.requests, got.errors) == oracle(df, sel, T0, T0 + 600)[:2]
