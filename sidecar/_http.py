@@ -141,6 +141,8 @@ METHOD_LABELS: dict[bytes, str] = {m.encode(): m for m in KNOWN_METHODS}
 
 def listed_in_connection(value: bytes) -> set[bytes]:
     """Header names a Connection header asks to drop, beyond its usual options."""
+    if value.strip().lower() in _CONNECTION_OPTIONS:  # the common case, without a set
+        return set()
     return connection_tokens(value) - _CONNECTION_OPTIONS
 
 

@@ -102,14 +102,15 @@ class Exchange:
             up.pool.release(up)
             return
         self.upstream = up
-        up.attach(self)
+        up.ex = self
+        up.last_activity = up.loop.time()
         if self._pending:
             up.write(self.head + b"".join(self._pending))
             self._pending.clear()
             self._pending_size = 0
             self.conn.resume_reading_for(PAUSE_PENDING)
-        else:
-            up.write(self.head)
+        elif up.transport is not None and not up.closed:
+            up.transport.write(self.head)
 
     # --- response side (called by the upstream connection) --------------------------------
     def interim_response(self, status: int, reason: bytes, lines: list[bytes]) -> None:
@@ -143,15 +144,13 @@ class Exchange:
             lines.append(b"connection: keep-alive\r\n\r\n")
         else:
             lines.append(b"\r\n")
-        conn.write(b"".join(lines))
+        conn.out.append(b"".join(lines))
 
     def response_body(self, body: bytes) -> None:
         if self._resp_framing == CHUNKED:
-            self.conn.write(b"%x\r\n" % len(body))
-            self.conn.write(body)
-            self.conn.write(b"\r\n")
+            self.conn.out += (b"%x\r\n" % len(body), body, b"\r\n")
         else:
-            self.conn.write(body)
+            self.conn.out.append(body)
 
     def response_done(self, upstream_keep: bool) -> None:
         if self.finished:

@@ -94,7 +94,7 @@ class ClientConnection(asyncio.Protocol):
         self.parsing: Exchange | None = None
         self._ingress = listener.kind == INGRESS
         self._max_header_bytes = listener.settings.max_header_bytes
-        self._out: list[bytes] = []
+        self.out: list[bytes] = []  # response bytes to send, joined by flush()
         self._paused = 0
         self._closed = False
         self._broken = False
@@ -138,7 +138,7 @@ class ClientConnection(asyncio.Protocol):
             self._reject(501, "protocol upgrades and CONNECT are not supported")
         except httptools.HttpParserError as exc:
             self._reject(400, f"malformed request: {exc}")
-        if self._out:
+        if self.out:
             self.flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -244,10 +244,10 @@ class ClientConnection(asyncio.Protocol):
 
     # --- used by exchanges ------------------------------------------------------------------
     def write(self, data: bytes) -> None:
-        self._out.append(data)
+        self.out.append(data)
 
     def flush(self) -> None:
-        out = self._out
+        out = self.out
         if out and self.transport is not None and not self._closed:
             self.transport.write(out[0] if len(out) == 1 else b"".join(out))
         out.clear()

@@ -170,10 +170,6 @@ class UpstreamConnection(asyncio.Protocol):
             self.transport.resume_reading()
 
     # --- used by the exchange ---------------------------------------------------------------
-    def attach(self, ex: Exchange) -> None:
-        self.ex = ex
-        self.last_activity = self.loop.time()
-
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closed:
             self.transport.write(data)
@@ -247,7 +243,8 @@ class ConnectionPool:
             conn.close()
             return
         conn.idle_since = self.loop.time()
-        conn.resume_reading()  # so that we notice the upstream closing it
+        if conn.paused:
+            conn.resume_reading()  # so that we notice the upstream closing it
         idle.append(conn)
 
     def forget(self, conn: UpstreamConnection) -> None:
