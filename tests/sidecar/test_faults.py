@@ -244,3 +244,31 @@ def test_slow_client_is_not_mistaken_for_a_slow_upstream(strict: SidecarProcess)
             if i == 0:
                 time.sleep(1.5)  # 3x the upstream timeout while the pipes are full
     assert received == size
+
+
+def test_client_gone_before_the_answer_counts_499(strict: SidecarProcess) -> None:
+    host, port = strict.ingress.rsplit(":", 1)
+    before = strict.metric("http_requests_total", route="/slow", status="499")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"GET /slow?s=0.3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.1)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if strict.metric("http_requests_total", route="/slow", status="499") == before + 1:
+            break
+        time.sleep(0.05)
+    assert strict.metric("http_requests_total", route="/slow", status="499") == before + 1
+    assert httpx.get(strict.url + "/echo").status_code == 200
+
+
+def test_egress_to_a_refusing_host_answers_502(strict: SidecarProcess) -> None:
+    egress = strict.addresses["egress"]
+    target = f"http://127.0.0.1:{free_port()}/x"
+    resp = httpx.get(target, proxy=f"http://{egress}", timeout=5)
+    assert resp.status_code == 502
+    assert strict.metric("sidecar_egress_requests_total", status="502") >= 1
+
+
+def test_egress_without_a_target_host_answers_400(strict: SidecarProcess) -> None:
+    answer = raw_exchange(strict.addresses["egress"], b"GET /x HTTP/1.1\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400"), answer
