@@ -23,6 +23,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from instrumentation._context import RequestContext, current_request
 from instrumentation._logs import ACCESS_LOGGER
+from instrumentation._server_span import ServerSpan
 from instrumentation._tracestate import MAX_MEMBERS, MAX_TRACESTATE_CHARS, truncate_tracestate
 from sloengine import conventions as c
 
@@ -190,7 +191,10 @@ class InstrumentationMiddleware:
                 if req.exception is not None:
                     span.record_exception(req.exception)
                     attributes["error.type"] = type(req.exception).__qualname__
-                span.set_attributes(attributes)
+                if isinstance(span, ServerSpan):
+                    span.set_valid_attributes(attributes)
+                else:
+                    span.set_attributes(attributes)
                 if status >= 500:
                     span.set_status(_ERROR)
             if instr.response_hook is not None:
@@ -237,17 +241,32 @@ class InstrumentationMiddleware:
         await self.app(scope, receive_wrapper, send_wrapper)
 
 
+# Starlette routes define __eq__ and so are unhashable: key by id(), and keep the route in
+# the value, which keeps it alive, so that its id cannot be reused by another object.
+_templates: dict[tuple[int, str, str], tuple[object, str]] = {}
+
+
 def _route_template(scope: Scope) -> str:
     """The matched route's template (`/docs/{id}`), prefixed by any mount; else unmatched."""
     route = scope.get("route")
     if route is None:
         return c.UNMATCHED_ROUTE
+    root_path: str = scope.get("root_path", "")
+    app_root: str = scope.get("app_root_path", "") if root_path else ""
+    key = (id(route), root_path, app_root)
+    cached = _templates.get(key)
+    if cached is not None and cached[0] is route:
+        return cached[1]
+    template = _resolve_template(route, root_path, app_root)
+    if len(_templates) < 4096:  # routes are few; raw mount prefixes might not be
+        _templates[key] = (route, template)
+    return template
+
+
+def _resolve_template(route: object, root_path: str, app_root: str) -> str:
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     if not template:
         return c.UNMATCHED_ROUTE
-    root_path: str = scope.get("root_path", "")
-    if root_path:
-        app_root: str = scope.get("app_root_path", "")
-        if root_path != app_root and root_path.startswith(app_root):
-            template = root_path[len(app_root) :] + template
+    if root_path and root_path != app_root and root_path.startswith(app_root):
+        template = root_path[len(app_root) :] + template
     return str(template)

@@ -29,7 +29,14 @@ from opentelemetry.util import types
 
 __all__ = ["ServerSpanFactory"]
 
-_RANDOM_FLAG = int(getattr(TraceFlags, "RANDOM_TRACE_ID", 0))
+_RANDOM_FLAG = int(getattr(TraceFlags, "RANDOM_TRACE_ID", 0))  # W3C Level 2, newer APIs only
+_FLAGS = {
+    (sampled, random_id): TraceFlags(
+        (TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT) | (_RANDOM_FLAG if random_id else 0)
+    )
+    for sampled in (False, True)
+    for random_id in (False, True)
+}
 _PRIMITIVES = (str, bool, int, float)
 _UNSET = Status(StatusCode.UNSET)
 
@@ -104,6 +111,16 @@ class ServerSpan(trace.Span, ReadableSpan):
 
     def set_attribute(self, key: str, value: types.AttributeValue) -> None:
         self.set_attributes({key: value})
+
+    def set_valid_attributes(self, attributes: dict[str, str | int]) -> None:
+        """The middleware's own attributes: primitives by construction, so not re-checked
+        (the count limit still holds)."""
+        limit = self._factory.limits.max_span_attributes
+        attrs = self._mutable_attributes
+        if self._end_time is None and (limit is None or len(attrs) + len(attributes) <= limit):
+            attrs.update(attributes)
+        else:
+            self.set_attributes(attributes)
 
     def add_event(
         self,
@@ -193,14 +210,12 @@ class ServerSpanFactory:
             trace_id = parent.trace_id
             random_id = bool(getattr(parent.trace_flags, "random_trace_id", False))
         result = self.sampler.should_sample(context, trace_id, name, kind, None, ())
-        flags = TraceFlags.SAMPLED if result.decision.is_sampled() else TraceFlags.DEFAULT
-        if random_id:
-            flags |= _RANDOM_FLAG
+        sampled = result.decision.is_sampled()
         span_context = SpanContext(
             trace_id,
             self.id_generator.generate_span_id(),
             is_remote=False,
-            trace_flags=TraceFlags(flags),
+            trace_flags=_FLAGS[sampled, random_id],
             trace_state=result.trace_state,
         )
         if not result.decision.is_recording():

@@ -11,7 +11,7 @@ import pytest
 from examples.services import docs_api
 from examples.services._runtime import ServiceOptions
 from examples.services.faults import FaultConfig, Faults
-from instrumentation import uninstrument
+from instrumentation import get_instrumentation, uninstrument
 from sloengine import conventions as c
 from sloengine.traces import SpanRecord, linkage_report
 from tests.examples.conftest import Demo, _asgi
@@ -48,6 +48,8 @@ async def test_key_paths_answer_through_the_gateway(demo: Demo) -> None:
     ingested = await demo.client.post("/ingest", json={"title": "t", "body": "b"})
     assert ingested.status_code == 201 and ingested.json() == {"id": 1}
     assert (await demo.client.post("/ingest", json={"title": ""})).status_code == 422
+    for app in (demo.gateway, demo.docs, demo.ingest):
+        assert get_instrumentation(app).failsafe.failures == {}  # type: ignore[union-attr]
 
 
 async def test_trace_covers_gateway_service_and_db_with_correct_parents(demo: Demo) -> None:

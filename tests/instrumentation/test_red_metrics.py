@@ -149,3 +149,24 @@ async def test_two_services_share_one_registry_by_label(
     for service, variant in (("gateway", "stable"), ("docs-api", "baseline")):
         assert sample(registry, c.HTTP_REQUESTS_TOTAL, service=service, variant=variant,
                       route="/docs/{id}", method="GET", status="200") == 1  # fmt: skip
+
+
+async def test_mounted_routes_carry_the_mount_prefix_and_nothing_fails_silently(
+    instrumented: Callable[..., FastAPI], registry: CollectorRegistry
+) -> None:
+    from instrumentation import get_instrumentation
+
+    app, api = FastAPI(), FastAPI()
+
+    @api.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"item_id": item_id}
+
+    app.mount("/v1", api)
+    instrumented(app)
+    async with client_for(app) as client:
+        for n in range(3):
+            assert (await client.get(f"/v1/items/{n}")).status_code == 200
+    assert sample(registry, c.HTTP_REQUESTS_TOTAL, service="svc", variant="stable",
+                  route="/v1/items/{item_id}", method="GET", status="200") == 3  # fmt: skip
+    assert get_instrumentation(app).failsafe.failures == {}  # type: ignore[union-attr]
