@@ -11,8 +11,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from sidecar._http import simple_response
+from sidecar._http import simple_response, without_headers
 from sidecar.tracecontext import Hop
+
+_TRACERESPONSE = b"traceresponse"
 
 if TYPE_CHECKING:
     from sidecar.proxy import ClientConnection
@@ -135,6 +137,12 @@ class Exchange:
             self._resp_framing = CHUNKED if conn.http_minor else CLOSE
         if self._resp_framing == CLOSE or conn.listener.draining:
             self.keep_alive = False
+        if conn.listener.kind == "ingress" and self.hop is not None:
+            # W3C Trace Context Level 2: tell the caller which span answered it. That is this
+            # hop's server span, not the upstream's, so an upstream traceresponse is replaced.
+            if any(name.lower() == _TRACERESPONSE for name in lines[::4]):
+                lines = without_headers(lines, {_TRACERESPONSE})
+            lines += (_TRACERESPONSE, b": ", self.hop.traceparent.encode(), b"\r\n")
         lines.insert(0, b"HTTP/1.1 %d %s\r\n" % (status, reason))
         if self._resp_framing == CHUNKED:
             lines.append(b"transfer-encoding: chunked\r\n")

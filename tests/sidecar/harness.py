@@ -62,6 +62,7 @@ class RecordingApp:
         app.router.add_post("/upload", self._upload)
         app.router.add_get("/download", self._download)
         app.router.add_get("/status/{code}", self._status)
+        app.router.add_get("/own-traceresponse", self._own_traceresponse)
         app.router.add_route("*", "/{tail:.*}", self._echo)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -80,6 +81,12 @@ class RecordingApp:
         seen = self._seen(request)
         seen["body_len"] = len(body)
         return web.json_response(seen)
+
+    async def _own_traceresponse(self, request: web.Request) -> web.Response:
+        """Answer with a traceresponse of the app's own, as an instrumented service would."""
+        seen = self._seen(request)
+        trace_id = request.headers.get("traceparent", "00-" + "1" * 32).split("-")[1]
+        return web.json_response(seen, headers={"traceresponse": f"00-{trace_id}-{'ab' * 8}-01"})
 
     async def _callback(self, request: web.Request) -> web.Response:
         """Call `to` `n` times through the egress listener, forwarding trace headers."""

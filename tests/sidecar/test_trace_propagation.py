@@ -55,6 +55,18 @@ def assert_restarted(echo: dict[str, Any]) -> None:
 # --- traceparent on ingress ----------------------------------------------------------------
 
 
+def test_response_carries_a_traceresponse_naming_the_sidecars_span(sidecar: SidecarProcess) -> None:
+    resp = httpx.get(sidecar.url + "/echo", headers={"traceparent": VALID}, timeout=10)
+    span_id = traceparent_seen(resp.json()).split("-")[2]
+    assert resp.headers.get_list("traceresponse") == [f"00-{TRACE}-{span_id}-01"]
+
+
+def test_an_upstream_traceresponse_is_replaced_by_the_sidecars(sidecar: SidecarProcess) -> None:
+    resp = httpx.get(sidecar.url + "/own-traceresponse", headers={"traceparent": VALID}, timeout=10)
+    span_id = traceparent_seen(resp.json()).split("-")[2]
+    assert resp.headers.get_list("traceresponse") == [f"00-{TRACE}-{span_id}-01"]
+
+
 def test_valid_traceparent_is_continued_with_a_new_parent_id(sidecar: SidecarProcess) -> None:
     assert_continued(forwarded(sidecar, [("traceparent", VALID)]))
 
