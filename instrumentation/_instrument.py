@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,7 +38,6 @@ _ATTR = "_sloengine_instrumentation"
 # This package owns the server span and the RED metrics, so those are switched off for an
 # instrumented app (one span per request, not two), and switched back on by uninstrument.
 _NATIVE_TELEMETRY_KEYS = ("tracing", "operation_spans", "metrics")
-_logger = logging.getLogger("instrumentation")
 
 RequestHook = Callable[[trace.Span, Scope], None]
 ResponseHook = Callable[[trace.Span, Scope, int], None]
