@@ -189,10 +189,11 @@ class SeriesStore:
             order = np.argsort(key, kind="stable")
             key, vals = key[order], vals[order]
         key, vals = _segment_sum(key, vals)
+        oldest = int(b0.min())
         self._advance(int(b0.max()))
-        self._add(self._data, key, vals)
+        self._add(self._data, key, vals, oldest)
         if self._views:
-            self._add_views(key, vals)
+            self._add_views(key, vals, oldest)
         self.version += 1
         return n
 
@@ -243,8 +244,12 @@ class SeriesStore:
                     arr[np.arange(head + 1, nb + 1) % slots, :used] = 0.0
             self._heads[k] = nb
 
-    def _add(self, arrays: list[_F64], key: _I64, vals: _F64) -> None:
-        """Add rows keyed `owner << 32 | base bucket` (unique, sorted) to every level."""
+    def _add(self, arrays: list[_F64], key: _I64, vals: _F64, oldest_b0: int) -> None:
+        """Add rows keyed `owner << 32 | base bucket` (unique, sorted) to every level.
+
+        `oldest_b0` is the batch's oldest base bucket: when a level still holds it, no row
+        needs the retention filter.
+        """
         for k, arr in enumerate(arrays):
             if k:
                 ratio = self._mult[k] // self._mult[k - 1]
@@ -252,11 +257,13 @@ class SeriesStore:
                 key, vals = _segment_sum(key, vals)
             bucket = key & _MASK
             owner = key >> 32
-            keep = bucket > self._heads[k] - self._slots[k]
-            if keep.all():
-                arr[bucket % self._slots[k], owner] += vals
+            slots = self._slots[k]
+            floor = self._heads[k] - slots
+            if oldest_b0 // self._mult[k] > floor:
+                arr[bucket % slots, owner] += vals
             else:
-                arr[bucket[keep] % self._slots[k], owner[keep]] += vals[keep]
+                keep = bucket > floor
+                arr[bucket[keep] % slots, owner[keep]] += vals[keep]
 
     # --- views ---------------------------------------------------------------------------------
     def _membership(self) -> tuple[_I64, _I64, _I64]:
@@ -273,7 +280,7 @@ class SeriesStore:
             self._csr = (counts, starts, flat)
         return self._csr
 
-    def _add_views(self, key: _I64, vals: _F64) -> None:
+    def _add_views(self, key: _I64, vals: _F64, oldest_b0: int) -> None:
         counts, starts, flat = self._membership()
         owner = key >> 32
         per_row = counts[owner]
@@ -286,7 +293,7 @@ class SeriesStore:
         vkey = (views << 32) | (key[rep] & _MASK)
         order = np.argsort(vkey, kind="stable")
         vkey, vvals = _segment_sum(vkey[order], vals[rep][order])
-        self._add(self._view_data, vkey, vvals)
+        self._add(self._view_data, vkey, vvals, oldest_b0)
 
     def _members(self, selector: Selector) -> _I64:
         present = [pair for pair in selector if pair[1]]
