@@ -113,7 +113,7 @@ class SeriesStore:
         self._view_series: dict[int, int] = {}
         self._series_views: list[list[int]] = []
         self._csr: tuple[_I64, _I64, _I64] | None = None
-        self.version = 0
+        self.version = 0  # bumped by every apply: a cheap cache key for readers (UI)
 
     # --- introspection -----------------------------------------------------------------------
     @property
