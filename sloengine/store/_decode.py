@@ -55,6 +55,9 @@ class DecodedBatch:
 _LABELS_CACHE: dict[tuple[str, str, str, str], SeriesLabels] = {}
 
 
+_KEY_FIELDS = frozenset(("service", "variant", "route", "method"))
+
+
 def _series_labels(key: pb.SeriesKey) -> SeriesLabels:
     if not key.extra_labels:
         plain = (key.method, key.route, key.service, key.variant)
@@ -250,6 +253,12 @@ def _decode_message(
         else:
             cols.add_long(tms, rq, er, lat)
         if key.extra_labels:
+            for name in key.extra_labels:
+                if not name or name in _KEY_FIELDS:
+                    raise IngestError(
+                        f"blocks[{i}].key.extra_labels[{name!r}]",
+                        "must be a non-empty name other than service, variant, route, method",
+                    )
             series.append(_series_labels(key))
         else:
             plain = (key.method, key.route, service, key.variant)

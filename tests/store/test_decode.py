@@ -110,6 +110,12 @@ CASES: list[tuple[str, Callable[[pb.PushRequest], None], str]] = [
         "blocks[1].latency_bounds_seconds[0]: must be finite and > 0",
     ),
     (
+        "extra label shadows a key field",
+        lambda r: r.blocks[0].key.extra_labels.__setitem__("service", "other"),
+        "blocks[0].key.extra_labels['service']: must be a non-empty name other than service, "
+        "variant, route, method",
+    ),
+    (
         "too old",
         set_value("timestamps_unix_ms", 0, NOW_MS - 31 * 86400 * 1000),
         f"blocks[1].timestamps_unix_ms[0]: {NOW_MS - 31 * 86400 * 1000} is older than the "
