@@ -120,6 +120,15 @@ def test_page_and_ticket_alerts_fire_at_the_same_steps_as_sloths(tmp_path: Path)
     test = {
         "rule_files": ["ours.rules.yml", "sloth.rules.yml"],
         "evaluation_interval": "1m",
+        # Without an order promtool may run Sloth's alert group before its recordings
+        # (a one-step lag our single group never has); compare both in dependency order.
+        "group_eval_order": [
+            "sloengine-slo-myservice-requests-availability",
+            "sloengine-slo-myservice-requests-availability-period",
+            "sloth-slo-sli-recordings-myservice-requests-availability",
+            "sloth-slo-meta-recordings-myservice-requests-availability",
+            "sloth-slo-alerts-myservice-requests-availability",
+        ],
         "tests": [
             {
                 "interval": "1m",
