@@ -1,6 +1,7 @@
 """The engine's embedded metric store.
 
-- `decode_push`: PushRequest -> validated numpy columns (`DecodedBatch`), or IngestError.
+- `decode_push`: PushRequest -> validated numpy columns (`DecodedBatch`), or IngestError;
+  `decode_wire`: the same straight from the wire bytes (the fast path; None: use decode_push).
 - `SeriesStore`: multi-resolution ring buffers per series; `window_sum` over label selectors.
 - `DurableStore`: a SeriesStore behind a group-committed write-ahead log and snapshots,
   with (producer_id, sequence) dedupe that survives restarts.
@@ -8,7 +9,7 @@
 See docs/store.md for resolutions, memory, the WAL format and recovery.
 """
 
-from sloengine.store._decode import DecodedBatch, decode_push
+from sloengine.store._decode import DecodedBatch, decode_push, decode_wire
 from sloengine.store._dedupe import DEFAULT_WINDOW as DEDUPE_WINDOW
 from sloengine.store._durable import (
     DurableStore,
@@ -33,4 +34,5 @@ __all__ = [
     "StoreCorruptError",
     "WindowSum",
     "decode_push",
+    "decode_wire",
 ]

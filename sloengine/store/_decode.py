@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from google.protobuf.message import DecodeError
 
 from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS
 from sloengine.errors import IngestError
@@ -26,6 +27,7 @@ from sloengine.store._validate import (
     check_counts,
     first_index,
 )
+from sloengine.store._wire import ScannedPush, UnsupportedEncoding, packed_doubles, scan_columns
 
 SeriesLabels = tuple[tuple[str, str], ...]
 
@@ -217,6 +219,109 @@ def decode_push(
     """
     mapper = _mapper(tuple(latency_bounds_seconds))
     return _decode_message(req, now_s, max_age_s, max_future_s, mapper)
+
+
+# Serialised SeriesKey -> labels, for keys that passed validation. Why: a producer sends
+# the same keys every flush, and bytes hash in one pass, so a known key costs one lookup
+# instead of parsing a message and building a labels tuple.
+_KEY_BYTES_CACHE: dict[bytes, SeriesLabels] = {}
+_KEY_CACHE_LIMIT = 200_000
+# A whole batch's key section (key lengths + keys back to back) -> the batch's labels.
+# Why: a sidecar sends the same series in the same order every flush, so its thousand
+# keys cost one bytes comparison, and the store resolves the very same tuple object by
+# identity (`SeriesStore.resolve`). Exact: dict lookups compare the bytes, not a hash.
+_SECTION_CACHE: dict[bytes, tuple[SeriesLabels, ...]] = {}
+_SECTION_CACHE_BYTES = 32 * 1024 * 1024
+_section_cache_size = 0
+
+
+def _labels_of_keys(scanned: ScannedPush) -> tuple[SeriesLabels, ...] | None:
+    """Labels per block; None when a key is invalid (the protobuf path names it)."""
+    global _section_cache_size
+    section = scanned.key_lengths.tobytes() + scanned.key_bytes
+    series = _SECTION_CACHE.get(section)
+    if series is not None:
+        return series
+    cache = _KEY_BYTES_CACHE
+    keys = scanned.keys()
+    out = [cache.get(k) for k in keys]
+    for i, kb in enumerate(keys):
+        if out[i] is not None:
+            continue
+        try:
+            key = pb.SeriesKey.FromString(kb)
+        except DecodeError:
+            return None
+        if not key.service or any(not n or n in _KEY_FIELDS for n in key.extra_labels):
+            return None
+        if len(cache) >= _KEY_CACHE_LIMIT:
+            cache.clear()
+        out[i] = cache[kb] = _series_labels(key)
+    series = tuple(out)  # type: ignore[arg-type]
+    if _section_cache_size + len(section) > _SECTION_CACHE_BYTES:
+        _SECTION_CACHE.clear()
+        _section_cache_size = 0
+    _SECTION_CACHE[section] = series
+    _section_cache_size += len(section)
+    return series
+
+
+def decode_wire(
+    raw: bytes,
+    *,
+    now_s: float,
+    max_age_s: float,
+    max_future_s: float,
+    latency_bounds_seconds: tuple[float, ...] = DEFAULT_LATENCY_BUCKETS_SECONDS,
+) -> DecodedBatch | None:
+    """`decode_push` of a serialised PushRequest, read straight from its wire bytes.
+
+    Returns None when the fast path does not apply (an encoding other than packed fields
+    in the usual layout, latency bounds other than the store's) *or the batch is invalid*:
+    the caller then parses `raw` and calls `decode_push`, so every error message comes from
+    one place. Same result as `decode_push` otherwise (pinned by tests/store/test_wire.py).
+    """
+    mapper = _mapper(tuple(latency_bounds_seconds))
+    bounds = mapper.store_bounds
+    try:
+        scanned = scan_columns(raw, _packed_bounds(bounds))
+    except (UnsupportedEncoding, IndexError):  # IndexError: a length past the end
+        return None
+    if not scanned.producer_id:
+        return None
+    series = _labels_of_keys(scanned)
+    if series is None:
+        return None
+    ts = scanned.timestamps_unix_ms
+    values = np.empty((ts.size, LATENCY0 + len(bounds)))
+    values[:, REQUESTS] = scanned.requests
+    values[:, ERRORS] = scanned.errors
+    values[:, LATENCY0:] = 0.0 if scanned.latency is None else scanned.latency
+    lengths = scanned.lengths
+    block_of_sample = np.repeat(np.arange(lengths.size, dtype=np.int64), lengths)
+    try:
+        check_batch(ts, values, block_of_sample, lengths.tolist(), now_s, max_age_s, max_future_s)
+    except IngestError:
+        return None
+    return DecodedBatch(
+        scanned.producer_id,
+        scanned.sequence,
+        series,
+        block_of_sample,
+        ts,
+        values,
+        bounds,
+    )
+
+
+_PACKED_BOUNDS: dict[tuple[float, ...], bytes] = {}
+
+
+def _packed_bounds(bounds: tuple[float, ...]) -> bytes:
+    packed = _PACKED_BOUNDS.get(bounds)
+    if packed is None:
+        packed = _PACKED_BOUNDS[bounds] = packed_doubles(bounds)
+    return packed
 
 
 def _decode_message(

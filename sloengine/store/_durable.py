@@ -83,6 +83,9 @@ class RecoveryReport:
     seconds: float
 
 
+_DUPLICATE = PushOutcome(PushStatus.DUPLICATE, 0)
+
+
 class StoreCorruptError(SloEngineError):
     """A snapshot, or a WAL segment other than the last one, is damaged: refusing to guess."""
 
@@ -231,7 +234,7 @@ class DurableStore:
 
     # --- ingest --------------------------------------------------------------------------------
     async def push(self, raw: bytes, batch: DecodedBatch) -> PushOutcome:
-        """Apply `batch` and return once it is durable.
+        """Apply `batch` and return once it is durable (`submit` + `wait_durable`).
 
         `raw` (the serialised PushRequest) is accepted for callers that have it but not
         needed: the WAL records the decoded columns, so replay skips protobuf decoding.
@@ -239,11 +242,23 @@ class DurableStore:
         earlier batch is durable too). Raises CapacityError, changing nothing, when the batch
         would create series beyond `max_series`.
         """
+        outcome, ticket = self.submit(batch)
+        await self.wait_durable(ticket)
+        return outcome
+
+    def submit(self, batch: DecodedBatch) -> tuple[PushOutcome, int]:
+        """Apply `batch` to memory and append its WAL record, without waiting.
+
+        Returns the outcome and the WAL ticket to pass to `wait_durable` before
+        acknowledging it (for a DUPLICATE: everything appended so far, since the original
+        may still be in flight). Why split from `push`: a stream submits many batches and
+        waits once for the highest ticket, so a group commit costs no task or future per
+        batch. Raises CapacityError, changing nothing, like `push`.
+        """
         store, wal = self.store, self._wal
         assert wal is not None
         if self._dedupe.seen(batch.producer_id, batch.sequence):
-            await wal.barrier()
-            return PushOutcome(PushStatus.DUPLICATE, 0)
+            return _DUPLICATE, wal.last_ticket
         if batch.latency_bounds_seconds != store.latency_bounds_seconds:
             raise ValueError("batch was decoded for other latency bounds than this store's")
         sids, created = store.resolve(batch.series)  # CapacityError: nothing changed
@@ -261,11 +276,17 @@ class DurableStore:
             batch.values,
         )
         ticket = wal.append(record)
-        await wal.wait_durable(ticket)
         if wal.bytes_in_segment >= self.snapshot_every_bytes and self._snapshot_task is None:
             self._snapshot_task = asyncio.create_task(self.snapshot_async())
             self._snapshot_task.add_done_callback(self._snapshot_done)
-        return PushOutcome(PushStatus.ACCEPTED, samples)
+        return PushOutcome(PushStatus.ACCEPTED, samples), ticket
+
+    async def wait_durable(self, ticket: int) -> None:
+        """Return once every WAL record up to `ticket` is fsynced (raises if the WAL failed)."""
+        wal = self._wal
+        if wal is None:
+            raise RuntimeError("DurableStore is not open")
+        await wal.wait_durable(ticket)
 
     def _snapshot_done(self, task: asyncio.Task[Path]) -> None:
         self._snapshot_task = None

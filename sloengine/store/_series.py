@@ -33,6 +33,7 @@ from sloengine.store._levels import DEFAULT_LEVELS, Level, plan, validate_levels
 Selector = tuple[tuple[str, str], ...]
 _NO_HEAD = -(2**62)
 _MASK = (1 << 32) - 1
+_RESOLVE_CACHE_MIN = 64  # batches with fewer blocks resolve faster than a cache entry costs
 _F64 = npt.NDArray[np.float64]
 _I64 = npt.NDArray[np.int64]
 
@@ -113,6 +114,10 @@ class SeriesStore:
         self._view_series: dict[int, int] = {}
         self._series_views: list[list[int]] = []
         self._csr: tuple[_I64, _I64, _I64] | None = None
+        # id(series tuple) -> (the tuple, its ids). Why: the decoder hands out the same
+        # tuple for a producer's repeated key section, so a thousand-series batch resolves
+        # with one identity check. Ids never change once assigned, so entries stay valid.
+        self._resolved: dict[int, tuple[Sequence[SeriesLabels], _I64]] = {}
         self.version = 0  # bumped by every apply: a cheap cache key for readers (UI)
 
     # --- introspection -----------------------------------------------------------------------
@@ -161,6 +166,9 @@ class SeriesStore:
         when that would exceed `max_series`. Ids are dense and assigned in creation order,
         so replaying the same creations yields the same ids.
         """
+        cached = self._resolved.get(id(series))
+        if cached is not None and cached[0] is series:
+            return cached[1], []
         ids = self._ids
         new = [s for s in dict.fromkeys(series) if s not in ids]
         if new:
@@ -173,6 +181,11 @@ class SeriesStore:
             for labels in new:
                 self._create(labels)
         sids = np.fromiter((ids[s] for s in series), dtype=np.int64, count=len(series))
+        if isinstance(series, tuple) and len(series) >= _RESOLVE_CACHE_MIN:
+            if len(self._resolved) >= 1024:
+                self._resolved.clear()
+            # Keeps `series` alive, so its id cannot be reused while cached.
+            self._resolved[id(series)] = (series, sids)
         return sids, new
 
     def apply_columns(

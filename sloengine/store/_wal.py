@@ -125,6 +125,11 @@ class GroupCommitWriter:
             self._appended += 1
             return self._appended
 
+    @property
+    def last_ticket(self) -> int:
+        """The ticket of the latest append: waiting for it waits for everything so far."""
+        return self._appended
+
     def _check(self) -> None:
         if self._failed is not None:
             raise WalFailedError(f"write-ahead log failed earlier: {self._failed}")

@@ -21,6 +21,7 @@ def test_store_exports() -> None:
         "StoreCorruptError",
         "WindowSum",
         "decode_push",
+        "decode_wire",
     ]
     for name in sloengine.store.__all__:
         assert getattr(sloengine.store, name) is not None
