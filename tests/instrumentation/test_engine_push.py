@@ -38,6 +38,22 @@ async def _lifespan(app: FastAPI) -> tuple[asyncio.Task[None], Callable[[], Any]
     return task, shutdown
 
 
+async def _wait_for_counts(
+    engine: EngineApp, expected: tuple[float, float], timeout_s: float
+) -> tuple[float, float]:
+    """(requests, errors) of the canary gateway in the engine, once they reach `expected`
+    (the client flushes every second) or the timeout passes."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        window = engine.state.store.window_sum(
+            {"service": "gateway", "variant": "canary"}, 300, time.time() + 20
+        )
+        counts = (window.requests, window.errors)
+        if counts == expected or time.monotonic() > deadline:
+            return counts
+        await asyncio.sleep(0.2)
+
+
 @pytest.mark.integration
 async def test_red_counters_reach_the_engine(
     instrumented: Callable[..., FastAPI], tmp_path: Path
@@ -70,12 +86,10 @@ async def test_red_counters_reach_the_engine(
             await client.get("/fail")
         push = get_instrumentation(app).push  # type: ignore[union-attr]
         assert push is not None and push.client is not None
+        counts = await _wait_for_counts(engine, expected=(6, 1), timeout_s=15)
         await shutdown()  # flushes and closes the client
         assert push.client is None
-        window = engine.state.store.window_sum(
-            {"service": "gateway", "variant": "canary"}, 300, time.time() + 20
-        )
-        assert (window.requests, window.errors) == (6, 1)
+        assert counts == (6, 1)
     finally:
         await engine.stop(0)
 
