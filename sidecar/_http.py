@@ -92,6 +92,7 @@ def parse_authority(authority: bytes, default_port: int = 80) -> tuple[str, int]
 # that every other header is copied through in a single pass.
 H_DROP, H_CONNECTION, H_TRANSFER_ENCODING, H_CONTENT_LENGTH = 1, 2, 3, 4
 H_TRACEPARENT, H_TRACESTATE, H_HOST, H_X_FORWARDED_FOR, H_X_FORWARDED = 5, 6, 7, 8, 9
+H_TRACERESPONSE = 10
 
 RESPONSE_HEADERS: dict[bytes, int] = {
     **dict.fromkeys(HOP_BY_HOP, H_DROP),
@@ -108,6 +109,8 @@ REQUEST_HEADERS: dict[bytes, int] = {
     b"x-forwarded-proto": H_X_FORWARDED,
     b"x-forwarded-host": H_X_FORWARDED,
 }
+# Responses only: an ingress hop replaces the upstream's traceresponse with its own.
+RESPONSE_HEADERS[b"traceresponse"] = H_TRACERESPONSE
 _CONNECTION_OPTIONS = frozenset({b"keep-alive", b"close"})
 
 
@@ -147,9 +150,5 @@ def listed_in_connection(value: bytes) -> set[bytes]:
 
 
 def without_headers(lines: list[bytes], names: set[bytes]) -> list[bytes]:
-    """`lines` holds (name, b": ", value, b"\\r\\n") groups; drop those named in `names`."""
-    kept: list[bytes] = []
-    for i in range(0, len(lines), 4):
-        if lines[i].lower() not in names:
-            kept += lines[i : i + 4]
-    return kept
+    """`lines` holds whole header lines (`name: value\\r\\n`); drop those named in `names`."""
+    return [line for line in lines if line.partition(b":")[0].lower() not in names]

@@ -52,6 +52,7 @@ class Exchange:
         "start",
         "start_ns",
         "status",
+        "traceparent",
         "upstream",
     )
 
@@ -63,6 +64,7 @@ class Exchange:
         key: Key,
         head: bytes,
         hop: Hop,
+        traceparent: bytes,
         req_framing: int,
         start: float,
         start_ns: int,
@@ -73,6 +75,7 @@ class Exchange:
         self.key = key
         self.head = head
         self.hop = hop
+        self.traceparent = traceparent
         self.req_framing = req_framing
         self.start = start
         self.start_ns = start_ns
@@ -120,9 +123,16 @@ class Exchange:
             self.conn.write(b"".join([b"HTTP/1.1 %d %s\r\n" % (status, reason), *lines, b"\r\n"]))
 
     def response_head(
-        self, status: int, reason: bytes, lines: list[bytes], has_length: bool, chunked: bool
+        self,
+        status: int,
+        reason: bytes,
+        lines: list[bytes],
+        has_length: bool,
+        chunked: bool,
+        traceresponse: bool = False,
     ) -> None:
-        """`lines` are the end-to-end headers as (name, ": ", value, CRLF) groups."""
+        """`lines` are the end-to-end header lines with their CRLF (`traceresponse`: one of
+        them is a traceresponse); the head is queued on the client connection."""
         self.status = status
         conn = self.conn
         if self.method == "HEAD" or status == 204 or status == 304:
@@ -137,13 +147,12 @@ class Exchange:
             self._resp_framing = CHUNKED if conn.http_minor else CLOSE
         if self._resp_framing == CLOSE or conn.listener.draining:
             self.keep_alive = False
-        if conn.listener.kind == "ingress" and self.hop is not None:
+        if conn.ingress:
             # W3C Trace Context Level 2: tell the caller which span answered it. That is this
             # hop's server span, not the upstream's, so an upstream traceresponse is replaced.
-            if any(name.lower() == _TRACERESPONSE for name in lines[::4]):
+            if traceresponse:
                 lines = without_headers(lines, {_TRACERESPONSE})
-            lines += (_TRACERESPONSE, b": ", self.hop.traceparent.encode(), b"\r\n")
-        lines.insert(0, b"HTTP/1.1 %d %s\r\n" % (status, reason))
+            lines.append(b"traceresponse: %b\r\n" % self.traceparent)
         if self._resp_framing == CHUNKED:
             lines.append(b"transfer-encoding: chunked\r\n")
         if not self.keep_alive:
@@ -152,7 +161,9 @@ class Exchange:
             lines.append(b"connection: keep-alive\r\n\r\n")
         else:
             lines.append(b"\r\n")
-        conn.out.append(b"".join(lines))
+        # One bytes object for status line and head: the body (if it came in the same read)
+        # is appended next and the whole answer leaves in one transport.write.
+        conn.out += (b"HTTP/1.1 %d %b\r\n" % (status, reason), b"".join(lines))
 
     def response_body(self, body: bytes) -> None:
         if self._resp_framing == CHUNKED:

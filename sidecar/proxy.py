@@ -44,7 +44,7 @@ INGRESS = "ingress"
 EGRESS = "egress"
 
 _IDLE, _HEADERS, _BODY, _WAIT = 0, 1, 2, 3
-_SEP, _CRLF = b": ", b"\r\n"
+_perf_counter = time.perf_counter
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,7 @@ class ClientConnection(asyncio.Protocol):
         self.message_start_perf = 0.0
         self.exchanges: deque[Exchange] = deque()
         self.parsing: Exchange | None = None
-        self._ingress = listener.kind == INGRESS
+        self.ingress = listener.kind == INGRESS
         self._max_header_bytes = listener.settings.max_header_bytes
         self.out: list[bytes] = []  # response bytes to send, joined by flush()
         self._paused = 0
@@ -157,9 +157,18 @@ class ClientConnection(asyncio.Protocol):
 
     # --- httptools callbacks ----------------------------------------------------------------
     def on_message_begin(self) -> None:
-        self._reset_message()
+        # _reset_message() inlined: this runs once per request.
+        self.url = b""
+        self.lines = []
+        self.traceparents = []
+        self.tracestates = []
+        self.host = self.xff = b""
+        self.framing = NONE
+        self.drop = None
+        self._header_bytes = 0
+        self._in_trailers = False
         self.message_start = self.loop.time()  # uvloop's clock: ms resolution, fine for timeouts
-        self.message_start_perf = time.perf_counter()
+        self.message_start_perf = _perf_counter()
         if not self.exchanges:
             self.mode = _HEADERS
 
@@ -179,9 +188,9 @@ class ClientConnection(asyncio.Protocol):
         if code is None:
             code = request_header_class(name)
         if not code:
-            self.lines += (name, _SEP, value, _CRLF)
+            self.lines.append(b"%b: %b\r\n" % (name, value))
         elif code == _http.H_CONTENT_LENGTH:
-            self.lines += (name, _SEP, value, _CRLF)
+            self.lines.append(b"%b: %b\r\n" % (name, value))
             if self.framing == NONE and value.strip() != b"0":
                 self.framing = LENGTH
         elif code == _http.H_HOST:
@@ -197,12 +206,12 @@ class ClientConnection(asyncio.Protocol):
             if listed:
                 self.drop = (self.drop or set()) | listed
         elif code == _http.H_X_FORWARDED_FOR:
-            if self._ingress:
+            if self.ingress:
                 self.xff = self.xff + b", " + value.strip() if self.xff else value.strip()
             else:
-                self.lines += (name, _SEP, value, _CRLF)
-        elif code == _http.H_X_FORWARDED and not self._ingress:
-            self.lines += (name, _SEP, value, _CRLF)
+                self.lines.append(b"%b: %b\r\n" % (name, value))
+        elif code == _http.H_X_FORWARDED and not self.ingress:
+            self.lines.append(b"%b: %b\r\n" % (name, value))
         # H_DROP, and X-Forwarded-Proto/-Host on ingress (the proxy sets them): not copied
 
     def on_headers_complete(self) -> None:
@@ -211,8 +220,11 @@ class ClientConnection(asyncio.Protocol):
         if parser.should_upgrade():
             raise _Rejected(501, "protocol upgrades and CONNECT are not supported")
         self.http_minor = 0 if parser.get_http_version() == "1.0" else 1
-        ex = self.listener.new_exchange(self, parser.get_method())
-        ex.keep_alive = parser.should_keep_alive() and not self.listener.draining
+        self._begin_exchange(parser.get_method(), parser.should_keep_alive())
+
+    def _begin_exchange(self, method: bytes, keep_alive: bool) -> None:
+        ex = self.listener.new_exchange(self, method)
+        ex.keep_alive = keep_alive and not self.listener.draining
         self.parsing = ex
         self.exchanges.append(ex)
         if len(self.exchanges) == 1:
@@ -236,6 +248,9 @@ class ClientConnection(asyncio.Protocol):
             return
         if ex.req_framing == CHUNKED:
             ex.send(b"0\r\n\r\n")
+        self._end_request(ex)
+
+    def _end_request(self, ex: Exchange) -> None:
         ex.request_complete = True
         if self.exchanges and ex is self.exchanges[0]:
             self.mode = _WAIT
@@ -378,7 +393,8 @@ class ProxyListener:
         url = conn.url
         target = url
         host = conn.host
-        if self.kind == INGRESS:
+        ingress = conn.ingress
+        if ingress:
             assert self.upstream is not None and self.routes is not None
             key = self.upstream
             route = self.routes.match(url)
@@ -389,23 +405,27 @@ class ProxyListener:
         if conn.drop:
             lines = _http.without_headers(lines, conn.drop)
         hop = continue_trace(conn.traceparents, conn.tracestates, self.ids)
-        head = [method_b, b" ", target, b" HTTP/1.1\r\n", *lines]
-        head += (
-            b"host: ",
-            host or self.host_header,
-            b"\r\ntraceparent: ",
-            hop.traceparent.encode(),
-        )
+        traceparent = hop.traceparent.encode()  # also the ingress answer's traceresponse
+        # The head is built as one flat list and joined once: the forwarded request line,
+        # the copied headers, then the ones the proxy sets.
+        head = [method_b, b" ", target, b" HTTP/1.1\r\n"]
+        head += lines
+        head += (b"host: ", host or self.host_header, b"\r\ntraceparent: ", traceparent)
         if hop.tracestate:
             head += (b"\r\ntracestate: ", hop.tracestate.encode("latin-1"))
-        if self.kind == INGRESS:
-            xff = conn.xff + b", " + conn.peer if conn.xff else conn.peer
-            head += (b"\r\nx-forwarded-for: ", xff, b"\r\nx-forwarded-proto: http")
+        if ingress:
+            xff = conn.xff
+            head += (
+                b"\r\nx-forwarded-for: ",
+                xff + b", " + conn.peer if xff else conn.peer,
+                b"\r\nx-forwarded-proto: http",
+            )
             if host:
                 head += (b"\r\nx-forwarded-host: ", host)
-        if conn.framing == CHUNKED:
-            head.append(b"\r\ntransfer-encoding: chunked")
-        head.append(b"\r\n\r\n")
+        framing = conn.framing
+        head.append(
+            b"\r\ntransfer-encoding: chunked\r\n\r\n" if framing == CHUNKED else b"\r\n\r\n"
+        )
         return Exchange(
             conn,
             METHOD_LABELS.get(method_b, "_OTHER"),
@@ -413,7 +433,8 @@ class ProxyListener:
             key,
             b"".join(head),
             hop,
-            conn.framing,
+            traceparent,
+            framing,
             conn.message_start_perf,
             self.clock_ns(),
         )

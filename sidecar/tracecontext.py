@@ -29,6 +29,7 @@ import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "FLAG_RANDOM",
@@ -57,6 +58,7 @@ _V00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 # A future version: the four known fields, then the end or a `-` and anything.
 _FUTURE = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?", re.S)
 _ZERO_TRACE = "0" * 32
+_FLAGS_HEX = [f"{flags:02x}" for flags in range(_KNOWN_FLAGS + 1)]
 _ZERO_PARENT = "0" * 16
 _OWS = " \t"
 
@@ -174,25 +176,37 @@ class IdGenerator:
     def __init__(self, rng: random.Random | None = None) -> None:
         self._bits = (rng or random.Random()).getrandbits
 
+    # `int.to_bytes(...).hex()` is lowercase and zero-padded like `f"{n:032x}"` and about
+    # three times faster: this runs for every request.
     def trace_id(self) -> str:
         while True:
             n = self._bits(128)
             if n:
-                return f"{n:032x}"
+                return n.to_bytes(16, "big").hex()
 
     def span_id(self) -> str:
         while True:
             n = self._bits(64)
             if n:
-                return f"{n:016x}"
+                return n.to_bytes(8, "big").hex()
+
+    def trace_and_span_id(self) -> tuple[str, str]:
+        """A new trace-id and span-id from one 192-bit draw (one call and one conversion on
+        the hot path of every request that starts a trace)."""
+        while True:
+            ids = self._bits(192).to_bytes(24, "big").hex()
+            trace_id, span_id = ids[:32], ids[32:]
+            if trace_id != _ZERO_TRACE and span_id != _ZERO_PARENT:
+                return trace_id, span_id
 
 
-@dataclass(frozen=True, slots=True)
-class Hop:
+class Hop(NamedTuple):
     """What one proxy hop does with a trace: its span and the headers for the next hop.
 
     `parent_span_id` is the caller's span (None when the trace was restarted), `span_id` is
     this hop's span and the parent-id sent onward; `tracestate` is None when not propagated.
+    Immutable; a NamedTuple rather than a frozen dataclass because one is built per request
+    and its construction is several times cheaper.
     """
 
     trace_id: str
@@ -204,7 +218,7 @@ class Hop:
 
     @property
     def traceparent(self) -> str:
-        return f"00-{self.trace_id}-{self.span_id}-{self.flags & _KNOWN_FLAGS:02x}"
+        return "-".join(("00", self.trace_id, self.span_id, _FLAGS_HEX[self.flags & _KNOWN_FLAGS]))
 
 
 def continue_trace(
@@ -222,7 +236,8 @@ def continue_trace(
     """
     parent = parse_traceparent(traceparents[0]) if len(traceparents) == 1 else None
     if parent is None:
-        return Hop(ids.trace_id(), ids.span_id(), None, restart_flags | FLAG_RANDOM, None, True)
+        trace_id, span_id = ids.trace_and_span_id()
+        return Hop(trace_id, span_id, None, restart_flags | FLAG_RANDOM, None, True)
     state: str | None = None
     if tracestates:
         members = parse_tracestate(tracestates)

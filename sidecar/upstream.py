@@ -35,6 +35,7 @@ class UpstreamConnection(asyncio.Protocol):
         "_interim",
         "_lines",
         "_reason",
+        "_traceresponse",
         "closed",
         "ex",
         "idle_since",
@@ -67,6 +68,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._has_length = False
         self._chunked = False
         self._drop: set[bytes] | None = None
+        self._traceresponse = False
         self.paused = False
 
     # --- asyncio.Protocol ---------------------------------------------------------------
@@ -115,10 +117,13 @@ class UpstreamConnection(asyncio.Protocol):
         if code is None:
             code = response_header_class(name)
         if not code:
-            self._lines += (name, b": ", value, b"\r\n")
+            self._lines.append(b"%b: %b\r\n" % (name, value))
         elif code == _http.H_CONTENT_LENGTH:
-            self._lines += (name, b": ", value, b"\r\n")
+            self._lines.append(b"%b: %b\r\n" % (name, value))
             self._has_length = True
+        elif code == _http.H_TRACERESPONSE:
+            self._lines.append(b"%b: %b\r\n" % (name, value))
+            self._traceresponse = True
         elif code == _http.H_TRANSFER_ENCODING:
             self._chunked = self._chunked or b"chunked" in value.lower()
         elif code == _http.H_CONNECTION:
@@ -129,9 +134,9 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         lines, reason, drop = self._lines, self._reason or b"-", self._drop
-        has_length, chunked = self._has_length, self._chunked
+        has_length, chunked, traceresponse = self._has_length, self._chunked, self._traceresponse
         self._lines, self._reason, self._drop = [], b"", None
-        self._has_length = self._chunked = False
+        self._has_length = self._chunked = self._traceresponse = False
         ex = self.ex
         if ex is None:
             return
@@ -142,7 +147,7 @@ class UpstreamConnection(asyncio.Protocol):
             self._interim = True
             ex.interim_response(status, reason, lines)
             return
-        ex.response_head(status, reason, lines, has_length, chunked)
+        ex.response_head(status, reason, lines, has_length, chunked, traceresponse)
         if ex.method == "HEAD":
             # llhttp cannot be told a response answers HEAD: finish here, fresh parser after.
             self.reset_parser = True
