@@ -28,6 +28,18 @@ PAUSE_PIPELINE, PAUSE_UPSTREAM, PAUSE_PENDING = 1, 2, 4
 _MAX_PENDING = 256 * 1024
 _TERMINATOR = b"0\r\n\r\n"
 
+# Status lines by (status, reason): formatting bytes with % costs more than a dict lookup,
+# and an upstream answers with a handful of distinct ones. Bounded against odd upstreams.
+_STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
+_STATUS_LINES_MAX = 512
+
+
+def _status_line(status: int, reason: bytes) -> bytes:
+    line = b"HTTP/1.1 %d %b\r\n" % (status, reason)
+    if len(_STATUS_LINES) < _STATUS_LINES_MAX:
+        _STATUS_LINES[status, reason] = line
+    return line
+
 
 class Exchange:
     """One request and its response through the proxy."""
@@ -131,8 +143,9 @@ class Exchange:
         chunked: bool,
         traceresponse: bool = False,
     ) -> None:
-        """`lines` are the end-to-end header lines with their CRLF (`traceresponse`: one of
-        them is a traceresponse); the head is queued on the client connection."""
+        """`lines` are the end-to-end headers as (name, ": ", value, CRLF) groups
+        (`traceresponse`: one of them is a traceresponse); the head is queued on the client
+        connection."""
         self.status = status
         conn = self.conn
         if self.method == "HEAD" or status == 204 or status == 304:
@@ -152,7 +165,7 @@ class Exchange:
             # hop's server span, not the upstream's, so an upstream traceresponse is replaced.
             if traceresponse:
                 lines = without_headers(lines, {_TRACERESPONSE})
-            lines.append(b"traceresponse: %b\r\n" % self.traceparent)
+            lines += (_TRACERESPONSE, b": ", self.traceparent, b"\r\n")
         if self._resp_framing == CHUNKED:
             lines.append(b"transfer-encoding: chunked\r\n")
         if not self.keep_alive:
@@ -163,7 +176,10 @@ class Exchange:
             lines.append(b"\r\n")
         # One bytes object for status line and head: the body (if it came in the same read)
         # is appended next and the whole answer leaves in one transport.write.
-        conn.out += (b"HTTP/1.1 %d %b\r\n" % (status, reason), b"".join(lines))
+        line = _STATUS_LINES.get((status, reason))
+        if line is None:
+            line = _status_line(status, reason)
+        conn.out += (line, b"".join(lines))
 
     def response_body(self, body: bytes) -> None:
         if self._resp_framing == CHUNKED:

@@ -24,6 +24,7 @@ import httptools
 
 from sidecar import _http
 from sidecar._http import METHOD_LABELS, parse_authority, request_header_class
+from sidecar._http import PLAIN_CONNECTION_VALUES as _PLAIN_CONNECTION
 from sidecar._http import REQUEST_CLASS_CACHE as _REQUEST_CLASSES  # hot path: skip a call
 from sidecar._http import simple_response as _answer
 from sidecar.exchange import CHUNKED, LENGTH, NONE, PAUSE_PIPELINE, Exchange
@@ -188,9 +189,9 @@ class ClientConnection(asyncio.Protocol):
         if code is None:
             code = request_header_class(name)
         if not code:
-            self.lines.append(b"%b: %b\r\n" % (name, value))
+            self.lines += (name, b": ", value, b"\r\n")
         elif code == _http.H_CONTENT_LENGTH:
-            self.lines.append(b"%b: %b\r\n" % (name, value))
+            self.lines += (name, b": ", value, b"\r\n")
             if self.framing == NONE and value.strip() != b"0":
                 self.framing = LENGTH
         elif code == _http.H_HOST:
@@ -201,7 +202,8 @@ class ClientConnection(asyncio.Protocol):
             self.tracestates.append(value.decode("latin-1"))
         elif code == _http.H_TRANSFER_ENCODING:
             self.framing = CHUNKED
-        elif code == _http.H_CONNECTION:
+        elif code == _http.H_CONNECTION and value not in _PLAIN_CONNECTION:
+            # (plain keep-alive / close falls through: nothing more to drop)
             listed = _http.listed_in_connection(value)
             if listed:
                 self.drop = (self.drop or set()) | listed
@@ -209,9 +211,9 @@ class ClientConnection(asyncio.Protocol):
             if self.ingress:
                 self.xff = self.xff + b", " + value.strip() if self.xff else value.strip()
             else:
-                self.lines.append(b"%b: %b\r\n" % (name, value))
+                self.lines += (name, b": ", value, b"\r\n")
         elif code == _http.H_X_FORWARDED and not self.ingress:
-            self.lines.append(b"%b: %b\r\n" % (name, value))
+            self.lines += (name, b": ", value, b"\r\n")
         # H_DROP, and X-Forwarded-Proto/-Host on ingress (the proxy sets them): not copied
 
     def on_headers_complete(self) -> None:

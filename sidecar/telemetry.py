@@ -14,7 +14,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from sidecar.exchange import Exchange
-from sidecar.proxy import INGRESS
 from sidecar.spans import SpanSink
 from sloengine.conventions import (
     DEFAULT_LATENCY_BUCKETS_SECONDS,
@@ -118,7 +117,7 @@ class Telemetry(Collector):
 
     def exchange_done(self, ex: Exchange) -> None:
         duration = ex.end - ex.start
-        ingress = ex.conn.listener.kind == INGRESS
+        ingress = ex.conn.ingress
         if ingress:
             self.red.observe(ex.route, ex.method, ex.status, duration)
             if self.engine is not None:

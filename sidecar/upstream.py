@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, cast
 import httptools
 
 from sidecar import _http
+from sidecar._http import PLAIN_CONNECTION_VALUES as _PLAIN_CONNECTION
 from sidecar._http import RESPONSE_CLASS_CACHE as _RESPONSE_CLASSES  # hot path: skip a call
 from sidecar._http import response_header_class
 from sidecar.exchange import PAUSE_UPSTREAM
@@ -117,16 +118,17 @@ class UpstreamConnection(asyncio.Protocol):
         if code is None:
             code = response_header_class(name)
         if not code:
-            self._lines.append(b"%b: %b\r\n" % (name, value))
+            self._lines += (name, b": ", value, b"\r\n")
         elif code == _http.H_CONTENT_LENGTH:
-            self._lines.append(b"%b: %b\r\n" % (name, value))
+            self._lines += (name, b": ", value, b"\r\n")
             self._has_length = True
         elif code == _http.H_TRACERESPONSE:
-            self._lines.append(b"%b: %b\r\n" % (name, value))
+            self._lines += (name, b": ", value, b"\r\n")
             self._traceresponse = True
         elif code == _http.H_TRANSFER_ENCODING:
             self._chunked = self._chunked or b"chunked" in value.lower()
-        elif code == _http.H_CONNECTION:
+        elif code == _http.H_CONNECTION and value not in _PLAIN_CONNECTION:
+            # (plain keep-alive / close falls through: nothing more to drop)
             listed = _http.listed_in_connection(value)
             if listed:
                 self._drop = (self._drop or set()) | listed
