@@ -3,7 +3,9 @@
     b"C" <u32 header length> <header JSON> <sids i8 x blocks> <lengths i8 x blocks>
          <timestamps i8 x samples> <values f8 x samples x columns>        (little-endian)
     header = {"p": producer_id, "s": sequence, "new": [labels of series this batch
-              created, in creation order], "b": blocks, "n": samples, "w": columns}
+              created, in creation order], "b": blocks, "n": samples, "w": columns
+              stored, "W": columns of the store when the record omits the all-zero
+              latency columns (absent: "w")}
 
 Replay needs no protobuf decoding or validation: it recreates the same series (ids are
 assigned in creation order, so they come out identical) and adds the columns. Records of
@@ -24,6 +26,7 @@ from sloengine.store._decode import SeriesLabels
 COLUMNS = b"C"
 PUSH = b"P"
 _U32 = struct.Struct("<I")
+_KEPT = 2  # requests, errors: the columns every record stores
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,17 +50,21 @@ def encode_columns(
     values: npt.NDArray[np.float64],
 ) -> bytes:
     lengths = np.bincount(block_of_sample, minlength=sids.size).astype("<i8")
-    header = json.dumps(
-        {
-            "p": producer_id,
-            "s": sequence,
-            "new": [list(map(list, labels)) for labels in new_series],
-            "b": int(sids.size),
-            "n": int(timestamps_unix_ms.size),
-            "w": int(values.shape[1]),
-        },
-        separators=(",", ":"),
-    ).encode()
+    width = int(values.shape[1])
+    fields = {
+        "p": producer_id,
+        "s": sequence,
+        "new": [list(map(list, labels)) for labels in new_series],
+        "b": int(sids.size),
+        "n": int(timestamps_unix_ms.size),
+        "w": width,
+    }
+    if width > _KEPT and not values[:, _KEPT:].any():
+        # No latency histogram in the batch: store requests and errors only. Why: the 12
+        # zero columns were 85% of such a record (WAL bytes, CRC, fsync, snapshot churn).
+        values = values[:, :_KEPT]
+        fields["w"], fields["W"] = _KEPT, width
+    header = json.dumps(fields, separators=(",", ":")).encode()
     return b"".join(
         (
             COLUMNS,
@@ -79,6 +86,7 @@ def decode_columns(payload: bytes) -> ColumnsRecord:
     start = 1 + _U32.size
     header = json.loads(payload[start : start + size])
     blocks, samples, width = int(header["b"]), int(header["n"]), int(header["w"])
+    full_width = int(header.get("W", width))
     pos = start + size
     expected = pos + 8 * (2 * blocks + samples + samples * width)
     if len(payload) != expected:
@@ -97,5 +105,12 @@ def decode_columns(payload: bytes) -> ColumnsRecord:
         sids=sids,
         block_of_sample=np.repeat(np.arange(blocks, dtype=np.int64), lengths),
         timestamps_unix_ms=ts,
-        values=values.reshape(samples, width).astype(np.float64),
+        values=_widen(values.reshape(samples, width), full_width),
     )
+
+
+def _widen(values: npt.NDArray[np.float64], width: int) -> npt.NDArray[np.float64]:
+    """A copy of `values` with zero columns appended up to `width` (dropped by encode)."""
+    out = np.zeros((values.shape[0], width))
+    out[:, : values.shape[1]] = values
+    return out

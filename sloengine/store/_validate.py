@@ -39,11 +39,11 @@ class _Locator:
 
     def __init__(self, block_of_sample: npt.NDArray[np.int64], lengths: list[int]) -> None:
         self._blocks = block_of_sample
-        self._starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        self._lengths = lengths  # block starts are only computed for an error message
 
     def __call__(self, row: int) -> tuple[int, int]:
         b = int(self._blocks[row])
-        return b, row - int(self._starts[b])
+        return b, row - sum(self._lengths[:b])
 
 
 def check_batch(

@@ -212,9 +212,10 @@ def _gather(u8: _U8, offsets: _I64, lengths: _I64) -> _U8:
     total = int(lengths.sum())
     if total == 0:
         return np.zeros(0, dtype=np.uint8)
-    if lengths.size == 1:
-        start = int(offsets[0])
-        return u8[start : start + total]
+    if lengths.size <= _FEW_BLOCKS:  # a few long ranges: slices beat an index array
+        return np.concatenate(
+            [u8[o : o + n] for o, n in zip(offsets.tolist(), lengths.tolist(), strict=True)]
+        )
     size = int(lengths[0])
     if total == size * lengths.size:  # equal lengths (both usual shapes): one 2-D index
         return u8[offsets[:, None] + np.arange(size)].ravel()
@@ -230,6 +231,9 @@ def _doubles(u8: _U8, offsets: _I64, lengths: _I64) -> _F64:
 
 
 _SHIFTS = np.arange(10, dtype=np.uint64) * np.uint64(7)
+_WEIGHTS = 128.0 ** np.arange(7)
+# _CONTINUES[w]: the continuation bits of a w-byte varint (set on all but its last byte).
+_CONTINUES = [np.arange(w) < w - 1 for w in range(11)]
 
 
 def _varints(u8: _U8, offsets: _I64, lengths: _I64) -> tuple[_I64, _I64]:
@@ -242,9 +246,13 @@ def _varints(u8: _U8, offsets: _I64, lengths: _I64) -> tuple[_I64, _I64]:
     width = int(np.argmax(data < 0x80)) + 1
     if width <= 10 and not (lengths % width).any():
         rows = data.reshape(-1, width)
-        if (rows[:, -1] < 0x80).all() and (rows[:, :-1] >= 0x80).all():
-            parts = (rows & 0x7F).astype(np.uint64) << _SHIFTS[:width]
-            return parts.sum(axis=1, dtype=np.uint64).view(np.int64), lengths // width
+        if ((rows >= 0x80) == _CONTINUES[width]).all():
+            if width <= 7:  # < 2**49: exact in float64, and a matrix product is one call
+                values = ((rows & 0x7F) @ _WEIGHTS[:width]).astype(np.int64)
+            else:
+                parts = (rows & 0x7F).astype(np.uint64) << _SHIFTS[:width]
+                values = parts.sum(axis=1, dtype=np.uint64).view(np.int64)
+            return values, lengths // width
     last = np.flatnonzero(data < 0x80)
     run_end = np.cumsum(lengths) - 1
     nonempty = lengths > 0
