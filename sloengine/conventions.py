@@ -46,6 +46,13 @@ CURRENT_BURN_RATE_RECORD: Final = "slo:current_burn_rate:ratio"
 PERIOD_BURN_RATE_RECORD: Final = "slo:period_burn_rate:ratio"
 PERIOD_ERROR_BUDGET_REMAINING_RECORD: Final = "slo:period_error_budget_remaining:ratio"
 
+# The event rates every SLO records per short window, and the 5m increases the period
+# group sums: the 30-day ratio is a ratio of these sums, never an average of ratios.
+SLI_ERROR_EVENTS_RATE_RECORD_PREFIX: Final = "slo:sli_error_events:rate"  # + window
+SLI_TOTAL_EVENTS_RATE_RECORD_PREFIX: Final = "slo:sli_total_events:rate"  # + window
+SLI_ERROR_EVENTS_INCREASE_5M_RECORD: Final = "slo:sli_error_events:increase5m"
+SLI_TOTAL_EVENTS_INCREASE_5M_RECORD: Final = "slo:sli_total_events:increase5m"
+
 LABEL_SLO_SERVICE: Final = "slo_service"
 LABEL_SLO_NAME: Final = "slo_name"
 LABEL_SLO_WINDOW: Final = "slo_window"
@@ -59,6 +66,8 @@ def sli_error_ratio_record(window: str) -> str:
 # --- Alerts -----------------------------------------------------------------------------------
 SLO_BURN_ALERT: Final = "SLOErrorBudgetBurn"
 LABEL_SEVERITY: Final = "severity"
+# page|ticket, kept even when an imported Sloth spec overrides `severity` with its own value.
+LABEL_SLO_SEVERITY: Final = "slo_severity"
 SEVERITY_PAGE: Final = "page"
 SEVERITY_TICKET: Final = "ticket"
 SEVERITIES: Final = (SEVERITY_PAGE, SEVERITY_TICKET)

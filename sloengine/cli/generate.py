@@ -155,7 +155,7 @@ def _dashboards(
     options: GenerateOptions,
 ) -> dict[str, str]:
     if options.canary is None:
-        return renderer(catalog, policies)
+        return renderer(catalog, policies, default_policy=options.default_policy)
     # The canary dashboard draws the same thresholds the guard alerts use.
     from sloengine.generate.dashboards import CanaryGuards
 
@@ -163,7 +163,7 @@ def _dashboards(
         max_error_ratio=options.canary.max_error_ratio,
         max_p95_seconds=options.canary.max_p95_seconds,
     )
-    return renderer(catalog, policies, guards=guards)
+    return renderer(catalog, policies, guards=guards, default_policy=options.default_policy)
 
 
 def write_files(directory: Path, files: Mapping[str, str], *, suffixes: tuple[str, ...]) -> None:

@@ -47,16 +47,14 @@ __all__ = [
     "slo_rule_groups",
 ]
 
-# Names this generator adds to conventions.py's: the per-window event rates the period
-# ratio is summed from, and the page/ticket label that survives a Sloth severity override.
-ERROR_EVENTS_RECORD_PREFIX = "slo:sli_error_events:rate"
-TOTAL_EVENTS_RECORD_PREFIX = "slo:sli_total_events:rate"
+ERROR_EVENTS_RECORD_PREFIX = c.SLI_ERROR_EVENTS_RATE_RECORD_PREFIX
+TOTAL_EVENTS_RECORD_PREFIX = c.SLI_TOTAL_EVENTS_RATE_RECORD_PREFIX
 # Events per 5m, recorded every 5m by the period group: the 30-day sums read 8,640 samples
 # per series instead of one per evaluation of the main group (86,400 at 30s).
-ERROR_EVENTS_5M_RECORD = "slo:sli_error_events:increase5m"
-TOTAL_EVENTS_5M_RECORD = "slo:sli_total_events:increase5m"
+ERROR_EVENTS_5M_RECORD = c.SLI_ERROR_EVENTS_INCREASE_5M_RECORD
+TOTAL_EVENTS_5M_RECORD = c.SLI_TOTAL_EVENTS_INCREASE_5M_RECORD
 PERIOD_GROUP_INTERVAL = "5m"
-LABEL_SLO_SEVERITY = "slo_severity"
+LABEL_SLO_SEVERITY = c.LABEL_SLO_SEVERITY
 
 # The short window every SLO records events for: the current burn rate reads it and the
 # period ratio is summed from it.
