@@ -170,6 +170,8 @@ class Demo:
                 str(REPO / "examples" / "demo" / "demo-policy.yaml"),
                 "--canary-windows",
                 "30s,1m",
+                "--period-interval",  # budget records every 10s, so dashboards fill quickly
+                "10s",
                 "--webhook-url",
                 f"http://{self.addr['engine_http']}/api/v1/alertmanager",
                 "--token-file",
