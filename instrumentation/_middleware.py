@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
 from instrumentation._context import RequestContext, current_request
 from instrumentation._logs import ACCESS_LOGGER
@@ -51,6 +51,13 @@ _access_logger = logging.getLogger(ACCESS_LOGGER)
 _random_bits = random.getrandbits
 
 
+_TRACERESPONSE = b"traceresponse"
+
+
+def _traceresponse(ctx: SpanContext) -> bytes:
+    return b"00-%032x-%016x-%02x" % (ctx.trace_id, ctx.span_id, ctx.trace_flags)
+
+
 class InstrumentationMiddleware:
     """ASGI middleware installed by `instrument()`; all policy lives on `Instrumentation`."""
 
@@ -77,12 +84,17 @@ class InstrumentationMiddleware:
             await self.app(scope, receive, send)
             return
         token = current_request.set(req)
-        request_id_header = (instr.request_id_header, req.request_id.encode())
+        response_headers = [(instr.request_id_header, req.request_id.encode())]
+        span_context = req.span.get_span_context()
+        if span_context.is_valid:
+            # W3C Trace Context Level 2: tell the caller which span answered it, so a client
+            # (or `sloengine smoke`) can check that its trace was continued.
+            response_headers.append((_TRACERESPONSE, _traceresponse(span_context)))
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 req.status = message["status"]
-                message["headers"] = [*message.get("headers", ()), request_id_header]
+                message["headers"] = [*message.get("headers", ()), *response_headers]
             await send(message)
 
         try:

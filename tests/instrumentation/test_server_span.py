@@ -114,3 +114,17 @@ async def test_a_non_sdk_tracer_provider_still_serves_and_counts(
         assert (await client.get("/annotated/2")).status_code == 200
     assert sample(registry, c.HTTP_REQUESTS_TOTAL, service="svc", variant="stable",
                   route="/annotated/{n}", method="GET", status="200") == 1  # fmt: skip
+
+
+async def test_response_carries_a_traceresponse_naming_the_server_span(
+    instrumented: Callable[..., FastAPI], tracing: Tracing
+) -> None:
+    app = instrumented(_app(), service="docs-api", variant="stable")
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    async with client_for(app) as client:
+        resp = await client.get(
+            "/annotated/1", headers={"traceparent": f"00-{trace_id}-{parent_id}-01"}
+        )
+    (span,) = tracing.spans()
+    expected = f"00-{trace_id}-{span.context.span_id:016x}-01"
+    assert resp.headers.get_list("traceresponse") == [expected]
