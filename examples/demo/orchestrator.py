@@ -575,7 +575,8 @@ class Demo:
         )
         r.audit_verified = verify.returncode == 0
         linkage = subprocess.run(
-            [PY, "-m", "sloengine", "traces", "linkage", str(self.spans_path)],
+            # The user paths only: the demo's own fault-injection calls are not user requests.
+            [PY, "-m", "sloengine", "traces", "linkage", str(self.spans_path), "--routes", ROUTES],
             capture_output=True,
             text=True,
             timeout=60,
