@@ -164,6 +164,38 @@ def test_generated_ids_are_lowercase_hex_and_never_zero() -> None:
     assert trace_id != "0" * 32 and trace_id == trace_id.lower() and len(trace_id) == 32
 
 
+class _Draws(random.Random):
+    """Returns the given values from getrandbits, in order."""
+
+    def __init__(self, *values: int) -> None:
+        super().__init__(1)
+        self.values = list(values)
+
+    def getrandbits(self, k: int) -> int:
+        return self.values.pop(0)
+
+
+def test_ids_keep_their_leading_zeros() -> None:
+    gen = IdGenerator(_Draws(1, 0xAB))
+    assert gen.trace_id() == "0" * 31 + "1"
+    assert gen.span_id() == "0" * 14 + "ab"
+
+
+def test_a_new_trace_redraws_an_all_zero_trace_id_or_span_id() -> None:
+    zero_trace = 5  # top 128 bits zero
+    zero_span = 7 << 64  # low 64 bits zero
+    good = (0xABC << 64) | 0xDEF
+    trace_id, span_id = IdGenerator(_Draws(zero_trace, zero_span, good)).trace_and_span_id()
+    assert trace_id == "0" * 29 + "abc" and span_id == "0" * 13 + "def"
+
+
+def test_a_restarted_hop_sends_a_valid_version_00_traceparent() -> None:
+    hop = continue_trace([], [], ids())
+    assert hop.traceparent == f"00-{hop.trace_id}-{hop.span_id}-03"
+    parsed = parse_traceparent(hop.traceparent)
+    assert parsed is not None and parsed.flags == FLAG_SAMPLED | FLAG_RANDOM
+
+
 # --- tracestate ---------------------------------------------------------------------------
 
 
