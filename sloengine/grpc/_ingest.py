@@ -27,7 +27,7 @@ from google.protobuf.message import DecodeError
 
 from sloengine.errors import CapacityError, IngestError
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store import DecodedBatch, decode_push, decode_wire
+from sloengine.store import DecodedBatch, decode_push, decode_wire_many
 
 if TYPE_CHECKING:
     from sloengine.app import EngineState
@@ -49,12 +49,19 @@ class _Pending:
     samples: int
 
 
+_Queue = asyncio.Queue[_Pending | BaseException | None]
+_InboxItem = tuple[bytes | None, float, _Queue]
+
+
 class IngestServicer:
     """Handles Push streams against the state's durable store."""
 
     def __init__(self, state: EngineState, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT) -> None:
         self._state = state
         self._max_in_flight = max_in_flight
+        # Batches of every stream waiting for `_process_inbox` (raw None: a stream's end).
+        self._inbox: list[_InboxItem] = []
+        self._scheduled = False
 
     async def Push(
         self, request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
@@ -129,31 +136,93 @@ class IngestServicer:
         queue: asyncio.Queue[_Pending | BaseException | None],
         slots: asyncio.Semaphore,
     ) -> None:
+        loop = asyncio.get_running_loop()
         try:
             async for raw in request_iterator:
                 await slots.acquire()
-                received = time.perf_counter()
-                decoded = self._decode(raw)
-                if isinstance(decoded, pb.PushAck):
-                    queue.put_nowait(_Pending(decoded, 0, received, 0))
-                    continue
-                queue.put_nowait(self._submit(decoded, received))
-        except Exception as exc:  # a store failure: the handler aborts the stream
-            log.exception("ingest failed")
-            queue.put_nowait(exc)
+                self._enqueue(loop, raw, queue)
         finally:
-            queue.put_nowait(None)
+            # Through the inbox too, so the end comes after this stream's last batch.
+            self._enqueue(loop, None, queue)
 
-    def _decode(self, raw: bytes) -> DecodedBatch | pb.PushAck:
-        """Validate one batch; a PushAck (REJECTED) when it is invalid."""
+    def _enqueue(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        raw: bytes | None,
+        queue: asyncio.Queue[_Pending | BaseException | None],
+    ) -> None:
+        self._inbox.append((raw, time.perf_counter(), queue))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._process_inbox)
+
+    def _process_inbox(self) -> None:
+        """Decode and submit every batch that arrived (on any stream) since the last call.
+
+        Why one group for all streams: decoding and applying cost a few dozen numpy calls
+        per group whatever its rows, so 200 producers' small batches share them. Runs
+        synchronously on the loop (no await), so groups never interleave and each
+        stream's results are queued in arrival order.
+        """
+        self._scheduled = False
+        items, self._inbox = self._inbox, []
+        try:
+            results = self._process(items)
+        except Exception as exc:  # a store failure: every stream in the group aborts
+            log.exception("ingest failed")
+            for _, _, queue in items:
+                queue.put_nowait(exc)
+            return
+        for (_, _, queue), result in zip(items, results, strict=True):
+            queue.put_nowait(result)
+
+    def _process(self, items: list[_InboxItem]) -> list[_Pending | None]:
         state = self._state
+        durable = state.durable
+        assert durable is not None, "the gRPC server starts after the store is open"
         now = state.now()
         max_age = state.max_sample_age_seconds
         max_future = state.config.max_future_skew_seconds
-        batch = decode_wire(raw, now_s=now, max_age_s=max_age, max_future_s=max_future)
-        if batch is not None:
-            return batch
-        # Not the usual encoding, or invalid: protobuf parses it and names the error.
+        raws = [raw for raw, _, _ in items if raw is not None]
+        decoded = iter(
+            decode_wire_many(raws, now_s=now, max_age_s=max_age, max_future_s=max_future)
+        )
+        results: list[_Pending | None] = []
+        valid: list[tuple[int, DecodedBatch]] = []
+        for raw, received, _ in items:
+            if raw is None:
+                results.append(None)  # end of the stream
+                continue
+            batch = next(decoded)
+            if batch is None:  # unusual encoding, or invalid: protobuf names the error
+                slow = self._decode_slow(raw, now, max_age, max_future)
+                if isinstance(slow, pb.PushAck):
+                    results.append(_Pending(slow, 0, received, 0))
+                    continue
+                batch = slow
+            valid.append((len(results), batch))
+            results.append(None)
+        submitted = durable.submit_many([batch for _, batch in valid])
+        for (at, batch), outcome in zip(valid, submitted, strict=True):
+            received = items[at][1]
+            if isinstance(outcome, CapacityError):
+                ack = self._reject(batch, grpc.StatusCode.RESOURCE_EXHAUSTED, str(outcome))
+                results[at] = _Pending(ack, 0, received, 0)
+                continue
+            result, ticket = outcome
+            ack = pb.PushAck(producer_id=batch.producer_id, sequence=batch.sequence)
+            if result.duplicate:
+                ack.status = pb.PushAck.DUPLICATE
+            else:
+                ack.status = pb.PushAck.ACCEPTED
+                ack.samples_accepted = result.samples
+            results[at] = _Pending(ack, ticket, received, result.samples)
+        return results
+
+    def _decode_slow(
+        self, raw: bytes, now: float, max_age: float, max_future: float
+    ) -> DecodedBatch | pb.PushAck:
+        """The protobuf path: any valid encoding; a PushAck (REJECTED) naming the error."""
         try:
             req = pb.PushRequest.FromString(raw)
         except DecodeError:
@@ -175,26 +244,6 @@ class IngestServicer:
             code=code.value[0],
             message=msg,
         )
-
-    def _submit(self, batch: DecodedBatch, received: float) -> _Pending:
-        """Apply and append one valid batch; its ack, to send once `ticket` is durable."""
-        durable = self._state.durable
-        assert durable is not None
-        try:
-            outcome, ticket = durable.submit(batch)
-        except CapacityError as exc:
-            ack = self._reject(batch, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-            return _Pending(ack, 0, received, 0)
-        except IngestError as exc:  # a store-side check
-            ack = self._reject(batch, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-            return _Pending(ack, 0, received, 0)
-        ack = pb.PushAck(producer_id=batch.producer_id, sequence=batch.sequence)
-        if outcome.duplicate:
-            ack.status = pb.PushAck.DUPLICATE
-        else:
-            ack.status = pb.PushAck.ACCEPTED
-            ack.samples_accepted = outcome.samples
-        return _Pending(ack, ticket, received, outcome.samples)
 
 
 def ingest_handler(servicer: IngestServicer) -> grpc.GenericRpcHandler:

@@ -9,7 +9,7 @@
 See docs/store.md for resolutions, memory, the WAL format and recovery.
 """
 
-from sloengine.store._decode import DecodedBatch, decode_push, decode_wire
+from sloengine.store._decode import DecodedBatch, decode_push, decode_wire, decode_wire_many
 from sloengine.store._dedupe import DEFAULT_WINDOW as DEDUPE_WINDOW
 from sloengine.store._durable import (
     DurableStore,
@@ -35,4 +35,5 @@ __all__ = [
     "WindowSum",
     "decode_push",
     "decode_wire",
+    "decode_wire_many",
 ]

@@ -192,11 +192,15 @@ class SeriesStore:
         self, sids: _I64, block_of_sample: _I64, timestamps_unix_ms: _I64, values: _F64
     ) -> int:
         """Add samples of already resolved series (`sids[block]`); returns the count."""
+        return self.apply_samples(sids[block_of_sample], timestamps_unix_ms, values)
+
+    def apply_samples(self, series_ids: _I64, timestamps_unix_ms: _I64, values: _F64) -> int:
+        """Add samples given each one's series id (any order; several batches at once)."""
         n = int(timestamps_unix_ms.shape[0])
         if n == 0:
             return 0
         b0 = (timestamps_unix_ms - 1) // (self._res0 * 1000)
-        key = (sids[block_of_sample] << 32) | b0
+        key = (series_ids << 32) | b0
         vals = values
         if n > 1 and not bool((key[1:] >= key[:-1]).all()):
             order = np.argsort(key, kind="stable")

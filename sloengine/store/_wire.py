@@ -22,6 +22,7 @@ paths can never disagree on a message.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,13 @@ import numpy.typing as npt
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
 
-__all__ = ["ScannedPush", "UnsupportedEncoding", "packed_doubles", "scan_columns"]
+__all__ = [
+    "ScannedPushes",
+    "UnsupportedEncoding",
+    "packed_doubles",
+    "scan_columns",
+    "split_keys",
+]
 
 _U8 = npt.NDArray[np.uint8]
 _I64 = npt.NDArray[np.int64]
@@ -45,18 +52,19 @@ class UnsupportedEncoding(Exception):
 
 
 @dataclass(frozen=True, eq=False)
-class ScannedPush:
-    """A batch's columns cut out of its wire bytes, before validation.
+class ScannedPushes:
+    """The columns of one or more batches cut out of their wire bytes, before validation.
 
-    `key_bytes` are the blocks' serialised SeriesKeys back to back (`key_lengths` bytes
-    each; `keys()` splits them); `lengths[i]` is block i's sample count; rows of
-    `requests`, `errors`, `timestamps_unix_ms` are the blocks' samples in block order;
-    `latency` is `(samples, bounds)` (zeros for blocks without a histogram) or None when
-    no block has one.
+    Batch m has `message_blocks[m]` blocks, in order. `key_bytes` are all blocks'
+    serialised SeriesKeys back to back (`key_lengths` bytes each); `lengths[i]` is block
+    i's sample count; rows of `requests`, `errors`, `timestamps_unix_ms` are the blocks'
+    samples in block order; `latency` is `(samples, bounds)` (zeros for blocks without a
+    histogram) or None when no block has one.
     """
 
-    producer_id: str
-    sequence: int
+    producer_ids: list[str]
+    sequences: list[int]
+    message_blocks: list[int]
     key_lengths: _I64
     key_bytes: bytes
     lengths: _I64
@@ -65,11 +73,11 @@ class ScannedPush:
     errors: _F64
     latency: _F64 | None
 
-    def keys(self) -> list[bytes]:
-        """Each block's serialised SeriesKey."""
-        data = self.key_bytes
-        ends = np.cumsum(self.key_lengths).tolist()
-        return [data[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+
+def split_keys(key_bytes: bytes, key_lengths: _I64) -> list[bytes]:
+    """Each serialised SeriesKey of a key section."""
+    ends = np.cumsum(key_lengths).tolist()
+    return [key_bytes[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 def _varint(raw: bytes, pos: int) -> tuple[int, int]:
@@ -272,16 +280,27 @@ def _varints(u8: _U8, offsets: _I64, lengths: _I64) -> tuple[_I64, _I64]:
     return values, counts
 
 
-def scan_columns(raw: bytes, bounds_bytes: bytes) -> ScannedPush:
-    """Cut a PushRequest's columns out of `raw`; raises UnsupportedEncoding otherwise.
+def scan_columns(raws: Sequence[bytes], bounds_bytes: bytes) -> ScannedPushes:
+    """Cut the columns of the PushRequests `raws` out of their bytes, all at once.
 
-    `bounds_bytes` are the store's latency bounds packed as f8: a block whose bounds are
-    byte-identical has its histogram taken as is; any other bounds need mapping (slow path).
-    IndexError means a length pointing past the end (malformed).
+    Raises UnsupportedEncoding when any of them is not in the usual encoding (IndexError:
+    a length pointing past the end). Why many at once: the numpy passes cost the same for
+    one batch's blocks or many batches' blocks, so a group of small batches (200
+    producers) shares them. `bounds_bytes` are the store's latency bounds packed as f8: a
+    block whose bounds are byte-identical has its histogram taken as is; any other bounds
+    need mapping (the protobuf path).
     """
-    producer, sequence, buf, sizes = _top_level(raw)
-    if not sizes.size:
-        raise UnsupportedEncoding  # no blocks: rare, and the protobuf path is exact
+    producers, sequences, bufs, all_sizes = [], [], [], []
+    for raw in raws:
+        producer, sequence, blocks_bytes, block_sizes = _top_level(raw)
+        if not block_sizes.size:
+            raise UnsupportedEncoding  # no blocks: rare, and the protobuf path is exact
+        producers.append(producer)
+        sequences.append(sequence)
+        bufs.append(blocks_bytes)
+        all_sizes.append(block_sizes)
+    buf = bufs[0] if len(bufs) == 1 else b"".join(bufs)
+    sizes = all_sizes[0] if len(all_sizes) == 1 else np.concatenate(all_sizes)
     u8 = np.frombuffer(buf, dtype=np.uint8)
     if sizes.size <= _FEW_BLOCKS:
         offsets, lengths = _fields_few(buf, sizes.tolist())
@@ -301,7 +320,18 @@ def scan_columns(raw: bytes, bounds_bytes: bytes) -> ScannedPush:
     with_bounds = lengths[:, _BOUNDS] > 0
     if with_bounds.any() or (lengths[:, _COUNTS] > 0).any():
         latency = _histograms(buf, u8, offsets, lengths, n, bounds_bytes)
-    return ScannedPush(producer, sequence, key_lengths, key_bytes, n, ts, requests, errors, latency)
+    return ScannedPushes(
+        producers,
+        sequences,
+        [s.size for s in all_sizes],
+        key_lengths,
+        key_bytes,
+        n,
+        ts,
+        requests,
+        errors,
+        latency,
+    )
 
 
 def _histograms(

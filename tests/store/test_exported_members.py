@@ -22,6 +22,7 @@ def test_store_exports() -> None:
         "WindowSum",
         "decode_push",
         "decode_wire",
+        "decode_wire_many",
     ]
     for name in sloengine.store.__all__:
         assert getattr(sloengine.store, name) is not None

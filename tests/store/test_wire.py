@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS as BOUNDS
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store import DecodedBatch, decode_push, decode_wire
+from sloengine.store import DecodedBatch, decode_push, decode_wire, decode_wire_many
 from tests.store.test_decode import CASES, NOW, NOW_MS, _varint, good
 
 LIMITS = {"now_s": NOW, "max_age_s": 30 * 86400, "max_future_s": 300}
@@ -133,3 +133,20 @@ def test_random_valid_batches_decode_exactly_like_the_protobuf_path(
         block.requests.extend(n for _, n, _ in samples)
         block.errors.extend(n if half else math.floor(n / 2) for _, n, half in samples)
     assert_same(wire(req), req)
+
+
+def test_a_group_decodes_like_each_batch_alone_and_an_invalid_one_spoils_only_itself() -> None:
+    reqs = [good() for _ in range(4)]
+    for i, req in enumerate(reqs):
+        req.sequence = i
+        req.blocks[0].key.route = f"/group/{i}"
+    bad = good()
+    bad.blocks[1].requests[0] = math.nan
+    raws = [r.SerializeToString() for r in reqs]
+    together = decode_wire_many(raws, **LIMITS)  # type: ignore[arg-type]
+    for fast, req in zip(together, reqs, strict=True):
+        assert_same(fast, req)
+    mixed = decode_wire_many([raws[0], bad.SerializeToString(), raws[1]], **LIMITS)  # type: ignore[arg-type]
+    assert mixed[1] is None
+    assert_same(mixed[0], reqs[0])
+    assert_same(mixed[2], reqs[1])
