@@ -1,12 +1,12 @@
-"""Synthetic RED traffic, one integer count per series per minute, in both shapes the
-agreement test needs: the engine's `PushRequest`s and promtool's cumulative counters.
+"""Synthetic RED traffic, integer counts per series per step, in both shapes the agreement
+test needs: the engine's `PushRequest`s and promtool's cumulative counters.
 
-A sample of minute `m` counts the requests of `(m-1, m]`; it is pushed with the timestamp
-`base + m*60` and appears in the counters at minute `m`, so an engine window
-`(t - w, t]` and a Prometheus range `[t - w, t]` read the same minutes.
+Step `i` (of `step_seconds`, 60 by default) counts the requests of `((i-1)*s, i*s]`; it is
+pushed with the timestamp `base + i*s` and is in the counters from sample `i` on, so an
+engine window `(t - w, t]` and a Prometheus range `[t - w, t]` read the same steps.
 
 Counts are integers so that promtool's `a+bxN` expansion (repeated float additions) stays
-exact, and every count is the same each minute of a phase.
+exact, and every count is the same each step of a phase.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 __all__ = [
     "FAST_BUCKET",
     "SLOW_BUCKET",
-    "Minute",
+    "Counts",
     "Phase",
     "Series",
     "Timeline",
@@ -55,8 +55,8 @@ class Series:
 
 
 @dataclass(frozen=True)
-class Minute:
-    """Per-minute counts of one series: 2xx, 4xx (good), 5xx, and how many were slow."""
+class Counts:
+    """One step's counts of one series: 2xx, 4xx (good), 5xx, and how many were slow."""
 
     ok: int = 0
     client_errors: int = 0
@@ -74,53 +74,48 @@ class Minute:
 
 @dataclass(frozen=True)
 class Phase:
-    """`minutes` minutes of the same counts per series (a series absent sends nothing)."""
+    """`steps` steps of the same counts per series (a series absent sends nothing)."""
 
     name: str
-    minutes: int
-    counts: dict[Series, Minute]
+    steps: int
+    counts: dict[Series, Counts]
 
 
 @dataclass(frozen=True)
 class Timeline:
-    """Phases one after the other from minute 1; `series` fixes the output order."""
+    """Phases one after the other from step 1; `series` fixes the output order."""
 
     series: tuple[Series, ...]
     phases: tuple[Phase, ...]
+    step_seconds: int = 60
 
     @property
-    def minutes(self) -> int:
-        return sum(p.minutes for p in self.phases)
+    def steps(self) -> int:
+        return sum(p.steps for p in self.phases)
 
-    def minute_counts(self) -> Iterator[tuple[int, Phase]]:
-        """(minute, phase) for minutes 1..N."""
-        minute = 0
+    def step_phases(self) -> Iterator[tuple[int, Phase]]:
+        """(step, phase) for steps 1..N."""
+        step = 0
         for phase in self.phases:
-            for _ in range(phase.minutes):
-                minute += 1
-                yield minute, phase
-
-    def phase_at(self, minute: int) -> Phase:
-        for m, phase in self.minute_counts():
-            if m == minute:
-                return phase
-        raise ValueError(f"minute {minute} is outside 1..{self.minutes}")
+            for _ in range(phase.steps):
+                step += 1
+                yield step, phase
 
 
 def push_requests(
     timeline: Timeline, base_unix_s: int, first: int, last: int, sequence: int
 ) -> pb.PushRequest:
-    """One columnar batch with every series' samples of minutes `first..last`."""
+    """One columnar batch with every series' samples of steps `first..last`."""
     req = pb.PushRequest(producer_id="agreement", sequence=sequence)
-    minutes = [(m, p) for m, p in timeline.minute_counts() if first <= m <= last]
+    steps = [(i, p) for i, p in timeline.step_phases() if first <= i <= last]
     for s in timeline.series:
         block = req.blocks.add()
         block.key.service, block.key.variant = s.service, s.variant
         block.key.route, block.key.method = s.route, s.method
         block.latency_bounds_seconds.extend(BOUNDS)
-        for m, phase in minutes:
-            counts = phase.counts.get(s, Minute())
-            block.timestamps_unix_ms.append((base_unix_s + m * 60) * 1000)
+        for i, phase in steps:
+            counts = phase.counts.get(s, Counts())
+            block.timestamps_unix_ms.append((base_unix_s + i * timeline.step_seconds) * 1000)
             block.requests.append(counts.requests)
             block.errors.append(counts.server_errors)
             row = [0.0] * len(BOUNDS)
@@ -131,7 +126,7 @@ def push_requests(
 
 
 def _counter(increments: Sequence[int]) -> str:
-    """promtool notation for a counter starting at 0 at minute 0, one increment a minute."""
+    """promtool notation for a counter starting at 0 at step 0, one increment a step."""
     parts: list[str] = []
     value = 0
     i = 0
@@ -142,7 +137,7 @@ def _counter(increments: Sequence[int]) -> str:
         while i + run < len(increments) and increments[i + run] == step:
             run += 1
         if first:
-            # `0+bxN` is N+1 samples: minute 0 (the zero) and minutes 1..N.
+            # `0+bxN` is N+1 samples: step 0 (the zero) and steps 1..N.
             parts.append(f"{value}+{step}x{run}")
             first = False
         else:
@@ -165,9 +160,9 @@ def _le(bound: float) -> str:
 def input_series(timeline: Timeline) -> list[dict[str, str]]:
     """The timeline as promtool `input_series`: request counters by status and a histogram."""
     out: list[dict[str, str]] = []
-    per_minute = [(m, p) for m, p in timeline.minute_counts()]
+    phases = [p for _, p in timeline.step_phases()]
     for s in timeline.series:
-        counts = [p.counts.get(s, Minute()) for _, p in per_minute]
+        counts = [p.counts.get(s, Counts()) for p in phases]
         statuses = {"200": [x.ok for x in counts], "404": [x.client_errors for x in counts]}
         if s.has_error_series:
             statuses["500"] = [x.server_errors for x in counts]
