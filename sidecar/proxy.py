@@ -222,16 +222,15 @@ class ClientConnection(asyncio.Protocol):
         if parser.should_upgrade():
             raise _Rejected(501, "protocol upgrades and CONNECT are not supported")
         self.http_minor = 0 if parser.get_http_version() == "1.0" else 1
-        self._begin_exchange(parser.get_method(), parser.should_keep_alive())
-
-    def _begin_exchange(self, method: bytes, keep_alive: bool) -> None:
-        ex = self.listener.new_exchange(self, method)
-        ex.keep_alive = keep_alive and not self.listener.draining
+        listener = self.listener
+        ex = listener.new_exchange(self, parser.get_method())
+        ex.keep_alive = parser.should_keep_alive() and not listener.draining
         self.parsing = ex
-        self.exchanges.append(ex)
-        if len(self.exchanges) == 1:
+        exchanges = self.exchanges
+        exchanges.append(ex)
+        if len(exchanges) == 1:
             self.mode = _BODY
-            self.listener.pool.acquire(ex.key, ex)
+            listener.pool.acquire(ex.key, ex)
         else:
             self.pause_reading_for(PAUSE_PIPELINE)
 
@@ -250,9 +249,6 @@ class ClientConnection(asyncio.Protocol):
             return
         if ex.req_framing == CHUNKED:
             ex.send(b"0\r\n\r\n")
-        self._end_request(ex)
-
-    def _end_request(self, ex: Exchange) -> None:
         ex.request_complete = True
         if self.exchanges and ex is self.exchanges[0]:
             self.mode = _WAIT
