@@ -149,16 +149,18 @@ class Exchange:
         self.status = status
         conn = self.conn
         if self.method == "HEAD" or status == 204 or status == 304:
-            self._resp_framing = self._upstream_framing = NONE
+            framing = upstream_framing = NONE
         elif chunked:
-            self._upstream_framing = CHUNKED
-            self._resp_framing = CHUNKED if conn.http_minor else CLOSE
+            upstream_framing = CHUNKED
+            framing = CHUNKED if conn.http_minor else CLOSE
         elif has_length:
-            self._resp_framing = self._upstream_framing = LENGTH
+            framing = upstream_framing = LENGTH
         else:
-            self._upstream_framing = CLOSE
-            self._resp_framing = CHUNKED if conn.http_minor else CLOSE
-        if self._resp_framing == CLOSE or conn.listener.draining:
+            upstream_framing = CLOSE
+            framing = CHUNKED if conn.http_minor else CLOSE
+        self._resp_framing = framing
+        self._upstream_framing = upstream_framing
+        if framing == CLOSE or conn.listener.draining:
             self.keep_alive = False
         if conn.ingress:
             # W3C Trace Context Level 2: tell the caller which span answered it. That is this
@@ -166,7 +168,7 @@ class Exchange:
             if traceresponse:
                 lines = without_headers(lines, {_TRACERESPONSE})
             lines += (_TRACERESPONSE, b": ", self.traceparent, b"\r\n")
-        if self._resp_framing == CHUNKED:
+        if framing == CHUNKED:
             lines.append(b"transfer-encoding: chunked\r\n")
         if not self.keep_alive:
             lines.append(b"connection: close\r\n\r\n")
@@ -174,12 +176,14 @@ class Exchange:
             lines.append(b"connection: keep-alive\r\n\r\n")
         else:
             lines.append(b"\r\n")
-        # One bytes object for status line and head: the body (if it came in the same read)
-        # is appended next and the whole answer leaves in one transport.write.
         line = _STATUS_LINES.get((status, reason))
         if line is None:
             line = _status_line(status, reason)
-        conn.out += (line, b"".join(lines))
+        # Queued as pieces: flush() joins them with the body (if it came in the same read)
+        # into the one transport.write of this read.
+        out = conn.out
+        out.append(line)
+        out += lines
 
     def response_body(self, body: bytes) -> None:
         if self._resp_framing == CHUNKED:
