@@ -5,12 +5,15 @@ message's raw bytes: the fast path reads the columns straight out of them
 (`store.decode_wire`), and only unusual encodings and invalid batches are parsed by
 protobuf (which names the bad field).
 
-Per stream, a reader task decodes each batch, applies it to memory and appends its WAL
-record at once (`DurableStore.submit`), while the handler sends acks: it takes every
-batch queued so far as one group, waits once for the fsync covering the group's last WAL
-record, and acks the group in arrival order. So a group commit costs one wait, not a task
-and a future per batch. Up to `max_in_flight` batches are between arrival and ack; the
-bound also caps a stream's memory at max_in_flight x max message size.
+Each stream's reader task puts arriving batches into one inbox shared by all streams; a
+loop callback takes everything in it as one group, decodes it together
+(`store.decode_wire_many`), applies it to memory and appends one WAL record per batch
+(`DurableStore.submit_many`), and hands each stream its results in arrival order. Each
+stream's handler then takes every result queued so far, waits once for the fsync covering
+the last one, and sends the acks in order. So a group commit costs a few numpy passes and
+one wait per stream, not a task, a future and a decode per batch. Up to `max_in_flight`
+batches per stream are between arrival and ack; the bound also caps a stream's memory at
+max_in_flight x max message size.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from sloengine.store._levels import DEFAULT_LEVELS, Level, plan, validate_levels
 Selector = tuple[tuple[str, str], ...]
 _NO_HEAD = -(2**62)
 _MASK = (1 << 32) - 1
-_RESOLVE_CACHE_MIN = 64  # batches with fewer blocks resolve faster than a cache entry costs
+_RESOLVE_CACHE_MIN = 16  # smaller batches resolve about as fast as a cache entry costs
 _F64 = npt.NDArray[np.float64]
 _I64 = npt.NDArray[np.int64]
 

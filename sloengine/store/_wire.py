@@ -6,17 +6,21 @@ the wire, though, a packed `repeated double` is contiguous little-endian f8 and 
 `repeated int64` is a run of varints, so the columns can be cut out of the raw bytes with
 a few numpy calls per *batch*:
 
-1. one Python loop over the top-level fields finds each block's byte range;
+1. protobuf's C parser reads the message as `PushFrame` (blocks as `repeated bytes`, the
+   same wire format), which yields each block's bytes (`_top_level`);
 2. the fields inside all blocks are read in lock step, one numpy pass per field position
-   (`_fields`): a block has at most six fields, so that is at most six passes;
+   (`_fields`): a block has at most six fields, so that is at most six passes (a few long
+   blocks: a Python loop, `_fields_few`);
 3. the arrays are gathered with one fancy index per column, varints decoded vectorised.
+
+Several messages can be scanned in the same passes (`scan_columns(raws)`).
 
 Only the encoding `SerializeToString` produces (and every protobuf library emits for
 proto3: packed, each field once per block) is handled. Anything else (unpacked arrays,
-unknown or repeated fields, malformed bytes, latency bounds other than the store's) makes
-`scan_push` return None and the caller takes the protobuf path, which accepts any valid
-encoding. Invalid batches also return None, so the protobuf path names the error: the two
-paths can never disagree on a message.
+unknown or repeated fields, malformed bytes, latency bounds other than the store's) raises
+`UnsupportedEncoding`; `decode_wire` then returns None and the caller takes the protobuf
+path, which accepts any valid encoding. Invalid batches also return None, so the protobuf
+path names the error: the two paths never disagree on a message.
 """
 
 from __future__ import annotations
