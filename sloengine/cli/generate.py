@@ -77,6 +77,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the two windows both canary guards must breach (default %(default)s)",
     )
     parser.add_argument(
+        "--canary-for",
+        default="",
+        metavar="DURATION",
+        help="how long both windows must breach before a canary guard fires (default: at once)",
+    )
+    parser.add_argument(
         "--no-canary-guards", action="store_true", help="skip the canary guard alerts"
     )
     parser.add_argument(
@@ -111,6 +117,7 @@ def _options(args: argparse.Namespace) -> GenerateOptions:
                 max_p95_seconds=args.canary_max_p95,
                 short_window=short.strip(),
                 long_window=long.strip(),
+                hold_for=args.canary_for,
             )
         )
         alertmanager = AlertmanagerOptions(webhook_url=args.webhook_url, token_file=args.token_file)

@@ -32,6 +32,9 @@ class CanaryGuardOptions:
     long_window: str = "1h"
     canary_variant: str = c.VARIANT_CANARY
     baseline_variant: str = c.VARIANT_BASELINE
+    # How long both windows must stay breached before the alert fires (Prometheus `for:`);
+    # "" fires at once. A hold lets a statistical verdict speak first where both run.
+    hold_for: str = ""
 
     def __post_init__(self) -> None:
         if not 0 < self.max_error_ratio < 1:
@@ -49,6 +52,9 @@ class CanaryGuardOptions:
         # Normalise spelling ("60m" -> "1h") so output bytes do not depend on it.
         object.__setattr__(self, "short_window", format_duration(short))
         object.__setattr__(self, "long_window", format_duration(long))
+        if self.hold_for:
+            hold = format_duration(parse_duration_seconds(self.hold_for))
+            object.__setattr__(self, "hold_for", hold)
 
 
 def _error_ratio(service: str, variant: str, window: str, *, zero_if_no_errors: bool) -> str:
@@ -115,6 +121,7 @@ def canary_rule_group(service: str, options: CanaryGuardOptions) -> RuleGroup:
                 f"of requests over {windows}, worse than the baseline.",
             ),
         ),
+        hold_for=o.hold_for or None,
     )
 
     p95 = {w: _p95(service, o.canary_variant, w) for w in (o.short_window, o.long_window)}
@@ -136,5 +143,6 @@ def canary_rule_group(service: str, options: CanaryGuardOptions) -> RuleGroup:
                 "worse than the baseline.",
             ),
         ),
+        hold_for=o.hold_for or None,
     )
     return RuleGroup(f"sloengine-canary-{service}", (error_alert, latency_alert))

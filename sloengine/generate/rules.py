@@ -74,6 +74,7 @@ class AlertingRule:
     expr: str
     labels: Labels = ()
     annotations: Labels = ()
+    hold_for: str | None = None  # Prometheus `for:`; None fires on the first breaching round
 
 
 Rule = RecordingRule | AlertingRule
@@ -144,9 +145,11 @@ def _window_ratio_rule(slo: SLO, window: str, labels: Labels) -> RecordingRule:
     expr = error_ratio_expr(slo.sli, window)
     if not isinstance(slo.sli, RawSLI):
         # Keep "no bad-event series" meaning 0 (or "no good-event series" meaning 1), as in
-        # the 5m events, but only while there is traffic: an idle SLO records nothing.
-        queries = sli_queries(slo.sli, BASE_WINDOW)
-        traffic = f"({_recorded(TOTAL_EVENTS_RECORD_PREFIX + BASE_WINDOW, slo)} > 0)"
+        # the 5m events, but only while THIS window had traffic: an idle window records
+        # nothing. (Gating on the 5m window paged a healthy latency SLO when traffic stopped,
+        # for windows shorter than 5m; tests/agreement pins it.)
+        queries = sli_queries(slo.sli, window)
+        traffic = f"({queries.total} > 0)"
         fallback = f"0 * {traffic}" if queries.errors is not None else f"0 * {traffic} + 1"
         expr = f"(\n{_indent(expr)}\n)\nor on()\n{fallback}"
     return RecordingRule(
@@ -174,7 +177,10 @@ def _period_rules(slo: SLO, period: str, labels: Labels) -> list[Rule]:
     ]
     errors = _recorded(ERROR_EVENTS_5M_RECORD, slo)
     total = _recorded(TOTAL_EVENTS_5M_RECORD, slo)
-    expr = f"sum_over_time({errors}[{period}])\n/\n(sum_over_time({total}[{period}]) > 0)"
+    # One second short of the period: Prometheus 2.x ranges include their start point, so a
+    # full-period range would also sum the 5m sample recorded exactly one period ago.
+    span = f"{round(slo.period_seconds) - 1}s"
+    expr = f"sum_over_time({errors}[{span}])\n/\n(sum_over_time({total}[{span}]) > 0)"
     rules.append(RecordingRule(c.sli_error_ratio_record(period), expr, _merge(labels, window)))
     return rules
 

@@ -92,6 +92,8 @@ def _rule(rule: RecordingRule | AlertingRule) -> dict[str, Any]:
         out: dict[str, Any] = {"record": rule.record, "expr": rule.expr}
     else:
         out = {"alert": rule.alert, "expr": rule.expr}
+        if rule.hold_for:
+            out["for"] = rule.hold_for
     if rule.labels:
         out["labels"] = dict(rule.labels)
     if isinstance(rule, AlertingRule) and rule.annotations:

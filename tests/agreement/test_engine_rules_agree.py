@@ -226,15 +226,6 @@ def test_the_demo_policy_agrees_on_windows_of_seconds(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "generate/rules.py _window_ratio_rule: the fallback of a window shorter than 5m is "
-        "keyed on 5m traffic (`or on() 0 * (slo:sli_total_events:rate5m > 0) + 1`), so when "
-        "traffic stops the latency SLI's empty 30s/1m/2m windows record 1 (100% slow) and "
-        "page for up to 5 minutes; the engine sees no requests and does not page"
-    ),
-)
 def test_a_traffic_pause_does_not_page_a_healthy_latency_slo(tmp_path: Path) -> None:
     # Ten healthy minutes (not one slow request, not one error), then silence.
     policy = load_policy_file(DEMO_POLICY)
@@ -250,16 +241,6 @@ def test_a_traffic_pause_does_not_page_a_healthy_latency_slo(tmp_path: Path) -> 
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "generate/rules.py _period_rules: `sum_over_time(...increase5m[<period>])` on "
-        "Prometheus 2.x ranges, closed on the left, also reads the 5m sample recorded exactly "
-        "<period> ago, so the period ratio covers period + 5m (here 2h5m; for 30d, +0.012%); "
-        "the engine sums exactly (t - period, t]. A range of period - 1s reads period exactly "
-        "on 2.x and 3.x"
-    ),
-)
 def test_the_period_ratio_covers_exactly_the_period(tmp_path: Path) -> None:
     # A 2h period, so that it rolls within the 5.5 hours of the timeline.
     slos = tuple(dataclasses.replace(s, period_seconds=7200) for s in _gateway_slos())

@@ -106,3 +106,22 @@ def test_stale_generated_files_are_removed_and_hand_written_ones_kept(tmp_path: 
     assert main(["generate", str(SPECS), "--out", str(tmp_path)]) == 0
     assert not (alerts / "gone.rules.yml").exists()
     assert (alerts / "mine.rules.yml").exists()
+
+
+def test_canary_for_holds_both_guard_alerts(tmp_path: Path) -> None:
+    argv = ["generate", str(EXAMPLES), "--out", str(tmp_path), "--canary-for", "90s"]
+    assert main(argv) == 0
+    text = (tmp_path / "alerts" / "gateway.rules.yml").read_text()
+    guards = [block for block in text.split("- alert: ")[1:] if block.startswith("Canary")]
+    assert len(guards) == 2
+    assert all("\n        for: '90s'\n" in block for block in guards)
+    # Without the option the guards fire on the first breaching evaluation.
+    assert "for:" not in (ROOT / "alerts" / "gateway.rules.yml").read_text()
+
+
+def test_bad_canary_for_is_one_line_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["generate", str(SPECS), "--out", str(tmp_path), "--canary-for", "soon"]
+    assert main(argv) == 2
+    assert "options: invalid duration 'soon'" in capsys.readouterr().err
