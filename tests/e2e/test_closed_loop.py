@@ -15,6 +15,7 @@ import pytest
 from examples.demo.orchestrator import Demo, DemoSettings
 
 pytestmark = [
+    pytest.mark.timeout(900),
     pytest.mark.e2e,
     pytest.mark.integration,
     pytest.mark.skipif(
