@@ -143,6 +143,8 @@ def response_header_class(name: bytes) -> int:
 METHOD_LABELS: dict[bytes, str] = {m.encode(): m for m in KNOWN_METHODS}
 
 
+# Connection values that name no header to drop, as clients and servers spell them: the
+# callbacks test membership before calling listed_in_connection (one call per message saved).
 PLAIN_CONNECTION_VALUES = frozenset({b"keep-alive", b"Keep-Alive", b"close", b"Close"})
 
 

@@ -102,7 +102,8 @@ class ClientConnection(asyncio.Protocol):
         self._reset_message()
 
     def _reset_message(self) -> None:
-        # The request head being parsed, classified header by header.
+        # The request head being parsed, classified header by header (on_message_begin
+        # repeats these assignments inline: keep the two in step).
         self.url = b""
         self.lines: list[bytes] = []
         self.traceparents: list[str] = []
@@ -111,6 +112,7 @@ class ClientConnection(asyncio.Protocol):
         self.xff = b""
         self.framing = NONE
         self.drop: set[bytes] | None = None
+        self.has_connection = False  # a Connection header was seen
         self._header_bytes = 0
         self._in_trailers = False
 
@@ -166,6 +168,7 @@ class ClientConnection(asyncio.Protocol):
         self.host = self.xff = b""
         self.framing = NONE
         self.drop = None
+        self.has_connection = False
         self._header_bytes = 0
         self._in_trailers = False
         self.message_start = self.loop.time()  # uvloop's clock: ms resolution, fine for timeouts
@@ -202,11 +205,12 @@ class ClientConnection(asyncio.Protocol):
             self.tracestates.append(value.decode("latin-1"))
         elif code == _http.H_TRANSFER_ENCODING:
             self.framing = CHUNKED
-        elif code == _http.H_CONNECTION and value not in _PLAIN_CONNECTION:
-            # (plain keep-alive / close falls through: nothing more to drop)
-            listed = _http.listed_in_connection(value)
-            if listed:
-                self.drop = (self.drop or set()) | listed
+        elif code == _http.H_CONNECTION:
+            self.has_connection = True
+            if value not in _PLAIN_CONNECTION:  # plain keep-alive / close: nothing to drop
+                listed = _http.listed_in_connection(value)
+                if listed:
+                    self.drop = (self.drop or set()) | listed
         elif code == _http.H_X_FORWARDED_FOR:
             if self.ingress:
                 self.xff = self.xff + b", " + value.strip() if self.xff else value.strip()
@@ -221,10 +225,16 @@ class ClientConnection(asyncio.Protocol):
         parser = self.parser
         if parser.should_upgrade():
             raise _Rejected(501, "protocol upgrades and CONNECT are not supported")
-        self.http_minor = 0 if parser.get_http_version() == "1.0" else 1
+        keep_alive = parser.should_keep_alive()
+        if keep_alive and not self.has_connection:
+            # Kept alive without asking: HTTP/1.1. This skips get_http_version(), which
+            # formats a string (ten times the cost of the other parser queries).
+            self.http_minor = 1
+        else:
+            self.http_minor = 0 if parser.get_http_version() == "1.0" else 1
         listener = self.listener
         ex = listener.new_exchange(self, parser.get_method())
-        ex.keep_alive = parser.should_keep_alive() and not listener.draining
+        ex.keep_alive = keep_alive and not listener.draining
         self.parsing = ex
         exchanges = self.exchanges
         exchanges.append(ex)

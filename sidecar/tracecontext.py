@@ -58,8 +58,8 @@ _V00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 # A future version: the four known fields, then the end or a `-` and anything.
 _FUTURE = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?", re.S)
 _ZERO_TRACE = "0" * 32
-_FLAGS_HEX = [f"{flags:02x}" for flags in range(_KNOWN_FLAGS + 1)]
 _ZERO_PARENT = "0" * 16
+_FLAGS_HEX = [f"{flags:02x}" for flags in range(_KNOWN_FLAGS + 1)]  # no format per request
 _OWS = " \t"
 
 _KEY_CHARS = r"[a-z0-9_\-*/]"

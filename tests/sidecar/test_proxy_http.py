@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -113,6 +114,47 @@ def test_http_1_0_client_gets_a_close_delimited_answer(sidecar: SidecarProcess) 
     assert head.startswith(b"HTTP/1.1 200")
     assert b"connection: close" in head.lower()
     assert body == b"x" * 1000
+
+
+def _read_answer(sock: socket.socket, end: bytes) -> bytes:
+    """Read from a kept-alive connection until the answer ends with `end`."""
+    data = b""
+    while not data.endswith(end):
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {data!r}"
+        data += chunk
+    return data
+
+
+@pytest.mark.parametrize(
+    ("request_head", "framing"),
+    [
+        # No Connection header: the version is inferred from llhttp's keep-alive answer.
+        (b"GET /download?bytes=10 HTTP/1.1\r\nHost: a\r\n\r\n", b"transfer-encoding: chunked"),
+        (
+            b"GET /download?bytes=10 HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n",
+            b"transfer-encoding: chunked",
+        ),
+        (
+            b"GET /download?bytes=10&chunked=0 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            b"connection: keep-alive",
+        ),
+    ],
+)
+def test_kept_alive_clients_get_framing_for_their_version(
+    sidecar: SidecarProcess, request_head: bytes, framing: bytes
+) -> None:
+    host, port = sidecar.ingress.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(request_head)
+        end = b"x" * 10 + (b"\r\n0\r\n\r\n" if b"chunked" in framing else b"")
+        first = _read_answer(sock, end)
+        sock.sendall(request_head)  # the connection is still usable
+        second = _read_answer(sock, end)
+    for answer in (first, second):
+        head = answer.partition(b"\r\n\r\n")[0].lower()
+        assert head.startswith(b"http/1.1 200") and framing in head
+        assert b"connection: close" not in head
 
 
 def test_expect_100_continue_is_relayed(sidecar: SidecarProcess) -> None:
