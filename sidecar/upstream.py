@@ -245,7 +245,9 @@ class ConnectionPool:
         conn.ex = None
         if conn.closed:
             return
-        idle = self._idle.setdefault(conn.key, deque())
+        idle = self._idle.get(conn.key)
+        if idle is None:  # not setdefault: that would build a deque on every release
+            idle = self._idle[conn.key] = deque()
         if len(idle) >= self.max_idle_per_key:
             conn.close()
             return
