@@ -276,9 +276,7 @@ class DurableStore:
             batch.values,
         )
         ticket = wal.append(record)
-        if wal.bytes_in_segment >= self.snapshot_every_bytes and self._snapshot_task is None:
-            self._snapshot_task = asyncio.create_task(self.snapshot_async())
-            self._snapshot_task.add_done_callback(self._snapshot_done)
+        self._maybe_snapshot(wal)
         return PushOutcome(PushStatus.ACCEPTED, samples), ticket
 
     def submit_many(
@@ -325,9 +323,7 @@ class DurableStore:
             store.apply_samples(
                 np.concatenate(owners), np.concatenate(times), np.concatenate(values)
             )
-        if wal.bytes_in_segment >= self.snapshot_every_bytes and self._snapshot_task is None:
-            self._snapshot_task = asyncio.create_task(self.snapshot_async())
-            self._snapshot_task.add_done_callback(self._snapshot_done)
+        self._maybe_snapshot(wal)
         return results
 
     async def wait_durable(self, ticket: int) -> None:
@@ -336,6 +332,21 @@ class DurableStore:
         if wal is None:
             raise RuntimeError("DurableStore is not open")
         await wal.wait_durable(ticket)
+
+    def _maybe_snapshot(self, wal: GroupCommitWriter) -> None:
+        """Start a background snapshot once the segment outgrows the threshold.
+
+        The threshold is at least the state's own size: a snapshot copies the whole store
+        on the loop (~0.5 s for 8,000 series), so it is taken no more often than the WAL
+        grows by that much, which keeps snapshot bytes <= WAL bytes and recovery <= twice
+        the state to read.
+        """
+        if self._snapshot_task is not None:
+            return
+        state_bytes = self.store.series_count() * self.store.bytes_per_series
+        if wal.bytes_in_segment >= max(self.snapshot_every_bytes, state_bytes):
+            self._snapshot_task = asyncio.create_task(self.snapshot_async())
+            self._snapshot_task.add_done_callback(self._snapshot_done)
 
     def _snapshot_done(self, task: asyncio.Task[Path]) -> None:
         self._snapshot_task = None
