@@ -9,7 +9,8 @@
 See docs/store.md for resolutions, memory, the WAL format and recovery.
 """
 
-from sloengine.store._decode import DecodedBatch, decode_push, decode_wire, decode_wire_many
+from sloengine.store._decode import DecodedBatch, decode_push
+from sloengine.store._decode_wire import decode_wire, decode_wire_many
 from sloengine.store._dedupe import DEFAULT_WINDOW as DEDUPE_WINDOW
 from sloengine.store._durable import (
     DurableStore,

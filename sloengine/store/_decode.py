@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from google.protobuf.message import DecodeError
 
 from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS
 from sloengine.errors import IngestError
@@ -27,7 +26,6 @@ from sloengine.store._validate import (
     check_counts,
     first_index,
 )
-from sloengine.store._wire import UnsupportedEncoding, packed_doubles, scan_columns, split_keys
 
 SeriesLabels = tuple[tuple[str, str], ...]
 
@@ -57,10 +55,10 @@ class DecodedBatch:
 _LABELS_CACHE: dict[tuple[str, str, str, str], SeriesLabels] = {}
 
 
-_KEY_FIELDS = frozenset(("service", "variant", "route", "method"))
+KEY_FIELDS = frozenset(("service", "variant", "route", "method"))
 
 
-def _series_labels(key: pb.SeriesKey) -> SeriesLabels:
+def series_labels(key: pb.SeriesKey) -> SeriesLabels:
     if not key.extra_labels:
         plain = (key.method, key.route, key.service, key.variant)
         cached = _LABELS_CACHE.get(plain)
@@ -124,7 +122,7 @@ class _BoundsMapper:
 _MAPPERS: dict[tuple[float, ...], _BoundsMapper] = {}
 
 
-def _mapper(store_bounds: tuple[float, ...]) -> _BoundsMapper:
+def bounds_mapper(store_bounds: tuple[float, ...]) -> _BoundsMapper:
     mapper = _MAPPERS.get(store_bounds)
     if mapper is None:
         mapper = _MAPPERS[store_bounds] = _BoundsMapper(store_bounds)
@@ -217,168 +215,8 @@ def decode_push(
     Samples must end within `(now_s - max_age_s, now_s + max_future_s]` (pass `math.inf`
     to skip, as WAL replay does). Latency buckets are mapped onto `latency_bounds_seconds`.
     """
-    mapper = _mapper(tuple(latency_bounds_seconds))
+    mapper = bounds_mapper(tuple(latency_bounds_seconds))
     return _decode_message(req, now_s, max_age_s, max_future_s, mapper)
-
-
-# Serialised SeriesKey -> labels, for keys that passed validation. Why: a producer sends
-# the same keys every flush, and bytes hash in one pass, so a known key costs one lookup
-# instead of parsing a message and building a labels tuple.
-_KEY_BYTES_CACHE: dict[bytes, SeriesLabels] = {}
-_KEY_CACHE_LIMIT = 200_000
-# A whole batch's key section (key lengths + keys back to back) -> the batch's labels.
-# Why: a sidecar sends the same series in the same order every flush, so its thousand
-# keys cost one bytes comparison, and the store resolves the very same tuple object by
-# identity (`SeriesStore.resolve`). Exact: dict lookups compare the bytes, not a hash.
-_SECTION_CACHE: dict[bytes, tuple[SeriesLabels, ...]] = {}
-_SECTION_CACHE_BYTES = 32 * 1024 * 1024
-_section_cache_size = 0
-
-
-def _labels_of_keys(
-    key_bytes: bytes, key_lengths: npt.NDArray[np.int64]
-) -> tuple[SeriesLabels, ...] | None:
-    """Labels per block; None when a key is invalid (the protobuf path names it)."""
-    global _section_cache_size
-    section = key_lengths.tobytes() + key_bytes
-    series = _SECTION_CACHE.get(section)
-    if series is not None:
-        return series
-    cache = _KEY_BYTES_CACHE
-    keys = split_keys(key_bytes, key_lengths)
-    out = [cache.get(k) for k in keys]
-    for i, kb in enumerate(keys):
-        if out[i] is not None:
-            continue
-        try:
-            key = pb.SeriesKey.FromString(kb)
-        except DecodeError:
-            return None
-        if not key.service or any(not n or n in _KEY_FIELDS for n in key.extra_labels):
-            return None
-        if len(cache) >= _KEY_CACHE_LIMIT:
-            cache.clear()
-        out[i] = cache[kb] = _series_labels(key)
-    series = tuple(out)  # type: ignore[arg-type]
-    if _section_cache_size + len(section) > _SECTION_CACHE_BYTES:
-        _SECTION_CACHE.clear()
-        _section_cache_size = 0
-    _SECTION_CACHE[section] = series
-    _section_cache_size += len(section)
-    return series
-
-
-def decode_wire(
-    raw: bytes,
-    *,
-    now_s: float,
-    max_age_s: float,
-    max_future_s: float,
-    latency_bounds_seconds: tuple[float, ...] = DEFAULT_LATENCY_BUCKETS_SECONDS,
-) -> DecodedBatch | None:
-    """`decode_push` of a serialised PushRequest, read straight from its wire bytes.
-
-    Returns None when the fast path does not apply (an encoding other than packed fields
-    in the usual layout, latency bounds other than the store's) *or the batch is invalid*:
-    the caller then parses `raw` and calls `decode_push`, so every error message comes from
-    one place. Same result as `decode_push` otherwise (pinned by tests/store/test_wire.py).
-    """
-    return decode_wire_many(
-        [raw],
-        now_s=now_s,
-        max_age_s=max_age_s,
-        max_future_s=max_future_s,
-        latency_bounds_seconds=latency_bounds_seconds,
-    )[0]
-
-
-def decode_wire_many(
-    raws: Sequence[bytes],
-    *,
-    now_s: float,
-    max_age_s: float,
-    max_future_s: float,
-    latency_bounds_seconds: tuple[float, ...] = DEFAULT_LATENCY_BUCKETS_SECONDS,
-) -> list[DecodedBatch | None]:
-    """`decode_wire` of each of `raws`, scanned and validated together.
-
-    Why together: a numpy call costs the same for one batch's rows or a hundred batches'
-    rows, so many small batches (200 producers) share one scan and one validation pass.
-    When any batch of the group is unusual or invalid, each is decoded on its own.
-    """
-    if not raws:
-        return []
-    mapper = _mapper(tuple(latency_bounds_seconds))
-    bounds = mapper.store_bounds
-    one_by_one = len(raws) > 1
-    try:
-        scanned = scan_columns(raws, _packed_bounds(bounds))
-    except (UnsupportedEncoding, IndexError):  # IndexError: a length past the end
-        scanned = None
-    if scanned is not None:
-        ts = scanned.timestamps_unix_ms
-        values = np.empty((ts.size, LATENCY0 + len(bounds)))
-        values[:, REQUESTS] = scanned.requests
-        values[:, ERRORS] = scanned.errors
-        values[:, LATENCY0:] = 0.0 if scanned.latency is None else scanned.latency
-        lengths = scanned.lengths
-        block_of_sample = np.repeat(np.arange(lengths.size, dtype=np.int64), lengths)
-        try:
-            check_batch(
-                ts, values, block_of_sample, lengths.tolist(), now_s, max_age_s, max_future_s
-            )
-        except IngestError:
-            scanned = None
-    if scanned is None:
-        if not one_by_one:
-            return [None]
-        return [
-            decode_wire(
-                r,
-                now_s=now_s,
-                max_age_s=max_age_s,
-                max_future_s=max_future_s,
-                latency_bounds_seconds=latency_bounds_seconds,
-            )
-            for r in raws
-        ]
-    out: list[DecodedBatch | None] = []
-    block0 = sample0 = key0 = 0
-    sample_ends = np.cumsum(lengths).tolist()
-    key_ends = np.cumsum(scanned.key_lengths).tolist()
-    for m, nblocks in enumerate(scanned.message_blocks):
-        block1 = block0 + nblocks
-        sample1 = sample_ends[block1 - 1]
-        key1 = key_ends[block1 - 1]
-        series = _labels_of_keys(scanned.key_bytes[key0:key1], scanned.key_lengths[block0:block1])
-        if series is None or not scanned.producer_ids[m]:
-            out.append(None)
-        else:
-            out.append(
-                DecodedBatch(
-                    scanned.producer_ids[m],
-                    scanned.sequences[m],
-                    series,
-                    block_of_sample[sample0:sample1] - block0
-                    if block0
-                    else block_of_sample[sample0:sample1],
-                    ts[sample0:sample1],
-                    values[sample0:sample1],
-                    bounds,
-                )
-            )
-        block0, sample0, key0 = block1, sample1, key1
-    return out
-
-
-_PACKED_BOUNDS: dict[tuple[float, ...], bytes] = {}
-
-
-def _packed_bounds(bounds: tuple[float, ...]) -> bytes:
-    packed = _PACKED_BOUNDS.get(bounds)
-    if packed is None:
-        packed = _PACKED_BOUNDS[bounds] = packed_doubles(bounds)
-    return packed
 
 
 def _decode_message(
@@ -416,17 +254,17 @@ def _decode_message(
             cols.add_long(tms, rq, er, lat)
         if key.extra_labels:
             for name in key.extra_labels:
-                if not name or name in _KEY_FIELDS:
+                if not name or name in KEY_FIELDS:
                     raise IngestError(
                         f"blocks[{i}].key.extra_labels[{name!r}]",
                         "must be a non-empty name other than service, variant, route, method",
                     )
-            series.append(_series_labels(key))
+            series.append(series_labels(key))
         else:
             plain = (key.method, key.route, service, key.variant)
             labels = labels_cache.get(plain)
             if labels is None:
-                labels = _series_labels(key)
+                labels = series_labels(key)
             series.append(labels)
         lengths.append(n)
     width = LATENCY0 + nbounds

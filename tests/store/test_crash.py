@@ -119,7 +119,8 @@ def expected(batches: list[tuple[bytes, dict[str, int]]], seqs: set[int]) -> dic
 @pytest.mark.timeout(240)
 def test_kill_9_mid_stream_loses_no_acknowledged_batch(tmp_path: Path) -> None:
     rng = random.Random(20261127)
-    batches = make_batches(rng, 8000)
+    # Enough batches that every one of the 12 rounds still has new ones to send.
+    batches = make_batches(rng, 24000)
     acked: set[int] = set()
     sent: set[int] = set()
     next_seq = 1

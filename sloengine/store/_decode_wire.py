@@ -1,0 +1,190 @@
+"""Serialised PushRequests -> validated columns, read from the wire (`decode_wire`).
+
+The engine's fast path: `_wire` cuts the columns out of the bytes, `_validate` checks them
+as `decode_push` does, and series keys are resolved through two caches (below). Anything
+the fast path does not read, and every invalid batch, returns None so that `decode_push`
+(the protobuf path, `_decode`) names the error: both paths give the same DecodedBatch for
+every batch the fast path accepts (tests/store/test_wire.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+from google.protobuf.message import DecodeError
+
+from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS
+from sloengine.errors import IngestError
+from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.store._decode import (
+    KEY_FIELDS,
+    DecodedBatch,
+    SeriesLabels,
+    bounds_mapper,
+    series_labels,
+)
+from sloengine.store._validate import ERRORS, LATENCY0, REQUESTS, check_batch
+from sloengine.store._wire import UnsupportedEncoding, packed_doubles, scan_columns, split_keys
+
+__all__ = ["decode_wire", "decode_wire_many"]
+
+# Serialised SeriesKey -> labels, for keys that passed validation. Why: a producer sends
+# the same keys every flush, and bytes hash in one pass, so a known key costs one lookup
+# instead of parsing a message and building a labels tuple.
+_KEY_BYTES_CACHE: dict[bytes, SeriesLabels] = {}
+_KEY_CACHE_LIMIT = 200_000
+# A whole batch's key section (key lengths + keys back to back) -> the batch's labels.
+# Why: a sidecar sends the same series in the same order every flush, so its thousand
+# keys cost one bytes comparison, and the store resolves the very same tuple object by
+# identity (`SeriesStore.resolve`). Exact: dict lookups compare the bytes, not a hash.
+_SECTION_CACHE: dict[bytes, tuple[SeriesLabels, ...]] = {}
+_SECTION_CACHE_BYTES = 32 * 1024 * 1024
+_section_cache_size = 0
+
+
+def _labels_of_keys(
+    key_bytes: bytes, key_lengths: npt.NDArray[np.int64]
+) -> tuple[SeriesLabels, ...] | None:
+    """Labels per block; None when a key is invalid (the protobuf path names it)."""
+    global _section_cache_size
+    section = key_lengths.tobytes() + key_bytes
+    series = _SECTION_CACHE.get(section)
+    if series is not None:
+        return series
+    cache = _KEY_BYTES_CACHE
+    keys = split_keys(key_bytes, key_lengths)
+    out = [cache.get(k) for k in keys]
+    for i, kb in enumerate(keys):
+        if out[i] is not None:
+            continue
+        try:
+            key = pb.SeriesKey.FromString(kb)
+        except DecodeError:
+            return None
+        if not key.service or any(not n or n in KEY_FIELDS for n in key.extra_labels):
+            return None
+        if len(cache) >= _KEY_CACHE_LIMIT:
+            cache.clear()
+        out[i] = cache[kb] = series_labels(key)
+    series = tuple(out)  # type: ignore[arg-type]
+    if _section_cache_size + len(section) > _SECTION_CACHE_BYTES:
+        _SECTION_CACHE.clear()
+        _section_cache_size = 0
+    _SECTION_CACHE[section] = series
+    _section_cache_size += len(section)
+    return series
+
+
+def decode_wire(
+    raw: bytes,
+    *,
+    now_s: float,
+    max_age_s: float,
+    max_future_s: float,
+    latency_bounds_seconds: tuple[float, ...] = DEFAULT_LATENCY_BUCKETS_SECONDS,
+) -> DecodedBatch | None:
+    """`decode_push` of a serialised PushRequest, read straight from its wire bytes.
+
+    Returns None when the fast path does not apply (an encoding other than packed fields
+    in the usual layout, latency bounds other than the store's) *or the batch is invalid*:
+    the caller then parses `raw` and calls `decode_push`, so every error message comes from
+    one place. Same result as `decode_push` otherwise (pinned by tests/store/test_wire.py).
+    """
+    return decode_wire_many(
+        [raw],
+        now_s=now_s,
+        max_age_s=max_age_s,
+        max_future_s=max_future_s,
+        latency_bounds_seconds=latency_bounds_seconds,
+    )[0]
+
+
+def decode_wire_many(
+    raws: Sequence[bytes],
+    *,
+    now_s: float,
+    max_age_s: float,
+    max_future_s: float,
+    latency_bounds_seconds: tuple[float, ...] = DEFAULT_LATENCY_BUCKETS_SECONDS,
+) -> list[DecodedBatch | None]:
+    """`decode_wire` of each of `raws`, scanned and validated together.
+
+    Why together: a numpy call costs the same for one batch's rows or a hundred batches'
+    rows, so many small batches (200 producers) share one scan and one validation pass.
+    When any batch of the group is unusual or invalid, each is decoded on its own.
+    """
+    if not raws:
+        return []
+    mapper = bounds_mapper(tuple(latency_bounds_seconds))
+    bounds = mapper.store_bounds
+    one_by_one = len(raws) > 1
+    try:
+        scanned = scan_columns(raws, _packed_bounds(bounds))
+    except (UnsupportedEncoding, IndexError):  # IndexError: a length past the end
+        scanned = None
+    if scanned is not None:
+        ts = scanned.timestamps_unix_ms
+        values = np.empty((ts.size, LATENCY0 + len(bounds)))
+        values[:, REQUESTS] = scanned.requests
+        values[:, ERRORS] = scanned.errors
+        values[:, LATENCY0:] = 0.0 if scanned.latency is None else scanned.latency
+        lengths = scanned.lengths
+        block_of_sample = np.repeat(np.arange(lengths.size, dtype=np.int64), lengths)
+        try:
+            check_batch(
+                ts, values, block_of_sample, lengths.tolist(), now_s, max_age_s, max_future_s
+            )
+        except IngestError:
+            scanned = None
+    if scanned is None:
+        if not one_by_one:
+            return [None]
+        return [
+            decode_wire(
+                r,
+                now_s=now_s,
+                max_age_s=max_age_s,
+                max_future_s=max_future_s,
+                latency_bounds_seconds=latency_bounds_seconds,
+            )
+            for r in raws
+        ]
+    out: list[DecodedBatch | None] = []
+    block0 = sample0 = key0 = 0
+    sample_ends = np.cumsum(lengths).tolist()
+    key_ends = np.cumsum(scanned.key_lengths).tolist()
+    for m, nblocks in enumerate(scanned.message_blocks):
+        block1 = block0 + nblocks
+        sample1 = sample_ends[block1 - 1]
+        key1 = key_ends[block1 - 1]
+        series = _labels_of_keys(scanned.key_bytes[key0:key1], scanned.key_lengths[block0:block1])
+        if series is None or not scanned.producer_ids[m]:
+            out.append(None)
+        else:
+            out.append(
+                DecodedBatch(
+                    scanned.producer_ids[m],
+                    scanned.sequences[m],
+                    series,
+                    block_of_sample[sample0:sample1] - block0
+                    if block0
+                    else block_of_sample[sample0:sample1],
+                    ts[sample0:sample1],
+                    values[sample0:sample1],
+                    bounds,
+                )
+            )
+        block0, sample0, key0 = block1, sample1, key1
+    return out
+
+
+_PACKED_BOUNDS: dict[tuple[float, ...], bytes] = {}
+
+
+def _packed_bounds(bounds: tuple[float, ...]) -> bytes:
+    packed = _PACKED_BOUNDS.get(bounds)
+    if packed is None:
+        packed = _PACKED_BOUNDS[bounds] = packed_doubles(bounds)
+    return packed
