@@ -224,7 +224,8 @@ def _gather(u8: _U8, offsets: _I64, lengths: _I64) -> _U8:
     total = int(lengths.sum())
     if total == 0:
         return np.zeros(0, dtype=np.uint8)
-    if lengths.size <= _FEW_BLOCKS:  # a few long ranges: slices beat an index array
+    if lengths.size <= _FEW_BLOCKS or total >= 64 * lengths.size:
+        # Few or long ranges: slices (memcpy) beat an index array of 8 bytes per byte.
         return np.concatenate(
             [u8[o : o + n] for o, n in zip(offsets.tolist(), lengths.tolist(), strict=True)]
         )
