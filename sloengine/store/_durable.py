@@ -255,29 +255,11 @@ class DurableStore:
         waits once for the highest ticket, so a group commit costs no task or future per
         batch. Raises CapacityError, changing nothing, like `push`.
         """
-        store, wal = self.store, self._wal
-        assert wal is not None
-        if self._dedupe.seen(batch.producer_id, batch.sequence):
-            return _DUPLICATE, wal.last_ticket
-        if batch.latency_bounds_seconds != store.latency_bounds_seconds:
-            raise ValueError("batch was decoded for other latency bounds than this store's")
-        sids, created = store.resolve(batch.series)  # CapacityError: nothing changed
-        samples = store.apply_columns(
-            sids, batch.block_of_sample, batch.timestamps_unix_ms, batch.values
-        )
-        self._dedupe.record(batch.producer_id, batch.sequence)
-        record = encode_columns(
-            batch.producer_id,
-            batch.sequence,
-            created,
-            sids,
-            batch.block_of_sample,
-            batch.timestamps_unix_ms,
-            batch.values,
-        )
-        ticket = wal.append(record)
-        self._maybe_snapshot(wal)
-        return PushOutcome(PushStatus.ACCEPTED, samples), ticket
+        # One code path for one batch and for a group: the same dedupe, resolve, WAL record.
+        (result,) = self.submit_many([batch])
+        if isinstance(result, CapacityError):
+            raise result
+        return result
 
     def submit_many(
         self, batches: Sequence[DecodedBatch]
