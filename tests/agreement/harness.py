@@ -13,7 +13,6 @@ firing severities.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from sloengine.generate.rules import ERROR_EVENTS_RECORD_PREFIX, TOTAL_EVENTS_RE
 from sloengine.model import SLO, BurnRatePolicy, Catalog
 from sloengine.store import SeriesStore, decode_push
 from tests.agreement.traffic import Timeline, input_series, push_requests
-from tests.support.prometheus import PROMTOOL_BIN
+from tests.support.prometheus import promtool_test_rules
 
 __all__ = [
     "BASE_UNIX_S",
@@ -230,23 +229,11 @@ def _test_files(
 
 def _run_promtool(directory: Path, names: list[str]) -> list[str]:
     """`promtool test rules` on each file, concurrently; the output of those that failed."""
-    procs = {
-        name: subprocess.Popen(
-            [PROMTOOL_BIN, "test", "rules", name],
-            cwd=directory,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for name in names
-    }
     failures = []
-    for name, proc in procs.items():
-        out, _ = proc.communicate(timeout=120)
-        if proc.returncode != 0:
-            # Value mismatches come first, alert mismatches last: show both ends.
-            shown = out if len(out) <= 8000 else f"{out[:4000]}\n[...]\n{out[-4000:]}"
-            failures.append(f"{name}:\n{shown}")
+    for name, out in promtool_test_rules(directory, names, timeout_s=120).items():
+        # Value mismatches come first, alert mismatches last: show both ends.
+        shown = out if len(out) <= 8000 else f"{out[:4000]}\n[...]\n{out[-4000:]}"
+        failures.append(f"{name}:\n{shown}")
     return failures
 
 

@@ -8,13 +8,12 @@ burn below every threshold never fires, and that zero traffic records no NaN.
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 
 from sloengine.policy import builtin_policy
 from tests.rules.promtool_suite import BUDGET, TESTS_DIR, build_files, detection_times
-from tests.support.prometheus import PROMTOOL_BIN
+from tests.support.prometheus import promtool_test_rules
 
 
 def test_workbook_detection_times_follow_factor_budget_over_ratio_times_window() -> None:
@@ -45,19 +44,6 @@ def test_committed_promtool_tests_are_current() -> None:
 def test_promtool_unit_tests_pass() -> None:
     # One promtool per file, concurrently: each replays days of 1m samples.
     names = sorted(p.name for p in TESTS_DIR.glob("*.test.yml"))
-    procs = {
-        name: subprocess.Popen(
-            [PROMTOOL_BIN, "test", "rules", name],
-            cwd=TESTS_DIR,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for name in names
-    }
-    failures = []
-    for name, proc in procs.items():
-        out, _ = proc.communicate(timeout=280)
-        if proc.returncode != 0:
-            failures.append(f"{name}:\n{out}")
+    failed = promtool_test_rules(TESTS_DIR, names, timeout_s=280)
+    failures = [f"{name}:\n{out}" for name, out in failed.items()]
     assert not failures, "\n".join(failures)

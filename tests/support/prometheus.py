@@ -189,3 +189,24 @@ def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
     return subprocess.run(
         [PROMTOOL_BIN, *args], cwd=cwd, capture_output=True, text=True, timeout=300
     )
+
+
+def promtool_test_rules(directory: Path, names: list[str], timeout_s: float) -> dict[str, str]:
+    """`promtool test rules` on each file in `directory`, concurrently (each may replay days of
+    samples); the combined output of every file that failed, by name."""
+    procs = {
+        name: subprocess.Popen(
+            [PROMTOOL_BIN, "test", "rules", name],
+            cwd=directory,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for name in names
+    }
+    failed = {}
+    for name, proc in procs.items():
+        out, _ = proc.communicate(timeout=timeout_s)
+        if proc.returncode != 0:
+            failed[name] = out
+    return failed
