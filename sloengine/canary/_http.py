@@ -2,7 +2,8 @@
 
 - `GET|POST /api/v1/verdict?service=&canary=&baseline=&revision=&eval_time=&short_window=&long_window=`
   -> 200 with the verdict JSON (`verdict` is PASS | FAIL | INCONCLUSIVE) for Argo Rollouts;
-  open unless `canary.verdict_requires_token` (a live verdict writes the audit log).
+  open unless `canary.verdict_requires_token` (a live verdict writes the audit log);
+  404 for an unknown service or variant (nothing is recorded for it).
 - `POST /api/v1/flagger/{gate}` (bearer token) with Flagger's webhook payload. Go gates
   answer 200 only for PASS (412 for FAIL, 425 "too early" for INCONCLUSIVE); the
   `rollback` gate answers 200 only when the canary must roll back (FAIL), else 412;
@@ -22,8 +23,8 @@ from aiohttp import web
 
 from sloengine import conventions
 from sloengine.canary._convert import verdict_to_json
-from sloengine.canary._core import CanaryCore, VerdictRequest
-from sloengine.canary.errors import CanaryRequestError
+from sloengine.canary._core import CanaryCore, VerdictRequest, validate_revision
+from sloengine.canary.errors import CanaryNotFoundError, CanaryRequestError
 from sloengine.durations import parse_duration_seconds
 from sloengine.errors import SloEngineError
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
@@ -98,6 +99,8 @@ def _guarded(handler: Handler) -> Handler:
             return await handler(request)
         except CanaryRequestError as exc:
             return _error(400, str(exc))
+        except CanaryNotFoundError as exc:
+            return _error(404, str(exc))
         except SloEngineError as exc:
             return _error(503, str(exc))
 
@@ -204,9 +207,10 @@ def add_routes(app: web.Application, core: CanaryCore, check_token: TokenCheck) 
             annotations = alert.get("annotations") or {}
             summary = annotations.get("summary") or annotations.get("description") or ""
             reason = f"alert {name} firing" + (f": {summary}" if summary else "")
-            core.start_rollback(
-                service, labels.get("revision", ""), reason, source="alertmanager", details=info
+            revision = validate_revision(
+                labels.get(conventions.LABEL_REVISION, ""), f"alerts[{i}].labels.revision"
             )
+            core.start_rollback(service, revision, reason, source="alertmanager", details=info)
             triggered.append({"service": service, "alertname": name})
         return web.json_response({"triggered": triggered, "resolved": resolved, "ignored": ignored})
 

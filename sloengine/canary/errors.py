@@ -1,18 +1,28 @@
 """Errors of the canary adapters: a bad verdict request names the field that is wrong.
 
 SloEngineError
- └── CanaryRequestError(ValueError)   -> INVALID_ARGUMENT (gRPC) / 400 (HTTP)
+ ├── CanaryRequestError(ValueError)   -> INVALID_ARGUMENT (gRPC) / 400 (HTTP)
+ └── CanaryNotFoundError(LookupError) -> NOT_FOUND (gRPC) / 404 (HTTP)
 """
 
 from __future__ import annotations
 
 from sloengine.errors import SloEngineError
 
-__all__ = ["CanaryRequestError"]
+__all__ = ["CanaryNotFoundError", "CanaryRequestError"]
 
 
 class CanaryRequestError(SloEngineError, ValueError):
     """A verdict request is invalid; `field` names the offending field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class CanaryNotFoundError(SloEngineError, LookupError):
+    """The service or variant of a verdict request is unknown; `field` names which."""
 
     def __init__(self, field: str, reason: str) -> None:
         self.field = field
