@@ -40,7 +40,9 @@ spec:
     ("duration", "policy"),
     [("28d", "sre-workbook-28d"), ("7d", "sre-workbook-7d"), ("30d", "sre-workbook-30d")],
 )
-def test_a_shipped_period_gets_its_shipped_policy(tmp_path: Path, duration: str, policy: str) -> None:
+def test_a_shipped_period_gets_its_shipped_policy(
+    tmp_path: Path, duration: str, policy: str
+) -> None:
     (slo,) = load_catalog([_openslo(tmp_path, duration)]).slos
     assert slo.policy == policy
 
