@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from sloengine import conventions
 from sloengine.config import EngineConfig, parse_listen
+from sloengine.credentials import Credentials
 from sloengine.errors import SloEngineError, SpecError, UnknownSLOError
 from sloengine.http import EngineMetrics, create_http_app
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
@@ -60,6 +61,8 @@ class EngineState:
     registry: CollectorRegistry
     metrics: EngineMetrics
     http_token: str | None = None
+    # Per-scope tokens (ingest, read, admin); the transports check them.
+    credentials: Credentials = field(default_factory=Credentials)
     clock: Callable[[], float] = time.time
     durable: DurableStore | None = None
     puller: PromPuller | None = None
@@ -162,6 +165,7 @@ def build_state(
         registry=registry,
         metrics=EngineMetrics(registry),
         http_token=config.read_token(),
+        credentials=config.credentials(),
         clock=clock,
     )
     for slo in catalog.slos:
