@@ -10,7 +10,7 @@ import pytest
 
 from sloengine.app import EngineApp
 from tests.pipelines.rw import HEADERS, STALE_NAN, histogram_scrape, write_request
-from tests.server.conftest import T0, start_engine  # noqa: F401
+from tests.server.conftest import T0
 
 pytestmark = pytest.mark.asyncio
 
@@ -27,7 +27,7 @@ def scrape(ts_ms: int, fast: float, slow: float, total: float, status: str = "20
 
 
 @pytest.fixture
-async def engine(start_engine: Any) -> EngineApp:  # noqa: F811
+async def engine(start_engine: Any) -> EngineApp:
     app: EngineApp = await start_engine()
     return app
 
@@ -150,7 +150,8 @@ async def test_not_a_protobuf_is_400(engine: EngineApp, post: Any) -> None:
 
 
 async def test_restart_neither_loses_nor_double_counts(
-    start_engine: Any, tmp_path: Any  # noqa: F811
+    start_engine: Any,
+    tmp_path: Any,
 ) -> None:
     data = tmp_path / "restart"
     url = "/api/v1/write"
