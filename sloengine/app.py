@@ -36,6 +36,7 @@ from sloengine.policy import builtin_policy, builtin_policy_names
 if TYPE_CHECKING:
     from sloengine.evaluate import SLOStatusResult
     from sloengine.grpc import EngineGrpcServer
+    from sloengine.pipelines import PipelineReceiver
     from sloengine.pull import PromPuller
     from sloengine.store import DurableStore, SeriesStore
 
@@ -196,6 +197,7 @@ class EngineApp:
         self.http_app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self._snapshotter: asyncio.Task[None] | None = None
+        self.pipelines: PipelineReceiver | None = None  # remote_write / OTLP receivers
         self._stopped = False
         self.grpc_port = 0
         self.http_port = 0
@@ -231,6 +233,9 @@ class EngineApp:
             state, self.config.grpc_listen, extra_service_names=extra
         )
         self.http_app = create_http_app(state)
+        from sloengine import pipelines
+
+        self.pipelines = await pipelines.start(state, self.http_app)
         if canary is not None:
             canary.register(state, self.grpc.server, self.http_app)
         if UI_PLUGIN in self.plugins and (ui := _plugin(UI_PLUGIN)) is not None:
@@ -271,6 +276,8 @@ class EngineApp:
             await self._runner.cleanup()
         if state.puller is not None:
             await state.puller.aclose()
+        if self.pipelines is not None:
+            await self.pipelines.aclose()
         if state.durable is not None:
             durable, state.durable = state.durable, None
             await durable.aclose(snapshot=True)
