@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from sloengine.http.auth import require_token
+from sloengine.http.auth import Scope, require_token
 from sloengine.pipelines._receiver import REJECTED_OUTCOMES, PayloadError, PipelineReceiver
 from sloengine.pipelines._remote_write import V1_MESSAGE, V2_MESSAGE
 
@@ -48,7 +48,7 @@ def _text(status: int, text: str) -> web.Response:
 async def _remote_write(
     state: EngineState, receiver: PipelineReceiver, request: web.Request
 ) -> web.Response:
-    require_token(state, request)
+    require_token(state, request, Scope.INGEST)  # remote_write is an ingest call
     if not state.ready:
         return _text(503, "not ready")
     media, params = _media(request.headers.get("Content-Type", "application/x-protobuf"))
