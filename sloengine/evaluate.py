@@ -24,7 +24,6 @@ NO_LATENCY_DATA = "no latency data"
 
 __all__ = [
     "AlertStatusResult",
-    "NO_LATENCY_DATA",
     "SLOStatusResult",
     "WindowCounts",
     "WindowStatusResult",
