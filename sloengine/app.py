@@ -27,14 +27,16 @@ from prometheus_client import CollectorRegistry
 
 from sloengine import conventions
 from sloengine.config import EngineConfig, parse_listen
+from sloengine.credentials import Credentials
 from sloengine.errors import SloEngineError, SpecError, UnknownSLOError
 from sloengine.http import EngineMetrics, create_http_app
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
-from sloengine.policy import builtin_policy, builtin_policy_names
+from sloengine.policy import DEFAULT_POLICY, builtin_policy, builtin_policy_names
 
 if TYPE_CHECKING:
     from sloengine.evaluate import SLOStatusResult
     from sloengine.grpc import EngineGrpcServer
+    from sloengine.pipelines import PipelineReceiver
     from sloengine.pull import PromPuller
     from sloengine.store import DurableStore, SeriesStore
 
@@ -60,6 +62,8 @@ class EngineState:
     registry: CollectorRegistry
     metrics: EngineMetrics
     http_token: str | None = None
+    # Per-scope tokens (ingest, read, admin); the transports check them.
+    credentials: Credentials = field(default_factory=Credentials)
     clock: Callable[[], float] = time.time
     durable: DurableStore | None = None
     puller: PromPuller | None = None
@@ -98,7 +102,7 @@ class EngineState:
 
     def policy_for(self, slo: SLO) -> BurnRatePolicy:
         """The SLO's own policy if it names one, else the engine's default policy."""
-        name = slo.policy or self.config.policy
+        name = slo.policy or self.config.policy or DEFAULT_POLICY
         try:
             return self.policies[name]
         except KeyError:
@@ -130,13 +134,14 @@ class EngineState:
         return await self.puller.evaluate(slo, policy, at)
 
 
-def load_specs(paths: tuple[Path, ...]) -> Catalog:
-    """The catalog from spec files; empty when there are none."""
+def load_specs(paths: tuple[Path, ...], default_policy: str | None = None) -> Catalog:
+    """The catalog from spec files; empty when there are none. `default_policy`: for SLOs
+    naming none (None: the policy matching each SLO's period)."""
     if not paths:
         return Catalog(slos=())
     from sloengine.specs import load_catalog
 
-    return load_catalog(list(paths))
+    return load_catalog(list(paths), default_policy=default_policy)
 
 
 def build_state(
@@ -147,10 +152,10 @@ def build_state(
     catalog: Catalog | None = None,
 ) -> EngineState:
     """Load specs, policies and the token; validate every SLO's policy. No I/O beyond files."""
-    catalog = load_specs(config.specs) if catalog is None else catalog
+    catalog = load_specs(config.specs, config.policy) if catalog is None else catalog
     policies = {name: builtin_policy(name) for name in builtin_policy_names()}
     policies.update({p.name: p for p in catalog.policies})
-    if config.policy not in policies:
+    if config.policy is not None and config.policy not in policies:
         raise SpecError(
             "", "policy", f"unknown policy {config.policy!r}; known: {', '.join(sorted(policies))}"
         )
@@ -162,6 +167,7 @@ def build_state(
         registry=registry,
         metrics=EngineMetrics(registry),
         http_token=config.read_token(),
+        credentials=config.credentials(),
         clock=clock,
     )
     for slo in catalog.slos:
@@ -192,6 +198,7 @@ class EngineApp:
         self.http_app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self._snapshotter: asyncio.Task[None] | None = None
+        self.pipelines: PipelineReceiver | None = None  # remote_write / OTLP receivers
         self._stopped = False
         self.grpc_port = 0
         self.http_port = 0
@@ -227,6 +234,9 @@ class EngineApp:
             state, self.config.grpc_listen, extra_service_names=extra
         )
         self.http_app = create_http_app(state)
+        from sloengine import pipelines
+
+        self.pipelines = await pipelines.start(state, self.http_app)
         if canary is not None:
             canary.register(state, self.grpc.server, self.http_app)
         if UI_PLUGIN in self.plugins and (ui := _plugin(UI_PLUGIN)) is not None:
@@ -267,6 +277,8 @@ class EngineApp:
             await self._runner.cleanup()
         if state.puller is not None:
             await state.puller.aclose()
+        if self.pipelines is not None:
+            await self.pipelines.aclose()
         if state.durable is not None:
             durable, state.durable = state.durable, None
             await durable.aclose(snapshot=True)

@@ -9,9 +9,10 @@ Requests are checked before anything is read or recorded: an unknown service (no
 or canary config) or variant (not a conventional or configured name, and no data) is
 CanaryNotFoundError, so a typo or a flood of invented names leaves no audit entry and no
 verdict in memory; a revision must match `REVISION_PATTERN` (it reaches rollback hooks as
-an argv element). A FAIL needs canary data of the judged revision, so a rollback hook only
-ever sees revisions that sent data (its per-revision dedupe cannot be bypassed by inventing
-revisions).
+an argv element). When the canary's data carries revision labels, a FAIL needs data of the
+judged revision, so a rollback hook only sees revisions that sent data (its per-revision
+dedupe cannot be bypassed by inventing revisions); unlabelled data leaves the revision a
+tag, and the hooks' per-service cooldown bounds how often other revisions roll back.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sloengine.audit import AuditLog
 from sloengine.canary._config import CanaryConfig
 from sloengine.canary._convert import verdict_to_pb
 from sloengine.canary._observe import Subject, WindowSource, build_checks
+from sloengine.canary._overrides import Overrides, apply_forced
 from sloengine.canary.errors import CanaryNotFoundError, CanaryRequestError
 from sloengine.hooks import RollbackHooks, RollbackOutcome
 from sloengine.judge import judge
@@ -105,6 +107,7 @@ class CanaryCore:
         self.hooks = hooks
         self.audit = audit
         self._slos = slos
+        self.overrides = Overrides(audit)
         self._tasks: set[asyncio.Task[RollbackOutcome]] = set()
         self._verdicts = Counter(
             "sloengine_canary_verdicts",
@@ -153,6 +156,23 @@ class CanaryCore:
         has_series = getattr(self.state.store, "has_series", None)
         return bool(has_series(labels)) if has_series is not None else True
 
+    def _revision_scope(self, req: VerdictRequest) -> str:
+        """The revision to select the canary's series by; "" to select them all.
+
+        Canary data labelled with revisions is always selected by the requested one (a
+        revision without data yet is "no canary data", never the previous revision's). A
+        producer that sends no revision label (an older sidecar, a controller whose revision
+        id is not the pod's) is judged on all its canary data, the revision being a tag.
+        """
+        if not req.revision:
+            return ""
+        service, variant = conventions.LABEL_SERVICE, conventions.LABEL_VARIANT
+        canary = {service: req.service, variant: req.canary}
+        if self._has_data({**canary, conventions.LABEL_REVISION: req.revision}):
+            return req.revision
+        unlabelled = self._has_data({**canary, conventions.LABEL_REVISION: ""})
+        return "" if unlabelled else req.revision
+
     def _check_service(self, service: str) -> None:
         known = (
             service in self.config.services
@@ -187,7 +207,7 @@ class CanaryCore:
         at = self.state.now() if req.at_unix_s is None else req.at_unix_s
         service_cfg = self.config.for_service(req.service)
         source: WindowSource = self.state.store
-        subject = Subject(req.canary, req.baseline, req.revision)
+        subject = Subject(req.canary, req.baseline, self._revision_scope(req))
         checks = build_checks(
             source, req.service, subject, service_cfg, self._slos(req.service),
             req.short_window_seconds, req.long_window_seconds, at, live=live,
@@ -197,6 +217,7 @@ class CanaryCore:
             judgement, service=req.service, canary=req.canary, baseline=req.baseline,
             at_unix_s=at, revision=req.revision,
         )  # fmt: skip
+        msg = apply_forced(msg, self.overrides.forced(req.service, req.revision))
         if live:
             self._record(msg, actor, rollback=service_cfg.rollback_on_fail)
         return msg
@@ -229,7 +250,7 @@ class CanaryCore:
                     "guards": {g.guard: pb.Verdict.Name(g.verdict) for g in msg.guards},
                 },
             )
-        if rollback and msg.verdict == pb.FAIL:
+        if rollback and msg.verdict == pb.FAIL and not self.overrides.rollback_paused(msg.service):
             self.start_rollback(
                 msg.service, msg.revision, msg.reason, source=actor, details={"trigger": "verdict"}
             )

@@ -152,3 +152,10 @@ async def test_live_verdict_counts_the_current_partial_slot(harness_factory: Any
     request.eval_time.FromSeconds(int(T))
     replay = await h.stub.GetVerdict(request)
     assert live.guards[0].canary_samples > replay.guards[0].canary_samples
+
+
+async def test_unlabelled_canary_data_makes_the_revision_a_tag(harness_factory: Any) -> None:
+    h = await harness_factory()
+    ingest(h, 1, steady("canary", errors=0.2), steady("baseline", seed=2))
+    verdict = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", revision="6d8f"))
+    assert verdict.verdict == pb.FAIL and verdict.revision == "6d8f"
