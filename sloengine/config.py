@@ -63,6 +63,8 @@ class EngineConfig:
     tls: TLSConfig | None = None
     token_file: Path | None = None
     snapshot_interval_seconds: float = 300.0
+    # Start despite WAL damage before the torn tail, quarantining it (CLI only: a one-off).
+    repair_wal: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
     path: Path | None = None  # the config file, so other sections' errors can name it
 
