@@ -139,7 +139,7 @@ async def test_a_flipped_byte_in_the_last_record_refuses_unless_repaired(tmp_pat
     data = bytearray(wal.read_bytes())
     data[-3] ^= 0xFF  # inside the last record's payload
     wal.write_bytes(bytes(data))
-    with pytest.raises(StoreCorruptError, match="CRC mismatch.*refusing to start"):
+    with pytest.raises(StoreCorruptError, match=r"CRC mismatch.*refusing to start"):
         DurableStore(tmp_path).open()
     again = DurableStore(tmp_path, repair=True)
     report = again.open()
