@@ -12,6 +12,7 @@ from grpc_reflection.v1alpha import reflection
 from sloengine import conventions
 from sloengine.errors import SpecError
 from sloengine.grpc._auth import BearerTokenInterceptor
+from sloengine.grpc._edge import RequestErrorInterceptor
 from sloengine.grpc._ingest import IngestServicer, ingest_handler
 from sloengine.grpc._slo import SLOServicer
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
@@ -64,7 +65,9 @@ def create_grpc_server(
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ]
     token = state.http_token
-    interceptors = [BearerTokenInterceptor(token)] if token else []
+    interceptors: list[grpc.aio.ServerInterceptor] = [RequestErrorInterceptor()]
+    if token:
+        interceptors.insert(0, BearerTokenInterceptor(token))
     server = grpc.aio.server(options=options, interceptors=interceptors)
     server.add_generic_rpc_handlers((ingest_handler(IngestServicer(state)),))
     pb_grpc.add_SLOServiceServicer_to_server(SLOServicer(state), server)
