@@ -128,14 +128,19 @@ def optional_string_map(value: Any, field: str) -> dict[str, str]:
 
 
 def _type_name(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", type(None): "null"}
-    for kind, name in names.items():
-        if isinstance(value, kind):
-            return name
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int | float):
         return "a number"
+    names: tuple[tuple[type, str], ...] = (
+        (Mapping, "an object"),
+        (list, "a list"),
+        (str, "a string"),
+        (type(None), "null"),
+    )
+    for kind, name in names:
+        if isinstance(value, kind):
+            return name
     return type(value).__name__
 
 
