@@ -92,12 +92,15 @@ def timestamp_seconds(ts: TimestampLike, field: str) -> float:
     return ts.seconds + ts.nanos / 1e9
 
 
-def text(value: Any, field: str, *, max_chars: int = MAX_TEXT_CHARS) -> str:
-    """A string field: a string (or a number, as written); absent is ""; never a list or map."""
+def text(
+    value: Any, field: str, *, max_chars: int = MAX_TEXT_CHARS, numbers: bool = True
+) -> str:
+    """A string field; absent is ""; never a list or map. With `numbers`, a JSON number is
+    taken as written (`{"revision": 42}`, `{"short_window": 300}`)."""
     if value is None:
         return ""
-    if isinstance(value, bool):
-        raise RequestError(field, "must be a string, got a boolean")
+    if isinstance(value, bool) or (not numbers and isinstance(value, int | float)):
+        raise RequestError(field, f"must be a string, got {_type_name(value)}")
     if isinstance(value, int | float):
         value = repr(value) if isinstance(value, float) else str(value)
     if not isinstance(value, str):

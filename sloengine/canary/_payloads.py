@@ -40,8 +40,8 @@ def _alert(doc: Any, path: str) -> AlertmanagerAlert:
     if "labels" not in doc:
         raise RequestError(f"{path}.labels", "required (a map of strings)")
     for key in _ALERT_TEXT:
-        inputs.text(doc.get(key), f"{path}.{key}")
-    status = inputs.text(doc.get("status"), f"{path}.status") or "firing"
+        inputs.text(doc.get(key), f"{path}.{key}", numbers=False)
+    status = inputs.text(doc.get("status"), f"{path}.status", numbers=False) or "firing"
     if status not in _ALERT_STATUSES:
         raise RequestError(f"{path}.status", f"must be firing or resolved, got {status[:40]!r}")
     return AlertmanagerAlert(
@@ -56,7 +56,7 @@ def _alert(doc: Any, path: str) -> AlertmanagerAlert:
 def alertmanager_alerts(body: Mapping[str, Any]) -> list[AlertmanagerAlert]:
     """The payload's alerts; RequestError naming the first field of the wrong type."""
     for key in _TOP_TEXT:
-        inputs.text(body.get(key), key)
+        inputs.text(body.get(key), key, numbers=False)
     for key in _TOP_MAPS:
         inputs.optional_string_map(body.get(key), key)
     truncated = body.get("truncatedAlerts", 0)

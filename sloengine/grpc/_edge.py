@@ -60,14 +60,16 @@ async def _checked_stream(
         yield request
 
 
-def _unary_response(behavior: Callable[..., Awaitable[Any]], streaming_request: bool) -> Any:
+def _unary_response(behavior: Callable[..., Any], streaming_request: bool) -> Any:
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         if streaming_request:
             request = _checked_stream(request, context)
         else:
             await _check(request, context)
         try:
-            return await behavior(request, context)
+            result = behavior(request, context)
+            # A synchronous behaviour (e.g. a servicer's default "not implemented") too.
+            return await result if inspect.isawaitable(result) else result
         except RequestError as exc:
             await context.abort(_INVALID, str(exc))
 
@@ -109,10 +111,11 @@ class RequestErrorInterceptor(grpc.aio.ServerInterceptor):
         )
         if inspect.isasyncgenfunction(behavior):
             wrapped = _stream_response(behavior, handler.request_streaming)
-        elif inspect.iscoroutinefunction(behavior):  # incl. streams written with context.write
+        elif inspect.iscoroutinefunction(behavior) or not handler.response_streaming:
+            # Coroutines (incl. streams written with context.write) and plain functions.
             wrapped = _unary_response(behavior, handler.request_streaming)
         else:
-            return handler  # a synchronous servicer: none in the engine
+            return handler  # a synchronous response generator: none in the engine
         make = _FACTORIES[(handler.request_streaming, handler.response_streaming)]
         return make(
             wrapped,
