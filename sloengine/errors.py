@@ -5,6 +5,7 @@
      ├── IngestError(ValueError)     a pushed batch is wrong: field path and reason
      ├── RequestError(ValueError)    a request at an edge (HTTP, gRPC) is wrong: field and reason
      ├── UnknownSLOError(KeyError)   a request names an SLO (or service) the engine does not have
+     ├── UnsupportedSLOError         the engine cannot compute this SLO from its data (says why)
      └── CapacityError               a configured limit (series, message size) would be exceeded
 
 At the edges each becomes one line: exit code 2 in the CLI, INVALID_ARGUMENT / NOT_FOUND /
@@ -68,6 +69,11 @@ class UnknownSLOError(SloEngineError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "unknown SLO"
+
+
+class UnsupportedSLOError(SloEngineError):
+    """The engine cannot compute an SLO from the data it has (e.g. an error status regex
+    that pushed 5xx counts cannot express); the message says why."""
 
 
 class CapacityError(SloEngineError):
