@@ -27,13 +27,14 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter
 
-from sloengine import conventions
+from sloengine import conventions, inputs
 from sloengine.audit import AuditLog
 from sloengine.canary._config import CanaryConfig
 from sloengine.canary._convert import verdict_to_pb
 from sloengine.canary._observe import Subject, WindowSource, build_checks
 from sloengine.canary._overrides import Overrides, apply_forced
 from sloengine.canary.errors import CanaryNotFoundError, CanaryRequestError
+from sloengine.errors import RequestError
 from sloengine.hooks import RollbackHooks, RollbackOutcome
 from sloengine.judge import judge
 from sloengine.model import SLO
@@ -135,10 +136,11 @@ class CanaryCore:
                 )
         if short > long:
             raise CanaryRequestError("short_window_seconds", "must not exceed long_window_seconds")
-        if req.at_unix_s is not None and not (
-            math.isfinite(req.at_unix_s) and 0 <= req.at_unix_s < 253402300800
-        ):
-            raise CanaryRequestError("eval_time", "must be unix seconds between 1970 and 9999")
+        if req.at_unix_s is not None:
+            try:  # finite, and a time a protobuf Timestamp can carry back in the answer
+                inputs.unix_seconds(req.at_unix_s, "eval_time")
+            except RequestError as exc:
+                raise CanaryRequestError(exc.field, exc.reason) from None
         revision = validate_revision(req.revision)
         cfg = self.config.for_service(req.service)
         canary = req.canary or cfg.canary_variant
