@@ -22,6 +22,7 @@ __all__ = [
     "SLOStatusResult",
     "WindowCounts",
     "WindowStatusResult",
+    "alert_enabled",
     "evaluate_slo",
     "native_window_counts",
     "status_from_windows",
@@ -190,6 +191,11 @@ def status_from_windows(
         alerts=tuple(alerts),
         has_data=any(w.has_data for w in windows),
     )
+
+
+def alert_enabled(slo: SLO, severity: str) -> bool:
+    """Whether the SLO alerts at this severity at all (its alerting may disable one or both)."""
+    return _alert_enabled(slo, severity)
 
 
 def _alert_enabled(slo: SLO, severity: str) -> bool:
