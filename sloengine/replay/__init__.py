@@ -20,7 +20,7 @@ from sloengine.replay._history import (
     write_history,
 )
 from sloengine.replay._prometheus import fetch_history
-from sloengine.replay._report_data import SCHEMA, result_to_json, summary_table
+from sloengine.replay._report_data import SCHEMA, format_time, result_to_json, summary_table
 from sloengine.replay._run import (
     CanaryTarget,
     ReplayOptions,
@@ -47,6 +47,7 @@ __all__ = [
     "SLOReplay",
     "evaluation_times",
     "fetch_history",
+    "format_time",
     "history_from_frame",
     "le_column",
     "parse_time",

@@ -185,22 +185,28 @@ def _first_bad(mask: npt.NDArray[np.bool_]) -> int | None:
 
 
 def _times(raw: pd.Series[Any], source: str) -> F64:
-    numeric = pd.to_numeric(raw, errors="coerce")
-    if not numeric.isna().any():
-        seconds = numeric.to_numpy(dtype=np.float64)
-    else:
-        parsed = pd.to_datetime(raw.astype(str), utc=True, format="ISO8601", errors="coerce")
-        row = _first_bad(parsed.isna().to_numpy())
+    """Unix seconds where a cell is a number, RFC 3339 elsewhere (both may be mixed)."""
+    seconds = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, copy=True)
+    text = np.isnan(seconds)
+    if text.any():
+        cells = raw[text].astype(str)
+        parsed = pd.to_datetime(cells, utc=True, format="ISO8601", errors="coerce")
+        row = _first_bad(np.isnan(seconds) & ~_mask(raw.index, parsed.notna()))
         if row is not None:
             raise ReplayError(
                 _where(source, row, TIME_COLUMN),
                 f"{raw.iloc[row]!r} is not an RFC 3339 time or unix seconds",
             )
-        seconds = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+        seconds[text] = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
     row = _first_bad(~np.isfinite(seconds) | (seconds < 0))
     if row is not None:
         raise ReplayError(_where(source, row, TIME_COLUMN), "must be a finite time after 1970")
-    return np.asarray(seconds, dtype=np.float64)
+    return seconds
+
+
+def _mask(index: pd.Index, part: pd.Series[bool]) -> npt.NDArray[np.bool_]:
+    """A boolean over the whole index, True where `part` (a subset) is True."""
+    return part.reindex(index, fill_value=False).to_numpy(dtype=bool)
 
 
 def _counts(raw: pd.Series[Any], source: str, column: str, allow_empty: bool) -> F64:

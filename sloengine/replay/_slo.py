@@ -160,7 +160,11 @@ def replay_slo(
             )
             alerts.append(
                 AlertSpan(
-                    severity, fired, resolved, float(end - first) * step / 60.0, float(spent),
+                    severity,
+                    fired,
+                    resolved,
+                    float(end - first) * step / 60.0,
+                    float(spent),
                     bool(first == 0),
                 )
             )

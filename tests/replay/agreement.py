@@ -115,8 +115,7 @@ def promtool_alert_agreement(
                 "interval": f"{s}s",
                 "input_series": input_series(timeline),
                 "alert_rule_test": [
-                    _alert_test(step, s, list(result.slos))
-                    for step in range(1, timeline.steps + 1)
+                    _alert_test(step, s, list(result.slos)) for step in range(1, timeline.steps + 1)
                 ],
             }
         ],
