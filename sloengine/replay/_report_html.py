@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
@@ -41,31 +42,70 @@ def _window(seconds: float) -> str:
         return f"{seconds:g}s"
 
 
-def slo_figure(r: SLOReplay) -> go.Figure:
-    """Burn rates with thresholds, budget remaining and SLI, alert spans."""
+def slo_figure(replays: list[SLOReplay]) -> go.Figure:
+    """One column per replay (side by side under compare): burn rates with the policy's
+    thresholds, budget remaining and SLI, alert spans."""
+    cols = len(replays)
     fig = make_subplots(
         rows=3,
-        cols=1,
+        cols=cols,
         shared_xaxes=True,
-        vertical_spacing=0.06,
+        shared_yaxes="rows",
+        vertical_spacing=0.07,
+        horizontal_spacing=0.04,
         row_heights=[0.5, 0.3, 0.2],
-        subplot_titles=("burn rate per window", "error budget remaining / SLI", "alerts"),
+        column_titles=[r.label for r in replays],
+        row_titles=["burn rate per window", "budget remaining / SLI", "alerts"],
     )
+    shown: set[str] = set()  # legend entries already drawn (columns repeat most of them)
+    windows = sorted({w for r in replays for w in r.chart.burn_rates})
+    palette = plotly.colors.qualitative.D3
+    colours = {w: palette[i % len(palette)] for i, w in enumerate(windows)}
+    for col, r in enumerate(replays, start=1):
+        _slo_column(fig, r, col, shown, colours)
+    fig.update_yaxes(title_text="x budget", row=1, col=1, rangemode="tozero")
+    fig.update_yaxes(tickformat=".0%", row=2)
+    fig.update_yaxes(tickvals=[1, 2], ticktext=["ticket", "page"], range=[0.5, 2.5], row=3)
+    fig.update_layout(
+        height=640,
+        margin={"l": 60, "r": 40, "t": 70, "b": 30},
+        title=f"{replays[0].slo.service}/{replays[0].slo.name}",
+        legend={"orientation": "h"},
+    )
+    return fig
+
+
+def _slo_column(
+    fig: go.Figure, r: SLOReplay, col: int, shown: set[str], colours: dict[float, str]
+) -> None:
+    def first(name: str) -> bool:
+        new = name not in shown
+        shown.add(name)
+        return new
+
     x = _dates(r.chart.times_s)
     period = float(r.slo.period_seconds)
     for w, values in sorted(r.chart.burn_rates.items()):
         if w == period:
             continue
         fig.add_trace(
-            go.Scatter(x=x, y=values, name=f"burn {_window(w)}", mode="lines", line={"width": 1}),
+            go.Scatter(
+                x=x,
+                y=values,
+                name=f"burn {_window(w)}",
+                mode="lines",
+                line={"width": 1, "color": colours[w]},
+                legendgroup=_window(w),
+                showlegend=first(f"burn {_window(w)}"),
+            ),
             row=1,
-            col=1,
+            col=col,
         )
     for bw in r.policy.windows:
         fig.add_hline(
             y=bw.factor,
             row=1,
-            col=1,
+            col=col,
             line={"dash": "dash", "color": SEVERITY_COLOURS.get(bw.severity, "#333")},
             annotation_text=f"{bw.severity} {bw.factor:g}x ({_window(bw.short_window_seconds)}"
             f" & {_window(bw.long_window_seconds)})",
@@ -78,9 +118,11 @@ def slo_figure(r: SLOReplay) -> go.Figure:
             name="budget remaining",
             mode="lines",
             line={"color": "#1f77b4"},
+            legendgroup="budget",
+            showlegend=first("budget"),
         ),
         row=2,
-        col=1,
+        col=col,
     )
     fig.add_trace(
         go.Scatter(
@@ -89,11 +131,13 @@ def slo_figure(r: SLOReplay) -> go.Figure:
             name=f"SLI ({_window(period)})",
             mode="lines",
             line={"color": "#9467bd", "dash": "dot"},
+            legendgroup="sli",
+            showlegend=first("sli"),
         ),
         row=2,
-        col=1,
+        col=col,
     )
-    fig.add_hline(y=0, row=2, col=1, line={"color": "#999", "width": 1})
+    fig.add_hline(y=0, row=2, col=col, line={"color": "#999", "width": 1})
     for level, severity in enumerate(("ticket", "page"), start=1):
         firing = r.chart.firing.get(severity)
         if firing is None:
@@ -106,20 +150,12 @@ def slo_figure(r: SLOReplay) -> go.Figure:
                 mode="lines",
                 line={"width": 10, "color": SEVERITY_COLOURS[severity]},
                 connectgaps=False,
+                legendgroup=severity,
+                showlegend=first(severity),
             ),
             row=3,
-            col=1,
+            col=col,
         )
-    fig.update_yaxes(title_text="x budget", row=1, col=1, rangemode="tozero")
-    fig.update_yaxes(tickformat=".0%", row=2, col=1)
-    fig.update_yaxes(tickvals=[1, 2], ticktext=["ticket", "page"], range=[0.5, 2.5], row=3, col=1)
-    fig.update_layout(
-        height=620,
-        margin={"l": 60, "r": 20, "t": 50, "b": 30},
-        title=f"{r.slo.service}/{r.slo.name} - {r.label}",
-        legend={"orientation": "h"},
-    )
-    return fig
 
 
 def canary_figure(c: CanaryReplay) -> go.Figure:
@@ -159,7 +195,7 @@ def _div(fig: go.Figure) -> str:
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:12px}
-.row{display:flex;gap:1em}.row>div{flex:1;min-width:0}
+html{overflow-y:scroll}
 section{margin-bottom:2em}
 """
 
@@ -183,11 +219,9 @@ def render_html(result: ReplayResult) -> str:
         parts.append(f"<section class='slo' id='slo-{html.escape(slo_id)}'>")
         parts.append(f"<h2>{html.escape(slo_id)}</h2>")
         if o.compare and len(replays) > 1:
-            parts.append("<div class='row'>")
-            parts += [f"<div>{_div(slo_figure(r))}</div>" for r in replays]
-            parts.append("</div>")
+            parts.append(_div(slo_figure(replays)))
         else:
-            parts += [_div(slo_figure(r)) for r in replays]
+            parts += [_div(slo_figure([r])) for r in replays]
         parts.append("</section>")
     for c in result.canaries:
         parts.append(f"<section class='canary'><h2>canary {html.escape(c.service)}</h2>")

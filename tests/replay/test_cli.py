@@ -81,8 +81,8 @@ def test_compare_two_policies_side_by_side(
     canary = report["canaries"][0]
     assert canary["first_fail_at"] and len(canary["steps"]) == GATEWAY_TIMELINE.steps
     html = out_html.read_text()
-    # One figure per SLO and policy, one per canary; plotly.js inlined, nothing fetched.
-    assert html.count('class="plotly-graph-div"') == len(report["slos"]) + 1
+    # One figure per SLO (its policies side by side), one per canary; plotly.js inlined.
+    assert html.count('class="plotly-graph-div"') == len({r["slo"] for r in report["slos"]}) + 1
     assert "<script src=" not in html
 
 
