@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from sloengine import conventions
 from sloengine.config import EngineConfig, parse_listen
+from sloengine.credentials import Credentials
 from sloengine.errors import SloEngineError, SpecError, UnknownSLOError
 from sloengine.http import EngineMetrics, create_http_app
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
@@ -35,6 +36,7 @@ from sloengine.policy import builtin_policy, builtin_policy_names
 if TYPE_CHECKING:
     from sloengine.evaluate import SLOStatusResult
     from sloengine.grpc import EngineGrpcServer
+    from sloengine.pipelines import PipelineReceiver
     from sloengine.pull import PromPuller
     from sloengine.store import DurableStore, SeriesStore
 
@@ -60,6 +62,8 @@ class EngineState:
     registry: CollectorRegistry
     metrics: EngineMetrics
     http_token: str | None = None
+    # Per-scope tokens (ingest, read, admin); the transports check them.
+    credentials: Credentials = field(default_factory=Credentials)
     clock: Callable[[], float] = time.time
     durable: DurableStore | None = None
     puller: PromPuller | None = None
@@ -162,6 +166,7 @@ def build_state(
         registry=registry,
         metrics=EngineMetrics(registry),
         http_token=config.read_token(),
+        credentials=config.credentials(),
         clock=clock,
     )
     for slo in catalog.slos:
@@ -192,6 +197,7 @@ class EngineApp:
         self.http_app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self._snapshotter: asyncio.Task[None] | None = None
+        self.pipelines: PipelineReceiver | None = None  # remote_write / OTLP receivers
         self._stopped = False
         self.grpc_port = 0
         self.http_port = 0
@@ -227,6 +233,9 @@ class EngineApp:
             state, self.config.grpc_listen, extra_service_names=extra
         )
         self.http_app = create_http_app(state)
+        from sloengine import pipelines
+
+        self.pipelines = await pipelines.start(state, self.http_app)
         if canary is not None:
             canary.register(state, self.grpc.server, self.http_app)
         if UI_PLUGIN in self.plugins and (ui := _plugin(UI_PLUGIN)) is not None:
@@ -267,6 +276,8 @@ class EngineApp:
             await self._runner.cleanup()
         if state.puller is not None:
             await state.puller.aclose()
+        if self.pipelines is not None:
+            await self.pipelines.aclose()
         if state.durable is not None:
             durable, state.durable = state.durable, None
             await durable.aclose(snapshot=True)

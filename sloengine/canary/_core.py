@@ -22,6 +22,7 @@ from sloengine.audit import AuditLog
 from sloengine.canary._config import CanaryConfig
 from sloengine.canary._convert import verdict_to_pb
 from sloengine.canary._observe import WindowSource, build_checks
+from sloengine.canary._overrides import Overrides, apply_forced
 from sloengine.canary.errors import CanaryRequestError
 from sloengine.hooks import RollbackHooks, RollbackOutcome
 from sloengine.judge import judge
@@ -75,6 +76,7 @@ class CanaryCore:
         self.hooks = hooks
         self.audit = audit
         self._slos = slos
+        self.overrides = Overrides(audit)
         self._tasks: set[asyncio.Task[RollbackOutcome]] = set()
         self._verdicts = Counter(
             "sloengine_canary_verdicts",
@@ -130,6 +132,7 @@ class CanaryCore:
             judgement, service=req.service, canary=req.canary, baseline=req.baseline,
             at_unix_s=at, revision=req.revision,
         )  # fmt: skip
+        msg = apply_forced(msg, self.overrides.forced(req.service, req.revision))
         if live:
             self._record(msg, actor, rollback=service_cfg.rollback_on_fail)
         return msg
@@ -160,7 +163,7 @@ class CanaryCore:
                     "guards": {g.guard: pb.Verdict.Name(g.verdict) for g in msg.guards},
                 },
             )
-        if rollback and msg.verdict == pb.FAIL:
+        if rollback and msg.verdict == pb.FAIL and not self.overrides.rollback_paused(msg.service):
             self.start_rollback(
                 msg.service, msg.revision, msg.reason, source=actor, details={"trigger": "verdict"}
             )
