@@ -31,7 +31,7 @@ from sloengine.credentials import Credentials
 from sloengine.errors import SloEngineError, SpecError, UnknownSLOError
 from sloengine.http import EngineMetrics, create_http_app
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
-from sloengine.policy import builtin_policy, builtin_policy_names
+from sloengine.policy import DEFAULT_POLICY, builtin_policy, builtin_policy_names
 
 if TYPE_CHECKING:
     from sloengine.evaluate import SLOStatusResult
@@ -102,7 +102,7 @@ class EngineState:
 
     def policy_for(self, slo: SLO) -> BurnRatePolicy:
         """The SLO's own policy if it names one, else the engine's default policy."""
-        name = slo.policy or self.config.policy
+        name = slo.policy or self.config.policy or DEFAULT_POLICY
         try:
             return self.policies[name]
         except KeyError:
@@ -134,13 +134,14 @@ class EngineState:
         return await self.puller.evaluate(slo, policy, at)
 
 
-def load_specs(paths: tuple[Path, ...]) -> Catalog:
-    """The catalog from spec files; empty when there are none."""
+def load_specs(paths: tuple[Path, ...], default_policy: str | None = None) -> Catalog:
+    """The catalog from spec files; empty when there are none. `default_policy`: for SLOs
+    naming none (None: the policy matching each SLO's period)."""
     if not paths:
         return Catalog(slos=())
     from sloengine.specs import load_catalog
 
-    return load_catalog(list(paths))
+    return load_catalog(list(paths), default_policy=default_policy)
 
 
 def build_state(
@@ -151,10 +152,10 @@ def build_state(
     catalog: Catalog | None = None,
 ) -> EngineState:
     """Load specs, policies and the token; validate every SLO's policy. No I/O beyond files."""
-    catalog = load_specs(config.specs) if catalog is None else catalog
+    catalog = load_specs(config.specs, config.policy) if catalog is None else catalog
     policies = {name: builtin_policy(name) for name in builtin_policy_names()}
     policies.update({p.name: p for p in catalog.policies})
-    if config.policy not in policies:
+    if config.policy is not None and config.policy not in policies:
         raise SpecError(
             "", "policy", f"unknown policy {config.policy!r}; known: {', '.join(sorted(policies))}"
         )

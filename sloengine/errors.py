@@ -4,6 +4,7 @@
      ├── SpecError(ValueError)       an SLO spec or policy file is wrong: file, field path, reason
      ├── IngestError(ValueError)     a pushed batch is wrong: field path and reason
      ├── UnknownSLOError(KeyError)   a request names an SLO (or service) the engine does not have
+     ├── UnsupportedSLOError         the engine cannot compute this SLO from its data (says why)
      └── CapacityError               a configured limit (series, message size) would be exceeded
 
 At the edges each becomes one line: exit code 2 in the CLI, INVALID_ARGUMENT / NOT_FOUND /
@@ -56,6 +57,11 @@ class UnknownSLOError(SloEngineError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "unknown SLO"
+
+
+class UnsupportedSLOError(SloEngineError):
+    """The engine cannot compute an SLO from the data it has (e.g. an error status regex
+    that pushed 5xx counts cannot express); the message says why."""
 
 
 class CapacityError(SloEngineError):

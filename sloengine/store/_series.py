@@ -54,6 +54,13 @@ class WindowSum:
     start_unix_s: float = 0.0
     end_unix_s: float = 0.0
     series: int = 0
+    # Of `requests`, those from series that never pushed latency buckets.
+    requests_without_latency: float = 0.0
+
+    @property
+    def latency_requests(self) -> float:
+        """Requests whose latency is known: what a latency SLI counts (good or slow)."""
+        return self.requests - self.requests_without_latency
 
     def count_at_or_below(self, threshold_s: float) -> float:
         """Requests with latency `<= threshold_s` (bounds above it are not counted)."""
@@ -106,6 +113,10 @@ class SeriesStore:
         self._data = [np.zeros((s, 0, self._width)) for s in self._slots]
         self._heads = [_NO_HEAD] * len(self._levels)
         self._labels: list[SeriesLabels] = []
+        # Series that have pushed latency buckets: a latency SLI reads only these, so a
+        # series without a histogram is "no latency data", never "every request slow".
+        self._has_latency = np.zeros(16, dtype=bool)
+        self._without_latency = 0  # series not (yet) in _has_latency: 0 skips the check
         self._ids: dict[SeriesLabels, int] = {}
         self._index: dict[tuple[str, str], list[int]] = defaultdict(list)
         # Views: selector -> slot in the view arrays, in least-recently-read order.
@@ -206,6 +217,11 @@ class SeriesStore:
             order = np.argsort(key, kind="stable")
             key, vals = key[order], vals[order]
         key, vals = _segment_sum(key, vals)
+        if self._without_latency:
+            owners = np.unique(key[(vals[:, LATENCY0:] > 0).any(axis=1)] >> 32)
+            newly = owners[~self._has_latency[owners]]
+            self._has_latency[newly] = True
+            self._without_latency -= int(newly.size)
         oldest = int(b0.min())
         self._advance(int(b0.max()))
         self._add(self._data, key, vals, oldest)
@@ -229,6 +245,11 @@ class SeriesStore:
     def _create(self, labels: SeriesLabels) -> int:
         sid = self._n
         self._n += 1
+        if sid >= self._has_latency.size:
+            self._has_latency = np.concatenate(
+                (self._has_latency, np.zeros_like(self._has_latency))
+            )
+        self._without_latency += 1
         self._ids[labels] = sid
         self._labels.append(labels)
         self._series_views.append([])
@@ -364,9 +385,11 @@ class SeriesStore:
         `at` is rounded down and `window` to the nearest 10 s (the finest resolution); far
         edges older than a level's retention are rounded to that level's slots.
         """
-        view = self._view(normalise_selector(selector))
+        selector = normalise_selector(selector)
+        view = self._view(selector)
         hi = math.floor(at_unix_s / self._res0)
         lo = hi - max(0, round(window_seconds / self._res0))
+        without = self._requests_without_latency(selector, lo, hi) if self._without_latency else 0.0
         total = np.zeros(self._width)
         if self._heads[0] != _NO_HEAD and lo < hi:
             lo, hi, pieces = plan(lo, hi, self._mult, self._slots, self._heads)
@@ -390,7 +413,31 @@ class SeriesStore:
             start_unix_s=float(lo * self._res0),
             end_unix_s=float(hi * self._res0),
             series=self._view_series.get(view, 0),
+            requests_without_latency=without,
         )
+
+    def _requests_without_latency(self, selector: Selector, lo: int, hi: int) -> float:
+        """Requests in base buckets [lo, hi) (as window_sum covers them) of the matching
+        series that never pushed latency buckets: their latency is unknown, not slow."""
+        members = self._members(selector)
+        members = members[~self._has_latency[members]]
+        if members.size == 0 or self._heads[0] == _NO_HEAD or lo >= hi:
+            return 0.0
+        total = 0.0
+        _, _, pieces = plan(lo, hi, self._mult, self._slots, self._heads)
+        for k, first, end in pieces:
+            slots = self._slots[k]
+            first = max(first, self._heads[k] - slots + 1)
+            end = min(end, self._heads[k] + 1)
+            if first >= end:
+                continue
+            requests = self._data[k][:, members, REQUESTS]
+            s0 = first % slots
+            s1 = s0 + (end - first)
+            total += float(requests[s0 : min(s1, slots)].sum())
+            if s1 > slots:
+                total += float(requests[: s1 - slots].sum())
+        return total
 
     # --- snapshot ------------------------------------------------------------------------------
     def to_arrays(self) -> dict[str, npt.NDArray[np.generic]]:
@@ -434,6 +481,9 @@ class SeriesStore:
         for lbl in labels:
             store._create(lbl)
         store._heads = [int(h) for h in meta["heads"]]
+        for data in store._data:
+            store._has_latency[: len(labels)] |= (data[:, :, LATENCY0:] > 0).any(axis=(0, 2))
+        store._without_latency = len(labels) - int(store._has_latency[: len(labels)].sum())
         return store
 
     def dumps(self) -> bytes:
