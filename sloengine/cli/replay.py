@@ -17,7 +17,8 @@ from typing import Any
 import yaml
 
 from sloengine.errors import SpecError, SpecErrors
-from sloengine.policy import DEFAULT_POLICY
+from sloengine.model import BurnRatePolicy
+from sloengine.policy import load_policy_file
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,8 +53,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument(
         "--default-policy",
-        default=DEFAULT_POLICY,
-        help=f"policy of SLOs that name none (default {DEFAULT_POLICY})",
+        metavar="NAME|FILE",
+        help="policy of SLOs whose spec names none, as for `sloengine generate --policy` "
+        "(default: the policy matching each SLO's period)",
     )
     p.add_argument(
         "--compare",
@@ -118,8 +120,12 @@ def run(args: argparse.Namespace) -> int:
     )
     from sloengine.specs import load_catalog
 
+    name: str | None = args.default_policy
+    default: str | BurnRatePolicy | None = name
+    if name and Path(name).is_file():
+        default = load_policy_file(name)
     try:
-        catalog = load_catalog(args.specs)
+        catalog = load_catalog(args.specs, default_policy=default)
     except SpecErrors as errs:
         for err in errs.errors:
             print(err.line(), file=sys.stderr)
@@ -158,7 +164,6 @@ def run(args: argparse.Namespace) -> int:
         step_seconds=step,
         policies=policies,
         objectives=objectives,
-        default_policy=args.default_policy,
         canaries=tuple(
             CanaryTarget(s, args.canary_variant, args.baseline, args.revision) for s in args.canary
         ),

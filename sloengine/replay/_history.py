@@ -33,7 +33,9 @@ from sloengine.replay.errors import ReplayError
 
 __all__ = [
     "COUNT_COLUMNS",
+    "INGEST_KEY",
     "LABEL_COLUMNS",
+    "LATENCY_REQUESTS",
     "LE_PREFIX",
     "History",
     "SeriesSums",
@@ -47,6 +49,10 @@ LABEL_COLUMNS = ("service", "variant", "revision", "route", "method", "status_cl
 COUNT_COLUMNS = ("requests", "errors")
 LE_PREFIX = "le_"
 TIME_COLUMN = "time"
+# Derived, not read: the requests a latency SLI counts (see _latency_requests).
+LATENCY_REQUESTS = "latency_requests"
+# The labels of an ingested series (status classes are summed into one series).
+INGEST_KEY = ("service", "variant", "revision", "route", "method")
 # CSV line of data row i: the header is line 1.
 _FIRST_DATA_LINE = 2
 
@@ -163,7 +169,7 @@ def read_history(path: str | Path) -> History:
 def write_history(frame: pd.DataFrame, path: str | Path) -> None:
     """Write rows in the long format (`time` as RFC 3339) to CSV or Parquet by suffix."""
     path = Path(path)
-    out = frame.copy()
+    out = frame.drop(columns=[LATENCY_REQUESTS], errors="ignore")
     out[TIME_COLUMN] = pd.to_datetime(out[TIME_COLUMN], unit="s", utc=True).dt.strftime(
         "%Y-%m-%dT%H:%M:%SZ"
     )
@@ -276,7 +282,24 @@ def history_from_frame(frame: pd.DataFrame, source: str = "<frame>") -> History:
                 )
         out[le_column(bound)] = values
         previous = values
+    out[LATENCY_REQUESTS] = _latency_requests(out, [le_column(b) for _, b in ordered])
     return _indexed(out, tuple(b for _, b in ordered), source)
+
+
+def _latency_requests(frame: pd.DataFrame, les: list[str]) -> F64:
+    """Per row, its requests if its series (the ingest key: no status class) ever counted a
+    request under a bound, else 0: like the store, a series that never sent latency buckets
+    has no latency data, and a latency SLI leaves its requests out (`bad_events`)."""
+    if not les:
+        return np.zeros(len(frame))
+    row_has = (frame[les].to_numpy() > 0).any(axis=1)
+    series_has = (
+        pd.Series(row_has, index=frame.index)
+        .groupby([frame[k] for k in INGEST_KEY], observed=True)
+        .transform("max")
+        .to_numpy(dtype=bool)
+    )
+    return np.where(series_has, frame["requests"].to_numpy(), 0.0)
 
 
 def _indexed(frame: pd.DataFrame, bounds: tuple[float, ...], source: str) -> History:

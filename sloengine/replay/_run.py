@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sloengine import conventions
+from sloengine.bad_events import push_refusal
 from sloengine.canary import CanaryConfig
 from sloengine.errors import SpecError
 from sloengine.generate import catalog_policies, policy_for
@@ -161,6 +162,10 @@ def run_replay(catalog: Catalog, history: History, options: ReplayOptions) -> Re
     for slo in catalog.slos:
         if not isinstance(slo.sli, NativeSLI):
             skipped.append((slo.id, "PromQL SLI: replay needs RED history (a native SLI)"))
+            continue
+        refusal = push_refusal(slo)
+        if refusal is not None:
+            skipped.append((slo.id, refusal))
             continue
         for (variant, policy), label in zip(
             _variants(slo, options, known), _variant_labels(options), strict=True

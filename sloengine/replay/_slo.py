@@ -15,9 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 from sloengine import burn
+from sloengine.bad_events import push_refusal
 from sloengine.evaluate import alert_enabled, status_windows
 from sloengine.model import SLO, BurnRatePolicy, NativeSLI
-from sloengine.replay._history import History, SeriesSums, le_column
+from sloengine.replay._history import LATENCY_REQUESTS, History, SeriesSums, le_column
 from sloengine.replay.errors import ReplayError
 
 __all__ = ["AlertSpan", "ChartSeries", "SLOReplay", "replay_slo"]
@@ -84,6 +85,9 @@ def _bad_column(slo: SLO, history: History) -> str:
     sli = slo.sli
     if not isinstance(sli, NativeSLI):
         raise ReplayError(slo.id, "only native SLIs (availability, latency) replay from history")
+    refusal = push_refusal(slo)
+    if refusal is not None:
+        raise ReplayError(slo.id, refusal)
     if sli.kind != "latency":
         return "errors"
     if sli.latency_threshold_seconds is None:
@@ -95,11 +99,12 @@ def _bad_column(slo: SLO, history: History) -> str:
 
 
 def _window_counts(sums: SeriesSums, bad: str, at_s: F64, window_s: float) -> tuple[F64, F64]:
-    requests = sums.window_sums("requests", at_s, window_s)
-    counted = sums.window_sums(bad, at_s, window_s)
-    # Latency: bad = requests slower than the threshold, clamped like native_window_counts.
-    errors = counted if bad == "errors" else np.maximum(requests - counted, 0.0)
-    return requests, errors
+    """(events, bad events) per time, as `bad_events.bad_and_total` defines them: latency
+    counts only requests with latency data, bad = slower than the threshold (clamped)."""
+    if bad == "errors":
+        return sums.window_sums("requests", at_s, window_s), sums.window_sums(bad, at_s, window_s)
+    total = sums.window_sums(LATENCY_REQUESTS, at_s, window_s)
+    return total, np.maximum(total - sums.window_sums(bad, at_s, window_s), 0.0)
 
 
 def _runs(firing: Bool) -> list[tuple[int, int]]:
@@ -123,7 +128,8 @@ def replay_slo(
     if len(times_s) == 0:
         raise ReplayError("--from/--to", "the replay range holds no evaluation step")
     bad = _bad_column(slo, history)
-    sums = history.sums(dict(slo.sli.selector), ("requests", bad))  # type: ignore[union-attr]
+    total = "requests" if bad == "errors" else LATENCY_REQUESTS
+    sums = history.sums(dict(slo.sli.selector), (total, bad))  # type: ignore[union-attr]
     step = float(times_s[1] - times_s[0]) if len(times_s) > 1 else 60.0
     windows = status_windows(slo, policy)
     ratios: dict[float, F64] = {}

@@ -10,6 +10,7 @@ or before the step, not yet resolved).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,8 @@ def promtool_alert_agreement(
     result: ReplayResult,
 ) -> list[str]:
     """promtool's output for each failing file (empty: every step agrees)."""
-    catalog = Catalog(slos=slos)
+    # The replay ran under `policy`: so must the rules, whatever the loader chose per SLO.
+    catalog = Catalog(slos=tuple(dataclasses.replace(s, policy=policy.name) for s in slos))
     files = render_alert_files(
         catalog,
         GenerateOptions(default_policy=policy.name, canary=None),

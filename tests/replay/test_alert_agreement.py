@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sloengine.model import SLO, BurnRatePolicy
+from sloengine.model import SLO, BurnRatePolicy, NativeSLI
 from sloengine.policy import builtin_policy, load_policy_file, parse_policy
 from tests.agreement.harness import BASE_UNIX_S, engine_statuses, firing
 from tests.agreement.test_engine_rules_agree import (
@@ -27,6 +27,7 @@ from tests.agreement.test_engine_rules_agree import (
     _demo_slos,
     _gateway_slos,
 )
+from tests.agreement.test_spec_features_agree import LATENCY_TIMELINE
 from tests.agreement.traffic import Phase, Timeline
 from tests.replay.agreement import firing_at, promtool_alert_agreement, replay_timeline
 
@@ -61,6 +62,12 @@ CASES = {
     "four-windows": (_gateway_slos, lambda: FOUR_WINDOWS, GATEWAY_TIMELINE),
     "demo-fast": (_demo_slos, lambda: load_policy_file(DEMO_POLICY), DEMO_TIMELINE),
     "demo-fast-pause": (_demo_slos, lambda: load_policy_file(DEMO_POLICY), PAUSE_TIMELINE),
+    # /legacy sends no histogram: no latency data, left out of the latency SLI, not slow.
+    "no-latency-data": (
+        lambda: (SLO("shop", "latency", 0.99, NativeSLI("latency", (("service", "shop"),), 0.5)),),
+        lambda: builtin_policy("fast-slow"),
+        LATENCY_TIMELINE,
+    ),
     "healthy-then-silent": (
         _demo_slos,
         lambda: load_policy_file(DEMO_POLICY),

@@ -41,6 +41,7 @@ def timeline_frame(timeline: Timeline, base_unix_s: int, revision: str = "") -> 
             for bound in BOUNDS:
                 fast = counts.requests - counts.slow if bound >= 0.1 else 0
                 slow = counts.slow if bound >= 1.0 else 0
-                row[le_column(bound)] = fast + slow
+                # A series without a histogram leaves its le_ cells empty.
+                row[le_column(bound)] = fast + slow if s.has_histogram else None
             rows.append(row)
     return pd.DataFrame(rows)
