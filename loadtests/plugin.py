@@ -95,6 +95,10 @@ def _add_options(parser: Any, **_: Any) -> None:
 
 @events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
+    # gevent's loop caches "now" and has not run since locust imported it; on a busy machine
+    # the import of the locustfile takes seconds, and `-t` (a timer armed right after this
+    # event) would then fire that much early. Refresh the clock so -t 60s means 60 s.
+    gevent.get_hub().loop.update_now()
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         return  # a worker's options arrive from the master with each run
@@ -212,7 +216,8 @@ def _print_progress(verdict: RunVerdict, elapsed: float, workers: int) -> None:
         p95 = last.percentile_ms(0.95) if last else None
         parts.append(
             f"{j.endpoint} p95 {'n/a' if p95 is None else f'{p95:.0f}ms'} "
-            f"err {last.error_ratio() if last else 0:.1%}{'' if j.ok else ' BREACH'}"
+            f"err {last.error_ratio() if last else 0:.1%}"
+            f"{' BREACH' if j.intervals_judged and not j.ok else ''}"
         )
     where = f", {workers} workers" if workers else ""
     phase = next((s.phase for s in reversed(verdict.steps)), "")
