@@ -37,7 +37,7 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "!=": operator.ne,
 }
 _EXPRESSION = re.compile(
-    r"^\s*(?P<agg>p\(\s*(?P<q>[0-9]+(?:\.[0-9]+)?)\s*\)|[a-z]+)\s*"
+    r"^\s*(?P<agg>p\(\s*(?P<q>[0-9]+(?:\.[0-9]+)?)\s*\)|[a-z][a-z0-9_]*)\s*"
     r"(?P<op>===|==|!=|<=|>=|<|>)\s*"
     r"(?P<value>[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)\s*$"
 )

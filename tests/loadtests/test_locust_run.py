@@ -94,7 +94,7 @@ class Run:
     worker_outputs: tuple[str, ...] = ()
 
     @property
-    def summary(self) -> dict:  # type: ignore[type-arg]
+    def summary(self) -> dict:
         return json.loads(self.json_path.read_text())
 
     def verdict_lines(self) -> list[str]:
