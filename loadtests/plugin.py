@@ -24,6 +24,7 @@ from typing import Any
 import gevent
 from locust import events
 from locust.env import Environment
+from locust.html import get_html_report
 from locust.runners import (
     STATE_CLEANUP,
     STATE_RUNNING,
@@ -247,11 +248,17 @@ def _write_reports(environment: Environment, verdict: RunVerdict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(summary_json(verdict, workers))
     html_file = getattr(environment.parsed_options, "html_file", None)
-    if html_file and os.path.exists(html_file):
+    if not html_file:
+        return
+    if os.path.exists(html_file) and os.path.getmtime(html_file) >= STATE.started_at_epoch:
         with open(html_file, encoding="utf-8") as fh:
             report = fh.read()
-        with open(html_file, "w", encoding="utf-8") as fh:
-            fh.write(add_section_to_report(report, thresholds_section(verdict)))
+    else:
+        # Stopped by SIGTERM, locust skips its HTML report (or leaves an old run's): write
+        # this run's, so the run keeps one.
+        report = get_html_report(environment, show_download_link=False)
+    with open(html_file, "w", encoding="utf-8") as fh:
+        fh.write(add_section_to_report(report, thresholds_section(verdict)))
 
 
 def _extend_web_ui(environment: Environment) -> None:

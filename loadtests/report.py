@@ -167,7 +167,8 @@ def _chart(
                 f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5" fill="#0969da">'
                 f"<title>{points[i].offset_seconds:.0f}s: {v:g} {unit}</title></circle>"
             )
-    parts.append(f'<text x="4" y="{pad}" font-size="10">{top:.3g}</text>')
+    top_label = f"{top:.0f} {unit}" if unit else f"{top:.1%}"
+    parts.append(f'<text x="4" y="{pad - 14}" font-size="10">{top_label}</text>')
     parts.append(f'<text x="4" y="{height - pad}" font-size="10">0</text>')
     if points:
         parts.append(

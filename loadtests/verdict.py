@@ -77,7 +77,8 @@ class RunVerdict:
 
     def lines(self) -> list[str]:
         """The summary printed as `loadtest: <line>`; the last line is the verdict."""
-        out = [f"rollout {s.line()}" for s in self.steps]
+        prefix = "rollout" if self.settings.profile == "rollout" else "traffic"
+        out = [f"{prefix} {s.line()}" for s in self.steps]
         body = summary_lines(self.judgements)
         if self.aborted:
             body.insert(len(body) - 1, f"aborted early (abortOnFail): {self.aborted}")
