@@ -130,6 +130,7 @@ def add_arguments(parser: Any) -> None:
             type=str,
             default=os.environ.get(env_var, default),
             help=f"{help_text} [env {env_var}]",
+            env_var=f"LOCUST_{dest.upper()}",  # like locust's own options
             include_in_web_ui=True,
         )
 
