@@ -29,7 +29,8 @@ DEFAULT_LATENCY_BUCKETS_SECONDS: Final = (
 VARIANT_STABLE: Final = "stable"
 VARIANT_BASELINE: Final = "baseline"
 VARIANT_CANARY: Final = "canary"
-VARIANTS: Final = (VARIANT_STABLE, VARIANT_BASELINE, VARIANT_CANARY)
+VARIANT_PRIMARY: Final = "primary"  # Flagger's name for the stable side
+VARIANTS: Final = (VARIANT_STABLE, VARIANT_BASELINE, VARIANT_CANARY, VARIANT_PRIMARY)
 
 # Requests whose path matches no route template share this one `route` value, so that
 # scanners and typos cannot explode the label's cardinality.

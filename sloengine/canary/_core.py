@@ -17,12 +17,14 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter
 
-from sloengine import conventions
+from sloengine import conventions, inputs
 from sloengine.audit import AuditLog
 from sloengine.canary._config import CanaryConfig
 from sloengine.canary._convert import verdict_to_pb
 from sloengine.canary._observe import WindowSource, build_checks
+from sloengine.canary._overrides import Overrides, apply_forced
 from sloengine.canary.errors import CanaryRequestError
+from sloengine.errors import RequestError
 from sloengine.hooks import RollbackHooks, RollbackOutcome
 from sloengine.judge import judge
 from sloengine.model import SLO
@@ -75,6 +77,7 @@ class CanaryCore:
         self.hooks = hooks
         self.audit = audit
         self._slos = slos
+        self.overrides = Overrides(audit)
         self._tasks: set[asyncio.Task[RollbackOutcome]] = set()
         self._verdicts = Counter(
             "sloengine_canary_verdicts",
@@ -108,8 +111,11 @@ class CanaryCore:
             raise CanaryRequestError(
                 "baseline_variant", f"must differ from the canary ({canary!r})"
             )
-        if req.at_unix_s is not None and not math.isfinite(req.at_unix_s):
-            raise CanaryRequestError("eval_time", "must be a finite time")
+        if req.at_unix_s is not None:
+            try:  # finite, and a time a protobuf Timestamp can carry back in the answer
+                inputs.unix_seconds(req.at_unix_s, "eval_time")
+            except RequestError as exc:
+                raise CanaryRequestError(exc.field, exc.reason) from None
         return VerdictRequest(
             req.service, canary, baseline, req.at_unix_s, short, long, req.revision
         )
@@ -130,6 +136,7 @@ class CanaryCore:
             judgement, service=req.service, canary=req.canary, baseline=req.baseline,
             at_unix_s=at, revision=req.revision,
         )  # fmt: skip
+        msg = apply_forced(msg, self.overrides.forced(req.service, req.revision))
         if live:
             self._record(msg, actor, rollback=service_cfg.rollback_on_fail)
         return msg
@@ -160,7 +167,7 @@ class CanaryCore:
                     "guards": {g.guard: pb.Verdict.Name(g.verdict) for g in msg.guards},
                 },
             )
-        if rollback and msg.verdict == pb.FAIL:
+        if rollback and msg.verdict == pb.FAIL and not self.overrides.rollback_paused(msg.service):
             self.start_rollback(
                 msg.service, msg.revision, msg.reason, source=actor, details={"trigger": "verdict"}
             )

@@ -56,6 +56,12 @@ class PrometheusServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / "prometheus.log"
 
+    def add_remote_write(self, url: str, **settings: Any) -> None:
+        """Add a `remote_write` target (before `start`); settings as in Prometheus' config."""
+        config = yaml.safe_load(self.config_path.read_text())
+        config.setdefault("remote_write", []).append({"url": url, **settings})
+        self.config_path.write_text(yaml.safe_dump(config))
+
     def __enter__(self) -> PrometheusServer:
         self.start()
         return self

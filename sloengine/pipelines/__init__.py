@@ -1,0 +1,86 @@
+"""Ingest from the pipelines users already run: Prometheus remote_write and OTLP metrics.
+
+    receiver = await pipelines.start(state, http_app)   # after the store is open
+    ...
+    await receiver.aclose()                             # before the store closes
+
+Both protocols go through one `PipelineReceiver`: cumulative counters become increments
+(`_cumulative`), histogram buckets are joined into engine rows (`_convert`), and a journal
+makes the conversion state exactly as durable as the store's data (`_receiver`). See
+docs/pipelines.md.
+
+Config (YAML `pipelines:` section of the engine config):
+
+    pipelines:
+      initial: keep            # keep | drop: does a new series' first value count?
+      mapping:                 # names of the senders' RED metrics and labels
+        histogram_metric: http_request_duration_seconds
+        counter_metric: http_requests_total
+        requests_from: histogram       # or counter (no latency then)
+        labels: {service: job, route: handler, status: code}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sloengine.errors import SpecError
+from sloengine.pipelines._convert import EngineRow, RedConverter, SourcePoint
+from sloengine.pipelines._cumulative import STALE_NAN_BITS, is_stale_marker
+from sloengine.pipelines._http import PROTOCOL_REMOTE_WRITE, REMOTE_WRITE_PATH, add_routes
+from sloengine.pipelines._mapping import RedMapping
+from sloengine.pipelines._receiver import IngestResult, PayloadError, PipelineReceiver
+from sloengine.pipelines._remote_write import decode_write_request
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from sloengine.app import EngineState
+
+__all__ = [
+    "REMOTE_WRITE_PATH",
+    "STALE_NAN_BITS",
+    "EngineRow",
+    "IngestResult",
+    "PayloadError",
+    "PipelineReceiver",
+    "RedConverter",
+    "RedMapping",
+    "SourcePoint",
+    "decode_write_request",
+    "is_stale_marker",
+    "receiver_options",
+    "start",
+]
+
+
+def receiver_options(config: Any, file: str = "") -> dict[str, Any]:
+    """PipelineReceiver keyword arguments from the YAML `pipelines:` section."""
+    if config is None:
+        return {}
+    if not isinstance(config, Mapping):
+        raise SpecError(file, "pipelines", "must be a mapping")
+    known = {"initial", "mapping"}
+    for key in config:
+        if key not in known:
+            raise SpecError(file, f"pipelines.{key}", f"unknown key; known: {sorted(known)}")
+    initial = config.get("initial", "keep")
+    if initial not in ("keep", "drop"):
+        raise SpecError(file, "pipelines.initial", f"must be 'keep' or 'drop', got {initial!r}")
+    return {
+        "keep_initial": initial == "keep",
+        "mapping": RedMapping.from_config(config.get("mapping"), file),
+    }
+
+
+async def start(state: EngineState, http_app: web.Application) -> PipelineReceiver:
+    """Open the receiver (replaying its journal into the store) and add its routes."""
+    file = str(state.config.path or "")
+    options = receiver_options(state.config.raw.get("pipelines"), file)
+    receiver = PipelineReceiver(
+        state, {PROTOCOL_REMOTE_WRITE: ("remote_write", decode_write_request)}, **options
+    )
+    await receiver.open()
+    add_routes(state, http_app, receiver)
+    return receiver

@@ -1,0 +1,270 @@
+"""Samples of RED series (cumulative or delta) -> engine rows (requests, errors, latency).
+
+Pure and deterministic: the same state and the same input give the same rows, which is what
+lets the receiver replay its journal after a crash and re-submit exactly the rows it had
+produced (see `_receiver`).
+
+Why histogram buckets are joined: the engine stores, per sample, requests, errors and
+non-cumulative latency counts with `sum(latency) <= requests`. A Prometheus histogram
+arrives as one counter per bucket (`le`), possibly split across requests (remote_write
+shards by series). So the increments of one scrape (one timestamp) of one histogram
+(its labels without `le`) are collected until the group is complete, then become one row:
+complete = the `+Inf` bucket is there along with every bound seen in the previous complete
+group. Buckets that arrive after their group was flushed are "late": dropped without
+advancing their cursor, so their increment is carried into the next scrape. If increments
+are ever inconsistent (a bucket above exceeds a bucket below, e.g. after a late bucket),
+the cumulative counts are clamped to be monotone (counted as `repaired`): requests and
+errors stay exact, latency errs on the slow side.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sloengine.pipelines._cumulative import CounterCursors, Step
+from sloengine.pipelines._mapping import RedMapping, parse_le
+
+__all__ = ["Conversion", "EngineRow", "RedConverter", "SourcePoint"]
+
+_INF = math.inf
+# A histogram whose buckets stopped matching (the sender changed its bounds) is flushed
+# with what it has once this many scrapes are pending, so a group never waits forever.
+_MAX_PENDING = 3
+
+
+@dataclass(frozen=True)
+class EngineRow:
+    """Increments of one engine series over the interval ending at `ts_ms`.
+
+    `latency_counts[j]` counts requests in `(bounds[j-1], bounds[j]]` (non-cumulative);
+    requests above the last bound are implied.
+    """
+
+    key: tuple[tuple[str, str], ...]
+    ts_ms: int
+    requests: float
+    errors: float
+    latency_bounds_seconds: tuple[float, ...] = ()
+    latency_counts: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourcePoint:
+    """One sample of one source series, already split into the parts the converter reads."""
+
+    labels: Mapping[str, str]
+    ts_ms: int
+    value: float
+    cumulative: bool = True
+
+
+@dataclass
+class Conversion:
+    rows: list[EngineRow] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
+class _Group:
+    """One histogram (labels without `le`) collecting bucket increments per timestamp."""
+
+    __slots__ = ("error", "expected", "flushed_ts", "key", "pending")
+
+    def __init__(self, key: tuple[tuple[str, str], ...], error: bool) -> None:
+        self.key = key
+        self.error = error
+        self.expected: set[float] = set()
+        self.pending: dict[int, dict[float, float]] = {}
+        self.flushed_ts = -1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "k": [list(p) for p in self.key],
+            "e": self.error,
+            "x": sorted(_le_text(b) for b in self.expected),
+            "p": {
+                str(t): {_le_text(b): d for b, d in les.items()} for t, les in self.pending.items()
+            },
+            "f": self.flushed_ts,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> _Group:
+        group = cls(tuple((k, v) for k, v in doc["k"]), bool(doc["e"]))
+        group.expected = {float(b) for b in doc["x"]}
+        group.pending = {
+            int(t): {float(b): float(d) for b, d in les.items()} for t, les in doc["p"].items()
+        }
+        group.flushed_ts = int(doc["f"])
+        return group
+
+
+def _le_text(bound: float) -> str:
+    return "+Inf" if bound == _INF else repr(bound)
+
+
+def series_id(labels: Mapping[str, str], without: str = "") -> str:
+    """A canonical, order-independent id of a label set (optionally without one label)."""
+    return "\xff".join(f"{k}\xfe{v}" for k, v in sorted(labels.items()) if k != without)
+
+
+class RedConverter:
+    """Turns source points into engine rows; holds the cursors and the open histogram groups."""
+
+    def __init__(self, mapping: RedMapping, *, keep_initial: bool = True) -> None:
+        self.mapping = mapping
+        self.cursors = CounterCursors(keep_initial=keep_initial)
+        self._groups: dict[str, _Group] = {}
+
+    def convert(
+        self, points: Iterable[SourcePoint], *, oldest_ms: int, newest_ms: int
+    ) -> Conversion:
+        """Rows for `points`; samples outside [oldest_ms, newest_ms] are dropped and counted.
+
+        Points are taken in timestamp order (stable), so a request holding several scrapes
+        of a histogram completes each scrape before the next one starts.
+        """
+        out = Conversion()
+        le_label = "le"
+        for point in sorted(points, key=lambda p: p.ts_ms):
+            name = point.labels.get("__name__", "")
+            kind = self.mapping.kind_of(name)
+            if kind is None:
+                out.outcomes["ignored"] += 1
+                continue
+            key = self.mapping.engine_key(point.labels)
+            if key is None:
+                out.outcomes["no_service"] += 1
+                continue
+            if point.ts_ms > newest_ms:
+                out.outcomes["too_far_future"] += 1
+                continue
+            bound: float | None = None
+            if kind == "bucket":
+                bound = parse_le(point.labels.get(le_label, ""))
+                if bound is None:
+                    out.outcomes["invalid"] += 1
+                    continue
+                gid = series_id(point.labels, without=le_label)
+                group = self._groups.get(gid)
+                if group is not None and point.ts_ms <= group.flushed_ts and self._counts(point):
+                    out.outcomes["late_bucket"] += 1  # carried into the next scrape
+                    continue
+            if point.cumulative:
+                step = self.cursors.advance(series_id(point.labels), point.ts_ms, point.value)
+                out.outcomes[step.step.value] += 1
+                if step.step not in (Step.INCREMENT, Step.RESET):
+                    continue
+                increment = step.increment
+            else:
+                if not (math.isfinite(point.value) and point.value >= 0):
+                    out.outcomes["invalid"] += 1
+                    continue
+                out.outcomes["increment"] += 1
+                increment = point.value
+            if point.ts_ms < oldest_ms:
+                out.outcomes["too_old"] += 1  # the cursor moved: the next increment is exact
+                continue
+            error = self.mapping.is_error(point.labels)
+            if kind == "counter":
+                if increment > 0:
+                    out.rows.append(
+                        EngineRow(key, point.ts_ms, increment, increment if error else 0.0)
+                    )
+                continue
+            assert bound is not None
+            group = self._groups.get(gid)
+            if group is None:
+                group = self._groups[gid] = _Group(key, error)
+            group.pending.setdefault(point.ts_ms, {})[bound] = increment
+            self._flush_complete(group, out)
+        return out
+
+    def _counts(self, point: SourcePoint) -> bool:
+        """Would the point bring an increment (not a resend, duplicate or stale marker)?"""
+        if not point.cumulative:
+            return True
+        step = self.cursors.check(series_id(point.labels), point.ts_ms, point.value).step
+        return step in (Step.INCREMENT, Step.RESET)
+
+    def _flush_complete(self, group: _Group, out: Conversion) -> None:
+        """Flush the latest complete scrape, merging older incomplete ones into it."""
+        complete = [
+            t for t, les in group.pending.items() if _INF in les and group.expected <= les.keys()
+        ]
+        if not complete and len(group.pending) >= _MAX_PENDING:
+            with_inf = [t for t, les in group.pending.items() if _INF in les]
+            if with_inf:
+                complete = [max(with_inf)]
+                group.expected = set()
+                out.outcomes["bounds_changed"] += 1
+        if not complete:
+            return
+        ts = max(complete)
+        merged: dict[float, float] = {}
+        for t in sorted(group.pending):
+            if t > ts:
+                continue
+            for bound, d in group.pending.pop(t).items():
+                merged[bound] = merged.get(bound, 0.0) + d
+        group.flushed_ts = ts
+        group.expected |= merged.keys()
+        row, repaired = _histogram_row(group, ts, merged)
+        if repaired:
+            out.outcomes["repaired"] += 1
+        if row is not None:
+            out.rows.append(row)
+
+    def forget_older_than(self, ts_ms: int) -> None:
+        """Bound memory: forget series not seen since `ts_ms` (they restart as new)."""
+        self.cursors.forget_older_than(ts_ms)
+        for gid in [
+            g for g, grp in self._groups.items() if grp.flushed_ts < ts_ms and not grp.pending
+        ]:
+            del self._groups[gid]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cursors": self.cursors.to_json(),
+            "groups": {gid: g.to_json() for gid, g in self._groups.items()},
+        }
+
+    def load_json(self, doc: dict[str, Any]) -> None:
+        self.cursors.load_json(doc["cursors"])
+        self._groups = {gid: _Group.from_json(g) for gid, g in doc["groups"].items()}
+
+
+def _histogram_row(
+    group: _Group, ts_ms: int, cumulative: dict[float, float]
+) -> tuple[EngineRow | None, bool]:
+    requests = cumulative.get(_INF, 0.0)
+    bounds = sorted(b for b in cumulative if b != _INF)
+    counts = [cumulative[b] for b in bounds]
+    repaired = False
+    ceiling = requests
+    for j in range(len(counts) - 1, -1, -1):  # monotone, within [0, requests]
+        if counts[j] > ceiling:
+            counts[j] = ceiling
+            repaired = True
+        ceiling = counts[j]
+    if requests <= 0:
+        return None, repaired
+    non_cumulative = [c - (counts[j - 1] if j else 0.0) for j, c in enumerate(counts)]
+    excess = sum(non_cumulative) - requests  # float rounding of fractional (OTLP) counts
+    if excess > 0 and non_cumulative:
+        j = max(range(len(non_cumulative)), key=non_cumulative.__getitem__)
+        non_cumulative[j] = max(0.0, non_cumulative[j] - excess)
+    return (
+        EngineRow(
+            group.key,
+            ts_ms,
+            requests,
+            requests if group.error else 0.0,
+            tuple(bounds),
+            tuple(non_cumulative),
+        ),
+        repaired,
+    )

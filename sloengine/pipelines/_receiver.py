@@ -1,0 +1,268 @@
+"""The durable path shared by remote_write and OTLP: journal, convert, store, ack.
+
+Why a journal of its own: converting cumulative counters needs each series' last value,
+and that state must survive a restart exactly as far as the store's data does, or a
+restart would count increments twice (state behind the store) or lose them (state ahead).
+The store cannot hold it (its records are increments), so:
+
+    request -> convert (cursors move, in memory) -> journal record n (the request itself)
+            -> fsync journal -> store batch (producer "sloengine-pipelines", sequence n)
+            -> fsync store WAL -> 2xx
+
+Crash before the journal fsync: neither has it, the sender retries, the cursors on restart
+are the old ones: counted once. Crash after it: on restart the journal is replayed through
+the same (deterministic) converter and every record is re-submitted to the store with its
+sequence; the store's dedupe drops the ones it already has, so each is counted once, and
+the sender's retry finds the cursors already past its samples (resends, dropped). The
+journal is fsynced before the store sees the batch, so a sequence number the store holds
+always belongs to a journal record (never reused after a crash). Snapshots of the converter
+state bound the journal; a snapshot only drops segments once the store holds their batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import struct
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prometheus_client import Counter as PromCounter
+
+from sloengine.errors import CapacityError, IngestError
+from sloengine.pipelines._convert import Conversion, EngineRow, RedConverter, SourcePoint
+from sloengine.pipelines._journal import Journal
+from sloengine.pipelines._mapping import RedMapping
+from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.store import decode_push
+
+if TYPE_CHECKING:
+    from sloengine.app import EngineState
+    from sloengine.store import DurableStore
+
+__all__ = ["IngestResult", "PayloadError", "PipelineReceiver"]
+
+log = logging.getLogger(__name__)
+
+PRODUCER_ID = "sloengine-pipelines"
+_RECORD = struct.Struct("<Bq")  # protocol, receive time (unix ms)
+# Outcomes the sender is told about (4xx, as Prometheus answers them); the others are normal.
+REJECTED_OUTCOMES = (
+    "out_of_order",
+    "duplicate",
+    "invalid",
+    "invalid_labels",
+    "too_old",
+    "too_far_future",
+)
+
+# A decoder returns the points of a body and how many series it had to skip (bad labels);
+# it raises PayloadError when the body as a whole is malformed.
+Decoder = Callable[[bytes], tuple[list[SourcePoint], int]]
+
+
+class PayloadError(ValueError):
+    """The request body is malformed (4xx): nothing of it was counted."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    rows: int
+    outcomes: Counter[str]
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.outcomes[o] for o in REJECTED_OUTCOMES)
+
+
+class PipelineReceiver:
+    """Owns the converter, its journal and the order of store submissions."""
+
+    def __init__(
+        self,
+        state: EngineState,
+        decoders: dict[int, tuple[str, Decoder]],
+        *,
+        mapping: RedMapping | None = None,
+        keep_initial: bool = True,
+        snapshot_every_bytes: int = 16 * 1024 * 1024,
+        fsync: bool = True,
+    ) -> None:
+        assert state.data_dir is not None
+        self._state = state
+        self._decoders = decoders
+        self.converter = RedConverter(mapping or RedMapping(), keep_initial=keep_initial)
+        self.journal = Journal(Path(state.data_dir) / "pipelines", fsync=fsync)
+        self.snapshot_every_bytes = snapshot_every_bytes
+        self._next_sequence = 1
+        self._inflight: dict[int, asyncio.Future[None]] = {}
+        self._snapshot_task: asyncio.Task[None] | None = None
+        self.samples = PromCounter(
+            "sloengine_pipeline_samples_total",
+            "Samples received by remote_write / OTLP, by protocol and outcome (increment, "
+            "reset, resent, duplicate, out_of_order, stale, invalid, too_old, late_bucket, ...).",
+            ["protocol", "outcome"],
+            registry=state.registry,
+        )
+        self.requests = PromCounter(
+            "sloengine_pipeline_requests_total",
+            "Requests received by remote_write / OTLP, by protocol and HTTP-like status code.",
+            ["protocol", "code"],
+            registry=state.registry,
+        )
+
+    @property
+    def _durable(self) -> DurableStore:
+        durable = self._state.durable
+        assert durable is not None, "receivers start after the store is open"
+        return durable
+
+    # --- lifecycle --------------------------------------------------------------------------
+    async def open(self) -> int:
+        """Load the converter state and replay the journal into the store; returns records."""
+        recovered = self.journal.open()
+        if recovered.truncated:
+            log.warning("pipelines journal: %s; cut off", recovered.truncated)
+        if recovered.state is not None:
+            self.converter.load_json(recovered.state)
+        sequence = recovered.records_before
+        tickets = []
+        for payload in recovered.records:
+            sequence += 1
+            protocol, now_ms = _RECORD.unpack_from(payload)
+            body = payload[_RECORD.size :]
+            conversion = self._convert(protocol, body, now_ms)
+            if conversion.rows:
+                ticket = self._submit(sequence, conversion.rows, now_ms)
+                if ticket is not None:
+                    tickets.append(ticket)
+        self._next_sequence = sequence + 1
+        if tickets:
+            await self._durable.wait_durable(max(tickets))
+        return len(recovered.records)
+
+    async def aclose(self) -> None:
+        """Wait for running requests, save the state (a fast next open), close the journal."""
+        if self._inflight:
+            await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+        if self._snapshot_task is not None:
+            await asyncio.gather(self._snapshot_task, return_exceptions=True)
+        try:
+            await self._snapshot()
+        except Exception:
+            log.exception("pipelines: final snapshot failed; the journal still has everything")
+        self.journal.close()
+
+    # --- ingest -----------------------------------------------------------------------------
+    async def ingest(self, protocol: int, body: bytes) -> IngestResult:
+        """Count one request; returns once its rows are durable in the store.
+
+        PayloadError (nothing counted) for a malformed body; JournalError or a store error
+        when the data could not be made durable (the sender should retry after a restart).
+        """
+        name, _ = self._decoders[protocol]
+        now_ms = math.floor(self._state.now() * 1000)
+        # Decoding, converting and appending run without yielding: records are in order.
+        conversion = self._convert(protocol, body, now_ms)
+        ticket = self.journal.append(_RECORD.pack(protocol, now_ms) + body)
+        sequence = self._next_sequence
+        self._next_sequence += 1
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inflight[sequence] = done
+        try:
+            await self.journal.wait_durable(ticket)
+            if conversion.rows:
+                store_ticket = self._submit(sequence, conversion.rows, now_ms)
+                if store_ticket is not None:
+                    await self._durable.wait_durable(store_ticket)
+            done.set_result(None)
+        except BaseException as exc:
+            done.set_exception(exc)
+            done.exception()  # retrieved: a snapshot waiting on it sees it, nobody else must
+            raise
+        finally:
+            del self._inflight[sequence]
+        for outcome, n in conversion.outcomes.items():
+            self.samples.labels(name, outcome).inc(n)
+        self._maybe_snapshot()
+        return IngestResult(len(conversion.rows), conversion.outcomes)
+
+    def _convert(self, protocol: int, body: bytes, now_ms: int) -> Conversion:
+        _, decode = self._decoders[protocol]
+        points, bad_series = decode(body)  # PayloadError before anything changed
+        state = self._state
+        oldest = math.floor(now_ms - state.max_sample_age_seconds * 1000)
+        newest = math.floor(now_ms + state.config.max_future_skew_seconds * 1000)
+        conversion = self.converter.convert(points, oldest_ms=oldest, newest_ms=newest)
+        if bad_series:
+            conversion.outcomes["invalid_labels"] += bad_series
+        return conversion
+
+    def _submit(self, sequence: int, rows: list[EngineRow], now_ms: int) -> int | None:
+        """Apply the rows to the store as one batch; its WAL ticket (None: nothing applied)."""
+        request = pb.PushRequest(producer_id=PRODUCER_ID, sequence=sequence)
+        for row in rows:
+            key = dict(row.key)
+            block = request.blocks.add(
+                timestamps_unix_ms=[row.ts_ms],
+                requests=[row.requests],
+                errors=[row.errors],
+                latency_bounds_seconds=row.latency_bounds_seconds,
+                latency_bucket_counts=row.latency_counts,
+            )
+            block.key.service = key.pop("service", "")
+            block.key.variant = key.pop("variant", "")
+            block.key.route = key.pop("route", "")
+            block.key.method = key.pop("method", "")
+            block.key.extra_labels.update(key)
+        durable = self._durable
+        try:
+            batch = decode_push(
+                request,
+                now_s=now_ms / 1000,
+                max_age_s=math.inf,
+                max_future_s=math.inf,
+                latency_bounds_seconds=durable.store.latency_bounds_seconds,
+            )
+        except IngestError as exc:  # the converter builds valid rows; never stop on a bug
+            log.error("pipelines: batch %d not stored: %s", sequence, exc)
+            self.samples.labels("store", "invalid_rows").inc(len(rows))
+            return None
+        (outcome,) = durable.submit_many([batch])
+        if isinstance(outcome, CapacityError):
+            log.error("pipelines: batch %d dropped: %s", sequence, outcome)
+            self.samples.labels("store", "capacity_dropped").inc(len(rows))
+            return None
+        return outcome[1]
+
+    # --- snapshots --------------------------------------------------------------------------
+    def _maybe_snapshot(self) -> None:
+        if (
+            self._snapshot_task is None
+            and self.journal.bytes_in_segment >= self.snapshot_every_bytes
+        ):
+            self._snapshot_task = asyncio.create_task(self._snapshot())
+            self._snapshot_task.add_done_callback(self._snapshot_done)
+
+    def _snapshot_done(self, task: asyncio.Task[None]) -> None:
+        self._snapshot_task = None
+        if not task.cancelled() and task.exception() is not None:
+            log.error("pipelines snapshot failed: %s", task.exception())
+
+    async def _snapshot(self) -> None:
+        state = self._state
+        segment = await self.journal.rotate()
+        # No yield since the cut: the state copy covers exactly the records before it.
+        records = self._next_sequence - 1
+        horizon = math.floor((state.now() - state.max_sample_age_seconds) * 1000)
+        self.converter.forget_older_than(horizon)
+        doc = self.converter.to_json()
+        waiting = [f for s, f in self._inflight.items() if s <= records]
+        results = await asyncio.gather(*waiting, return_exceptions=True)
+        if any(isinstance(r, BaseException) for r in results):
+            return  # some batch did not reach the store: keep the segments that hold it
+        await asyncio.to_thread(self.journal.write_state, segment, doc, records)
