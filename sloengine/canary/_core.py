@@ -46,9 +46,7 @@ log = logging.getLogger(__name__)
 
 MAX_WINDOW_SECONDS = 30 * 86400
 MAX_LIVE_VERDICTS = 4096  # latest live verdicts kept (UI, WatchVerdicts); oldest evicted
-# A revision: pod template hash, git sha, semver, image tag. No leading '-' (never an
-# option to a hook's command), no '/', spaces or shell metacharacters, at most 128 chars.
-REVISION_PATTERN = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.:-]{0,127}")
+REVISION_PATTERN = re.compile(conventions.REVISION_PATTERN)  # see conventions
 BASELINE_CANDIDATES = (
     conventions.VARIANT_BASELINE,
     conventions.VARIANT_STABLE,
