@@ -4,6 +4,7 @@ replays are exact whatever is ingested later, live verdicts count the current 10
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +160,23 @@ async def test_unlabelled_canary_data_makes_the_revision_a_tag(harness_factory: 
     ingest(h, 1, steady("canary", errors=0.2), steady("baseline", seed=2))
     verdict = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", revision="6d8f"))
     assert verdict.verdict == pb.FAIL and verdict.revision == "6d8f"
+
+
+async def test_watch_follows_one_revision(harness_factory: Any) -> None:
+    h = await harness_factory()
+    ingest(
+        h,
+        1,
+        steady("canary", seconds=1800, errors=0.3, revision="r1"),
+        steady("canary", seconds=1800, errors=0.0, revision="r2", seed=3),
+        steady("baseline", seed=2),
+    )
+    request = pb.WatchVerdictsRequest(service="gateway", revision="r2", interval_seconds=0.05)
+    call = h.stub.WatchVerdicts(request)
+    first = await asyncio.wait_for(call.read(), 5)
+    assert first.revision == "r2" and first.verdict == pb.PASS, first.reason
+    call.cancel()
+    bad = h.stub.WatchVerdicts(pb.WatchVerdictsRequest(service="nope"))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await asyncio.wait_for(bad.read(), 5)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
