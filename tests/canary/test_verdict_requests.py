@@ -180,3 +180,24 @@ async def test_watch_follows_one_revision(harness_factory: Any) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await asyncio.wait_for(bad.read(), 5)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_invented_revisions_do_not_flood_the_audit_log(harness_factory: Any) -> None:
+    h = await harness_factory()
+    ingest(h, 1, steady("canary", revision="r1"), steady("baseline", seed=2))
+    async with httpx.AsyncClient(base_url=h.http_url) as client:
+        for i in range(50):  # alternating with the real one: no flip-flop either
+            for revision in (f"made-up-{i}", "r1"):
+                params = {"service": "gateway", "revision": revision}
+                assert (await client.get("/api/v1/verdict", params=params)).status_code == 200
+    # One entry for the first live verdict of r1; invented revisions are answered only.
+    assert actions(h.audit_path).count("verdict_changed") == 1
+    assert len(h.state.verdicts) == 1
+
+
+async def test_a_revision_only_tagging_unlabelled_data_is_no_change(harness_factory: Any) -> None:
+    h = await harness_factory()
+    ingest(h, 1, steady("canary"), steady("baseline", seed=2))
+    for i in range(20):
+        await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", revision=f"tag-{i}"))
+    assert actions(h.audit_path).count("verdict_changed") == 1
