@@ -163,9 +163,7 @@ def _exact_slice_age(store: SeriesStore, slice_seconds: float) -> float:
     return float(max(spans, default=0))
 
 
-def fill_slices(
-    slo: SLO, ledger: SliceLedger, store: SeriesStore, at_unix_s: float
-) -> None:
+def fill_slices(slo: SLO, ledger: SliceLedger, store: SeriesStore, at_unix_s: float) -> None:
     """Record in `ledger` every slice of `slo` the store still holds exactly and the ledger
     lacks, and re-record the last `SLICE_SETTLE_SECONDS` (samples may arrive late)."""
     sli = slo.sli

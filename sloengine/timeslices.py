@@ -67,7 +67,9 @@ def timeslice_refusal(slo: SLO, window_seconds: tuple[float, ...]) -> str | None
     if s is None:
         return "Timeslices budgeting needs a timeSliceWindow"
     if isinstance(slo.sli, RawSLI):
-        return f"{slo.budgeting_method} needs an SLI of events (good/bad and total), not a raw ratio"
+        return (
+            f"{slo.budgeting_method} needs an SLI of events (good/bad and total), not a raw ratio"
+        )
     if s % _STORE_RESOLUTION_SECONDS:
         return f"timeSliceWindow {format_duration(s)} must be a whole number of 10s"
     needed = sorted({300.0, *window_seconds, float(slo.period_seconds)})
