@@ -5,13 +5,14 @@
       http_listen: 127.0.0.1:8080
       data_dir: /var/lib/sloengine
       specs: [examples/slos]
-      policy: sre-workbook-30d          # default burn-rate policy
+      policy: sre-workbook-30d          # default burn-rate policy (default: by SLO period)
       prometheus_url: http://127.0.0.1:9090
       max_series: 100000
       max_message_bytes: 4194304
       max_future_skew: 5m               # samples further in the future are rejected
       tls: {cert: server.crt, key: server.key}
-      token_file: /etc/sloengine/token
+      token_file: /etc/sloengine/token  # shared token: backs every scope without its own
+      tokens: {ingest: ingest-token, read: read-token, admin: admin-token}  # see credentials.py
       snapshot_interval: 5m
     canary: {...}                       # other parts' sections, read from EngineConfig.raw
 
@@ -27,9 +28,9 @@ from typing import Any
 
 import yaml
 
+from sloengine.credentials import Credentials, Scope, load_token
 from sloengine.durations import parse_duration_seconds
 from sloengine.errors import SpecError
-from sloengine.policy import DEFAULT_POLICY
 
 __all__ = ["EngineConfig", "TLSConfig", "load_config", "parse_listen"]
 
@@ -55,14 +56,20 @@ class EngineConfig:
     http_listen: str = DEFAULT_HTTP_LISTEN
     data_dir: Path | None = None
     specs: tuple[Path, ...] = ()
-    policy: str = DEFAULT_POLICY
+    policy: str | None = None  # default burn-rate policy; None: the one matching each period
     prometheus_url: str | None = None
     max_series: int = DEFAULT_MAX_SERIES
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_future_skew_seconds: float = 300.0
     tls: TLSConfig | None = None
     token_file: Path | None = None
+    # Per-scope token files (sloengine.credentials); `token_file` backs the ones unset.
+    ingest_token_file: Path | None = None
+    read_token_file: Path | None = None
+    admin_token_file: Path | None = None
     snapshot_interval_seconds: float = 300.0
+    # Start despite WAL damage before the torn tail, quarantining it (CLI only: a one-off).
+    repair_wal: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
     path: Path | None = None  # the config file, so other sections' errors can name it
 
@@ -83,6 +90,20 @@ class EngineConfig:
         if not token:
             raise SpecError(str(self.token_file), "token_file", "the token file is empty")
         return token
+
+    def credentials(self) -> Credentials:
+        """The token of every scope, read from its file; a scope without one is open."""
+        shared = load_token(self.token_file, "token_file") if self.token_file else None
+
+        def scoped(path: Path | None, scope: Scope, fallback: bytes | None) -> bytes | None:
+            return load_token(path, f"tokens.{scope.value}") if path else fallback
+
+        return Credentials(
+            read_is_scoped=self.read_token_file is not None,
+            ingest=scoped(self.ingest_token_file, Scope.INGEST, shared),
+            read=scoped(self.read_token_file, Scope.READ, shared),
+            admin=scoped(self.admin_token_file, Scope.ADMIN, shared),
+        )
 
 
 def parse_listen(text: str, where: str = "listen") -> tuple[str, int]:
@@ -119,7 +140,7 @@ def load_config(path: str | Path) -> EngineConfig:
 
 _KNOWN_KEYS = (
     "grpc_listen", "http_listen", "data_dir", "specs", "policy", "prometheus_url", "max_series",
-    "max_message_bytes", "max_future_skew", "tls", "token_file", "snapshot_interval",
+    "max_message_bytes", "max_future_skew", "tls", "token_file", "tokens", "snapshot_interval",
 )  # fmt: skip
 
 
@@ -194,6 +215,19 @@ def _parse_engine_section(
             raise SpecError(file, "engine.tls", "needs both cert and key")
         tls = TLSConfig(cert, private_key)
 
+    tokens_raw = section.get("tokens") or {}
+    if not isinstance(tokens_raw, dict):
+        raise SpecError(file, "engine.tokens", "expected a mapping of scope to token file")
+    scopes = [s.value for s in Scope]
+    for key in tokens_raw:
+        if key not in scopes:
+            raise SpecError(
+                file, f"engine.tokens.{key}", f"unknown scope; known: {', '.join(scopes)}"
+            )
+
+    def token_path(scope: Scope) -> Path | None:
+        return path_value(tokens_raw.get(scope.value), f"engine.tokens.{scope.value}")
+
     return EngineConfig(raw=dict(raw), path=Path(file)).with_overrides(
         grpc_listen=string("grpc_listen"),
         http_listen=string("http_listen"),
@@ -206,6 +240,9 @@ def _parse_engine_section(
         max_future_skew_seconds=duration("max_future_skew"),
         tls=tls,
         token_file=path("token_file"),
+        ingest_token_file=token_path(Scope.INGEST),
+        read_token_file=token_path(Scope.READ),
+        admin_token_file=token_path(Scope.ADMIN),
         snapshot_interval_seconds=duration("snapshot_interval"),
     )
 

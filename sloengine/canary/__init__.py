@@ -22,6 +22,7 @@ from sloengine.canary._core import CanaryCore, VerdictRequest
 from sloengine.canary._grpc import CanaryServicer
 from sloengine.canary._http import add_routes
 from sloengine.canary.errors import CanaryRequestError
+from sloengine.credentials import Scope
 from sloengine.errors import SpecError
 from sloengine.hooks import RollbackHooks, parse_hooks
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
@@ -56,6 +57,9 @@ def audit_path(raw: Any, data_dir: Path | None, file: str = "") -> Path | None:
 
 def register(state: Any, grpc_server: grpc.aio.Server, http_app: web.Application) -> CanaryCore:
     """Add CanaryService to `grpc_server` and the side-door routes to `http_app`."""
+    from sloengine.audit import read_entries
+    from sloengine.canary._override_http import add_override_routes
+    from sloengine.credentials import credentials_of
     from sloengine.http.auth import require_token
 
     raw = dict(state.config.raw or {})
@@ -71,7 +75,16 @@ def register(state: Any, grpc_server: grpc.aio.Server, http_app: web.Application
 
     core = CanaryCore(state, config, hooks, audit, slos, registry=state.registry)
     pb_grpc.add_CanaryServiceServicer_to_server(CanaryServicer(core), grpc_server)
-    add_routes(http_app, core, lambda request: require_token(state, request))
+    if path is not None:
+        # Overrides live in the audit log: replay them so a restart keeps them.
+        core.overrides.restore(entry for _line, entry in read_entries(path))
+    credentials = credentials_of(state)
+
+    def check_token(request: web.Request, scope: Scope) -> None:
+        require_token(state, request, scope)
+
+    add_routes(http_app, core, check_token, credentials)
+    add_override_routes(http_app, core, check_token)
     http_app[CANARY_CORE_KEY] = core
 
     async def close(_app: web.Application) -> None:

@@ -1,34 +1,55 @@
 """The HTTP side door for controllers that only speak HTTP (DESIGN.md paths, a contract).
 
+Scopes (sloengine.credentials): verdicts and Flagger gates are reads; the Alertmanager
+receiver is admin.
+
 - `GET|POST /api/v1/verdict?service=&canary=&baseline=&revision=&eval_time=&short_window=&long_window=`
-  -> 200 with the verdict JSON (`verdict` is PASS | FAIL | INCONCLUSIVE) for Argo Rollouts;
-  open unless `canary.verdict_requires_token` (a live verdict writes the audit log).
-- `POST /api/v1/flagger/{gate}` (bearer token) with Flagger's webhook payload. Go gates
-  answer 200 only for PASS (412 for FAIL, 425 "too early" for INCONCLUSIVE); the
-  `rollback` gate answers 200 only when the canary must roll back (FAIL), else 412;
-  `post-rollout` and `event` are recorded in the audit log and answered 200.
-- `POST /api/v1/alertmanager` (bearer token), Alertmanager webhook v4: each firing alert
-  labelled rollback="true" starts the rollback hook of its `service` label; resolved
-  ones are recorded in the audit log.
+  -> 200 with the verdict JSON (`verdict` is PASS | FAIL | INCONCLUSIVE) for Argo Rollouts'
+  web metric provider, whatever the verdict (Argo maps a non-2xx answer to Error, not to a
+  verdict). Needs the read token when `tokens.read` is set (or `canary.verdict_requires_token`).
+  404 for an unknown service or variant (nothing is recorded for it).
+- `POST /api/v1/flagger/{gate}` with Flagger's webhook payload (name, namespace, phase,
+  checksum, metadata). Flagger counts a status <= 202 as success, anything else as failure,
+  and cannot send headers, so a read token may come as `metadata.token` (visible to anyone
+  who can read the Canary object: read scope only). Status codes per gate, to fit how
+  Flagger's scheduler treats each hook (see docs/canary.md):
+  - `rollout` (each analysis interval; failures count towards `threshold`, then roll back):
+    200 PASS, 202 INCONCLUSIVE, 412 FAIL.
+  - `pre-rollout` (at weight 0, before any canary traffic; failures count like `rollout`)
+    and `confirm-rollout` (before the canary is scaled up; non-2xx only waits): no canary
+    data for the new revision exists yet, so they do not judge data: 200, unless the
+    revision has a forced FAIL (manual override), then 412.
+  - `confirm-traffic-increase` and `confirm-promotion` (non-2xx waits, never fails):
+    200 only on PASS, 425 INCONCLUSIVE, 412 FAIL. Exception: `confirm-traffic-increase`
+    answers 200 while the canary has served no request at all in the window (weight 0:
+    the first step is what produces evidence); promotion always needs PASS.
+  - `rollback` (polled while progressing or waiting; 2xx rolls back): 200 only on FAIL,
+    412 otherwise, and 412 while an operator paused automatic rollback for the service.
+  - `post-rollout`, `event`: recorded in the audit log (metadata.token removed), 200.
+- `POST /api/v1/alertmanager` (admin token), Alertmanager webhook v4: each firing alert
+  labelled rollback="true" starts the rollback hook of its `service` label (unless an
+  operator paused automatic rollback for it); resolved ones are recorded in the audit log.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from sloengine import conventions
+from sloengine import conventions, inputs
 from sloengine.canary._convert import verdict_to_json
-from sloengine.canary._core import CanaryCore, VerdictRequest
-from sloengine.canary.errors import CanaryRequestError
+from sloengine.canary._core import CanaryCore, VerdictRequest, validate_revision
+from sloengine.canary._payloads import alertmanager_alerts
+from sloengine.canary.errors import CanaryNotFoundError, CanaryRequestError
+from sloengine.credentials import Credentials, Scope
 from sloengine.durations import parse_duration_seconds
-from sloengine.errors import SloEngineError
+from sloengine.errors import RequestError, SloEngineError
+from sloengine.http.body import json_object, request_params
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 
-__all__ = ["GO_GATES", "NOTIFY_GATES", "add_routes"]
+__all__ = ["GO_GATES", "NOTIFY_GATES", "add_routes", "gate_status"]
 
 GO_GATES = (
     "confirm-rollout",
@@ -40,7 +61,11 @@ GO_GATES = (
 NOTIFY_GATES = ("post-rollout", "event")
 ROLLBACK_GATE = "rollback"
 
-TokenCheck = Callable[[web.Request], None]
+TokenCheck = Callable[[web.Request, Scope], None]
+# Gates that run before the new revision has served any traffic: they do not judge data.
+BEFORE_TRAFFIC_GATES = ("pre-rollout", "confirm-rollout")
+CONFIRM_GATES = ("confirm-traffic-increase", "confirm-promotion")
+METADATA_TOKEN_KEY = "token"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -49,7 +74,7 @@ def _error(status: int, message: str) -> web.Response:
 
 
 def _window(params: Mapping[str, Any], key: str) -> float:
-    text = str(params.get(key) or "").strip()
+    text = inputs.text(params.get(key), key).strip()
     if not text:
         return 0.0
     try:
@@ -59,35 +84,47 @@ def _window(params: Mapping[str, Any], key: str) -> float:
 
 
 def _eval_time(params: Mapping[str, Any]) -> float | None:
-    text = str(params.get("eval_time") or "").strip()
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise CanaryRequestError("eval_time", f"must be unix seconds, got {text!r}") from None
+    return inputs.unix_seconds_text(params.get("eval_time"), "eval_time")
 
 
 def _request_from(params: Mapping[str, Any]) -> VerdictRequest:
     return VerdictRequest(
-        service=str(params.get("service") or ""),
-        canary=str(params.get("canary") or ""),
-        baseline=str(params.get("baseline") or ""),
+        service=inputs.text(params.get("service"), "service"),
+        canary=inputs.text(params.get("canary"), "canary"),
+        baseline=inputs.text(params.get("baseline"), "baseline"),
         at_unix_s=_eval_time(params),
         short_window_seconds=_window(params, "short_window"),
         long_window_seconds=_window(params, "long_window"),
-        revision=str(params.get("revision") or ""),
+        revision=inputs.text(params.get("revision"), "revision"),
     )
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json(loads=json.loads)
-    except ValueError:
-        raise CanaryRequestError("body", "must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise CanaryRequestError("body", "must be a JSON object")
-    return body
+    return await json_object(request)  # bounded depth, UTF-8, finite numbers
+
+
+def _canary_served_nothing(msg: pb.CanaryVerdict) -> bool:
+    return bool(msg.guards) and all(g.canary_samples == 0 for g in msg.guards)
+
+
+def gate_status(
+    gate: str, msg: pb.CanaryVerdict, *, rollback_paused: bool = False, forced: bool = False
+) -> int:
+    """The HTTP status a Flagger gate answers for this verdict (Flagger: <= 202 is success).
+
+    `forced`: the verdict is an operator's override (the only verdict the gates that run
+    before any canary traffic act on).
+    """
+    verdict = msg.verdict
+    if gate == ROLLBACK_GATE:
+        return 200 if verdict == pb.FAIL and not rollback_paused else 412
+    if gate in BEFORE_TRAFFIC_GATES:
+        return 412 if verdict == pb.FAIL and forced else 200
+    if gate == "rollout":
+        return {pb.PASS: 200, pb.FAIL: 412}.get(verdict, 202)
+    if gate == "confirm-traffic-increase" and verdict != pb.FAIL and _canary_served_nothing(msg):
+        return 200
+    return {pb.PASS: 200, pb.FAIL: 412}.get(verdict, 425)
 
 
 def _guarded(handler: Handler) -> Handler:
@@ -96,50 +133,82 @@ def _guarded(handler: Handler) -> Handler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
-        except CanaryRequestError as exc:
+        except RequestError as exc:
             return _error(400, str(exc))
+        except CanaryNotFoundError as exc:
+            return _error(404, str(exc))
         except SloEngineError as exc:
             return _error(503, str(exc))
 
     return wrapped
 
 
-def add_routes(app: web.Application, core: CanaryCore, check_token: TokenCheck) -> None:
+def _metadata_token_check(
+    credentials: Credentials, check_token: TokenCheck, request: web.Request, metadata: Any
+) -> None:
+    """Flagger's way in: a header token (read or admin), else a read token in metadata."""
+    from sloengine.http.auth import bearer_token, refuse
+
+    if credentials.is_open(Scope.READ) or bearer_token(request) is not None:
+        check_token(request, Scope.READ)
+        return
+    token = metadata.get(METADATA_TOKEN_KEY) if isinstance(metadata, dict) else None
+    if not isinstance(token, str) or not token:
+        raise refuse(
+            Scope.READ, False, "; Flagger: put a read token in the webhook's metadata.token"
+        )
+    if not credentials.read_is_scoped:
+        raise refuse(
+            Scope.READ,
+            True,
+            "; metadata is visible in the Canary object, so it takes only a token of its own: "
+            "set engine.tokens.read",
+        )
+    if not credentials.accepts(Scope.READ, token, admin_ok=False):
+        raise refuse(Scope.READ, True, " (metadata.token takes the read token only)")
+
+
+def add_routes(
+    app: web.Application,
+    core: CanaryCore,
+    check_token: TokenCheck,
+    credentials: Credentials | None = None,
+) -> None:
     """Add the three side-door routes to the engine's aiohttp application."""
+    credentials = credentials if credentials is not None else Credentials()
 
     @_guarded
     async def verdict(request: web.Request) -> web.StreamResponse:
-        if core.config.verdict_requires_token:
-            check_token(request)
-        params: dict[str, Any] = dict(request.query)
-        if request.method == "POST" and request.can_read_body:
-            if request.content_type == "application/json":
-                params.update(await _json_object(request))
-            else:
-                params.update(await request.post())
+        if core.config.verdict_requires_token or credentials.read_is_scoped:
+            check_token(request, Scope.READ)
+        params = await request_params(request)
         msg = core.evaluate(_request_from(params), actor="http")
         return web.json_response(verdict_to_json(msg))
 
     @_guarded
     async def flagger(request: web.Request) -> web.StreamResponse:
-        check_token(request)
         gate = request.match_info["gate"]
         known = (*GO_GATES, ROLLBACK_GATE, *NOTIFY_GATES)
         if gate not in known:
             return _error(
                 404, f"gate: unknown Flagger webhook type {gate!r}; known: {', '.join(known)}"
             )
-        body = await _json_object(request)
-        metadata = body.get("metadata") or {}
-        if not isinstance(metadata, dict):
-            raise CanaryRequestError("metadata", "must be a map of strings")
-        name = str(body.get("name") or "")
+        try:
+            body = await _json_object(request)
+        except RequestError:
+            check_token(request, Scope.READ)  # an unauthenticated caller learns nothing more
+            raise
+        _metadata_token_check(credentials, check_token, request, body.get("metadata") or {})
+        metadata = inputs.optional_string_map(body.get("metadata"), "metadata")
+        # The token authenticated this call; it must not reach the audit log or a response.
+        metadata = {k: v for k, v in metadata.items() if k != METADATA_TOKEN_KEY}
+        name = inputs.text(body.get("name"), "name")
         details = {
             "gate": gate,
             "name": name,
-            "namespace": str(body.get("namespace") or ""),
-            "phase": str(body.get("phase") or ""),
-            "checksum": str(body.get("checksum") or ""),
+            "namespace": inputs.text(body.get("namespace"), "namespace"),
+            "phase": inputs.text(body.get("phase"), "phase"),
+            "checksum": inputs.text(body.get("checksum"), "checksum"),
         }
         if gate in NOTIFY_GATES:
             if core.audit is not None:
@@ -159,25 +228,22 @@ def add_routes(app: web.Application, core: CanaryCore, check_token: TokenCheck) 
             "long_window": metadata.get("long_window"),
         }
         msg = core.evaluate(_request_from(params), actor=f"flagger:{gate}")
-        body_out = {"gate": gate, **verdict_to_json(msg)}
-        if gate == ROLLBACK_GATE:
-            status = 200 if msg.verdict == pb.FAIL else 412
-        else:
-            status = {pb.PASS: 200, pb.FAIL: 412}.get(msg.verdict, 425)
+        paused = core.overrides.rollback_paused(msg.service) is not None
+        forced = core.overrides.forced(msg.service, msg.revision) is not None
+        status = gate_status(gate, msg, rollback_paused=paused, forced=forced)
+        body_out = {"gate": gate, "go": status <= 202, **verdict_to_json(msg)}
+        if gate == ROLLBACK_GATE and paused and msg.verdict == pb.FAIL:
+            body_out["reason"] = f"automatic rollback paused by an operator; {msg.reason}"
         return web.json_response(body_out, status=status)
 
     @_guarded
     async def alertmanager(request: web.Request) -> web.StreamResponse:
-        check_token(request)
+        check_token(request, Scope.ADMIN)
         body = await _json_object(request)
-        alerts = body.get("alerts")
-        if not isinstance(alerts, list):
-            raise CanaryRequestError("alerts", "must be a list (Alertmanager webhook payload v4)")
+        alerts = alertmanager_alerts(body)  # every field typed, or a 400 naming it
         triggered, resolved, ignored = [], [], 0
         for i, alert in enumerate(alerts):
-            if not isinstance(alert, dict) or not isinstance(alert.get("labels"), dict):
-                raise CanaryRequestError(f"alerts[{i}].labels", "must be a map of strings")
-            labels: dict[str, str] = {str(k): str(v) for k, v in alert["labels"].items()}
+            labels = alert.labels
             if labels.get(conventions.LABEL_ROLLBACK) != conventions.ROLLBACK_LABEL_VALUE:
                 ignored += 1
                 continue
@@ -185,11 +251,11 @@ def add_routes(app: web.Application, core: CanaryCore, check_token: TokenCheck) 
             service = labels.get(conventions.LABEL_SERVICE, "")
             info = {
                 "alertname": name,
-                "fingerprint": str(alert.get("fingerprint", "")),
-                "starts_at": str(alert.get("startsAt", "")),
+                "fingerprint": alert.fingerprint,
+                "starts_at": alert.starts_at,
                 "labels": labels,
             }
-            if alert.get("status") == "resolved":
+            if alert.status == "resolved":
                 resolved.append(name)
                 if core.audit is not None:
                     why = f"{name} resolved for {service or 'unknown service'}"
@@ -201,12 +267,25 @@ def add_routes(app: web.Application, core: CanaryCore, check_token: TokenCheck) 
                     core.audit.append("alertmanager", "alert_ignored", why, info)
                 ignored += 1
                 continue
-            annotations = alert.get("annotations") or {}
+            if (pause := core.overrides.rollback_paused(service)) is not None:
+                if core.audit is not None:
+                    why = f"{name} is firing but automatic rollback is paused: {pause.reason}"
+                    core.audit.append("alertmanager", "alert_ignored", why, info)
+                ignored += 1
+                continue
+            annotations = alert.annotations
             summary = annotations.get("summary") or annotations.get("description") or ""
             reason = f"alert {name} firing" + (f": {summary}" if summary else "")
-            core.start_rollback(
-                service, labels.get("revision", ""), reason, source="alertmanager", details=info
-            )
+            try:  # the revision reaches the hook's argv: never an option or odd characters
+                revision = validate_revision(
+                    labels.get(conventions.LABEL_REVISION, ""), f"alerts[{i}].labels.revision"
+                )
+            except CanaryRequestError as exc:
+                if core.audit is not None:
+                    core.audit.append("alertmanager", "alert_ignored", str(exc), info)
+                ignored += 1
+                continue
+            core.start_rollback(service, revision, reason, source="alertmanager", details=info)
             triggered.append({"service": service, "alertname": name})
         return web.json_response({"triggered": triggered, "resolved": resolved, "ignored": ignored})
 

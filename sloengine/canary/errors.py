@@ -1,18 +1,24 @@
 """Errors of the canary adapters: a bad verdict request names the field that is wrong.
 
 SloEngineError
- └── CanaryRequestError(ValueError)   -> INVALID_ARGUMENT (gRPC) / 400 (HTTP)
+ ├── RequestError(ValueError)
+ │    └── CanaryRequestError         -> INVALID_ARGUMENT (gRPC) / 400 (HTTP)
+ └── CanaryNotFoundError(LookupError) -> NOT_FOUND (gRPC) / 404 (HTTP)
 """
 
 from __future__ import annotations
 
-from sloengine.errors import SloEngineError
+from sloengine.errors import RequestError, SloEngineError
 
-__all__ = ["CanaryRequestError"]
+__all__ = ["CanaryNotFoundError", "CanaryRequestError"]
 
 
-class CanaryRequestError(SloEngineError, ValueError):
+class CanaryRequestError(RequestError):
     """A verdict request is invalid; `field` names the offending field."""
+
+
+class CanaryNotFoundError(SloEngineError, LookupError):
+    """The service or variant of a verdict request is unknown; `field` names which."""
 
     def __init__(self, field: str, reason: str) -> None:
         self.field = field

@@ -23,6 +23,8 @@ from sloengine.durations import parse_duration_seconds
 from sloengine.errors import SpecError, SpecErrors
 from sloengine.generate import (
     HEADER,
+    LABEL_SCHEMES,
+    LABELS_SLOENGINE,
     AlertmanagerOptions,
     CanaryGuardOptions,
     GenerateOptions,
@@ -50,10 +52,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--policy",
-        default=DEFAULT_POLICY,
+        default=None,
         metavar="NAME|FILE",
-        help=f"burn-rate policy for SLOs that name none: a built-in or catalog name, or a "
-        f"BurnRatePolicy/AlertWindows file (default {DEFAULT_POLICY})",
+        help="burn-rate policy for SLOs that name none: a built-in or catalog name, or a "
+        "BurnRatePolicy/AlertWindows file; its period must be theirs (default: the policy "
+        "matching each SLO's period, e.g. sre-workbook-28d for 28d)",
     )
     defaults = CanaryGuardOptions()
     parser.add_argument(
@@ -98,6 +101,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="bearer token file Alertmanager sends to the receiver (default %(default)s)",
     )
     parser.add_argument(
+        "--labels",
+        choices=LABEL_SCHEMES,
+        default=LABELS_SLOENGINE,
+        help="label scheme of the SLO rules: sloengine (slo_service, slo_name, slo_window), or "
+        "sloth, which adds Sloth's sloth_id/sloth_service/sloth_slo/sloth_window labels and "
+        "its slo:time_period:days record so Sloth's dashboards keep working (default %(default)s)",
+    )
+    parser.add_argument(
         "--period-interval",
         default=PERIOD_GROUP_INTERVAL,
         metavar="DURATION",
@@ -129,19 +140,19 @@ def _options(args: argparse.Namespace) -> GenerateOptions:
         except ValueError as exc:
             raise SpecError("", "options", f"--period-interval: {exc}") from None
     return GenerateOptions(
-        default_policy=args.policy,
+        default_policy=args.policy or DEFAULT_POLICY,
         canary=canary,
         alertmanager=alertmanager,
         period_interval=args.period_interval or None,
+        labels=args.labels,
     )
 
 
-def _policies(catalog: Catalog, policy_arg: str) -> tuple[dict[str, BurnRatePolicy], str]:
-    """All known policies, and the default's name (loading it when it is a file)."""
-    if Path(policy_arg).is_file():
-        policy = load_policy_file(policy_arg)
-        return catalog_policies(catalog, (policy,)), policy.name
-    return catalog_policies(catalog), policy_arg
+def _default_policy(policy_arg: str | None) -> str | BurnRatePolicy | None:
+    """`--policy`: None (choose by period), a policy name, or a policy file loaded."""
+    if policy_arg and Path(policy_arg).is_file():
+        return load_policy_file(policy_arg)
+    return policy_arg or None
 
 
 def _dashboard_renderer() -> DashboardRenderer | None:
@@ -199,10 +210,13 @@ def _is_ours(path: Path) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        catalog = load_catalog(args.paths)
+        default = _default_policy(args.policy)
+        catalog = load_catalog(args.paths, default_policy=default)
         options = _options(args)
-        policies, default_name = _policies(catalog, args.policy)
-        options = dataclasses.replace(options, default_policy=default_name)
+        if default is not None:
+            name = default.name if isinstance(default, BurnRatePolicy) else default
+            options = dataclasses.replace(options, default_policy=name)
+        policies = catalog_policies(catalog)
         alert_files = render_alert_files(catalog, options, policies)
         renderer = _dashboard_renderer()
         dashboards = _dashboards(renderer, catalog, policies, options) if renderer else None

@@ -45,12 +45,25 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-series", type=int, help="series limit (beyond: RESOURCE_EXHAUSTED)")
     p.add_argument("--max-message-bytes", type=int, help="largest accepted gRPC message")
     p.add_argument(
-        "--token-file", type=Path, help="bearer token required on gRPC and mutating HTTP calls"
+        "--token-file", type=Path, help="shared bearer token for every scope without its own file"
     )
+    for scope, what in (
+        ("ingest", "ingest calls (Push, OTLP, remote_write)"),
+        ("read", "reads: verdicts, SLO status, UI API, Flagger gates"),
+        ("admin", "rollbacks, overrides, the Alertmanager receiver"),
+    ):
+        p.add_argument(f"--{scope}-token-file", type=Path, help=f"bearer token for {what}")
     p.add_argument("--tls-cert", type=Path, help="PEM certificate chain (with --tls-key)")
     p.add_argument("--tls-key", type=Path, help="PEM private key (with --tls-cert)")
     p.add_argument(
         "--snapshot-interval", type=float, metavar="SECONDS", help="seconds between snapshots"
+    )
+    p.add_argument(
+        "--repair-wal",
+        action="store_true",
+        default=None,
+        help="start despite WAL damage: move the damaged bytes to DATA_DIR/quarantine/ and "
+        "report the records lost (without it the engine refuses to start on such damage)",
     )
     p.add_argument(
         "--grace", type=float, default=DEFAULT_GRACE_SECONDS, help="shutdown grace, seconds"
@@ -83,8 +96,12 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         max_series=args.max_series,
         max_message_bytes=args.max_message_bytes,
         token_file=args.token_file,
+        ingest_token_file=args.ingest_token_file,
+        read_token_file=args.read_token_file,
+        admin_token_file=args.admin_token_file,
         tls=TLSConfig(args.tls_cert, args.tls_key) if args.tls_cert else None,
         snapshot_interval_seconds=args.snapshot_interval,
+        repair_wal=getattr(args, "repair_wal", None),
     )
     if config.data_dir is None:
         raise SpecError("", "--data-dir", "required (or engine.data_dir in --config)")

@@ -1,50 +1,75 @@
-"""Bearer-token check on gRPC metadata, as a server interceptor.
+"""Scoped bearer-token check on gRPC metadata, as a server interceptor.
 
 Health and reflection stay open so that load balancers, Kubernetes probes and grpcurl's
-`list` work without the secret; every sloengine.v1 method needs `authorization: Bearer T`.
+`list` work without the secret. Every other method needs `authorization: Bearer T` with the
+token of its scope (sloengine.credentials): ingest for IngestService and OTLP export, read
+for SLOService and CanaryService, admin for anything else; a scope without a token is open.
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 
-__all__ = ["BearerTokenInterceptor"]
+from sloengine.credentials import Credentials, Scope
+
+__all__ = ["BearerTokenInterceptor", "method_scope"]
 
 _OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+_SCOPE_PREFIXES = (
+    ("/sloengine.v1.IngestService/", Scope.INGEST),
+    ("/opentelemetry.proto.collector.", Scope.INGEST),
+    ("/sloengine.v1.SLOService/", Scope.READ),
+    ("/sloengine.v1.CanaryService/", Scope.READ),
+)
 
 
-def _token_problem(metadata: Any, expected: bytes) -> str | None:
-    """None when the metadata carries the expected token, else the reason to refuse."""
+def method_scope(method: str) -> Scope | None:
+    """The scope a gRPC method needs; None for the open health and reflection services."""
+    if method.startswith(_OPEN_PREFIXES):
+        return None
+    for prefix, scope in _SCOPE_PREFIXES:
+        if method.startswith(prefix):
+            return scope
+    return Scope.ADMIN
+
+
+def _token_problem(metadata: Any, credentials: Credentials, scope: Scope) -> str | None:
+    """None when the metadata carries a token good for `scope`, else the reason to refuse."""
     values = [v for k, v in (metadata or ()) if k == "authorization"]
     if not values:
-        return "missing bearer token (metadata authorization: Bearer <token>)"
+        return (
+            f"missing bearer token for the {scope} scope (metadata authorization: Bearer <token>)"
+        )
     value = values[0]
     given = value.encode() if isinstance(value, str) else bytes(value)
     scheme, _, token = given.partition(b" ")
-    if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), expected):
-        return "invalid bearer token"
+    if scheme.lower() != b"bearer" or not credentials.accepts(scope, token.strip()):
+        return f"invalid bearer token for the {scope} scope"
     return None
 
 
 class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
-    """Refuse calls without the configured bearer token with UNAUTHENTICATED."""
+    """Refuse calls without a token of the method's scope with UNAUTHENTICATED."""
 
-    def __init__(self, token: str) -> None:
-        self._expected = token.encode()
+    def __init__(self, credentials: Credentials | str) -> None:
+        if isinstance(credentials, str):  # one token for every scope
+            token = credentials.encode()
+            credentials = Credentials(ingest=token, read=token, admin=token)
+        self._credentials = credentials
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        method = handler_call_details.method or ""
-        if method.startswith(_OPEN_PREFIXES):
+        scope = method_scope(handler_call_details.method or "")
+        if scope is None or self._credentials.is_open(scope):
             return await continuation(handler_call_details)
-        problem = _token_problem(handler_call_details.invocation_metadata, self._expected)
+        metadata = handler_call_details.invocation_metadata
+        problem = _token_problem(metadata, self._credentials, scope)
         handler = await continuation(handler_call_details)
         if problem is None or handler is None:
             return handler

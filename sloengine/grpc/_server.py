@@ -10,8 +10,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from sloengine import conventions
+from sloengine.credentials import Scope
 from sloengine.errors import SpecError
 from sloengine.grpc._auth import BearerTokenInterceptor
+from sloengine.grpc._edge import RequestErrorInterceptor
 from sloengine.grpc._ingest import IngestServicer, ingest_handler
 from sloengine.grpc._slo import SLOServicer
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
@@ -63,8 +65,11 @@ def create_grpc_server(
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ]
-    token = state.http_token
-    interceptors = [BearerTokenInterceptor(token)] if token else []
+    credentials = state.credentials
+    guarded = any(not credentials.is_open(scope) for scope in Scope)
+    interceptors: list[grpc.aio.ServerInterceptor] = [RequestErrorInterceptor()]
+    if guarded:
+        interceptors.insert(0, BearerTokenInterceptor(credentials))
     server = grpc.aio.server(options=options, interceptors=interceptors)
     server.add_generic_rpc_handlers((ingest_handler(IngestServicer(state)),))
     pb_grpc.add_SLOServiceServicer_to_server(SLOServicer(state), server)

@@ -1,33 +1,49 @@
-"""Bearer-token check for the engine's mutating HTTP endpoints."""
+"""Scoped bearer-token checks for the engine's HTTP endpoints (see sloengine.credentials)."""
 
 from __future__ import annotations
 
-import hmac
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from sloengine.credentials import Scope, credentials_of
+
 if TYPE_CHECKING:
     from sloengine.app import EngineState
 
-__all__ = ["require_token"]
+__all__ = ["Scope", "bearer_token", "refuse", "require_token"]
 
 
-def require_token(state: EngineState, request: web.Request) -> None:
-    """Raise 401 without a bearer token, 403 with a wrong one; return when it matches.
-
-    An engine started without a token (no --token-file) accepts every request, like the
-    gRPC side. Use at the top of a handler: `require_token(state, request)`.
-    """
-    expected = state.http_token
-    if expected is None:
-        return
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an `Authorization: Bearer T` header, or None without one."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise web.HTTPUnauthorized(
-            text="missing bearer token (Authorization: Bearer <token>)\n",
-            headers={"WWW-Authenticate": 'Bearer realm="sloengine"'},
+        return None
+    return token.strip()
+
+
+def refuse(scope: Scope, given: bool, hint: str = "") -> web.HTTPException:
+    """401 (no token) or 403 (wrong token) naming the scope, never the token."""
+    if not given:
+        return web.HTTPUnauthorized(
+            text=f"missing bearer token for the {scope} scope (Authorization: Bearer <token>)"
+            f"{hint}\n",
+            headers={"WWW-Authenticate": f'Bearer realm="sloengine", scope="{scope}"'},
         )
-    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        raise web.HTTPForbidden(text="invalid bearer token\n")
+    return web.HTTPForbidden(text=f"invalid bearer token for the {scope} scope{hint}\n")
+
+
+def require_token(state: EngineState, request: web.Request, scope: Scope = Scope.ADMIN) -> None:
+    """Raise 401 without a bearer token, 403 with a wrong one; return when it fits `scope`.
+
+    A scope with no configured token accepts every request, like the gRPC side; the admin
+    token fits every scope. Use at the top of a handler: `require_token(state, request)`
+    for mutations (admin), `require_token(state, request, Scope.READ)` for reads.
+    """
+    credentials = credentials_of(state)
+    if credentials.is_open(scope):
+        return
+    token = bearer_token(request)
+    if token is None or not credentials.accepts(scope, token):
+        raise refuse(scope, token is not None)

@@ -21,7 +21,7 @@ from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
 
-from sloengine.http.auth import require_token
+from sloengine.http.auth import Scope, require_token
 from sloengine.pipelines._receiver import REJECTED_OUTCOMES, PayloadError, PipelineReceiver
 from sloengine.pipelines._remote_write import V1_MESSAGE, V2_MESSAGE
 
@@ -77,7 +77,7 @@ def _text(status: int, text: str) -> web.Response:
 async def _remote_write(
     state: EngineState, receiver: PipelineReceiver, request: web.Request
 ) -> web.Response:
-    require_token(state, request)
+    require_token(state, request, Scope.INGEST)  # remote_write is an ingest call
     if not state.ready:
         return _text(503, "not ready")
     media, params = _media(request.headers.get("Content-Type", "application/x-protobuf"))

@@ -22,7 +22,7 @@ from tests.support.prometheus import promtool
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"
 SPECS = HERE / "specs"
-CORPUS = HERE.parents[1].parent / "shared" / "corpus"
+CORPUS = Path(os.environ.get("SLOENGINE_CORPUS", HERE.parents[1].parent / "shared" / "corpus"))
 SLOTH_EXAMPLES = CORPUS / "sloth" / "examples"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
@@ -30,10 +30,15 @@ CASES: dict[str, tuple[list[Path], GenerateOptions]] = {
     "native-and-openslo": ([SPECS], GenerateOptions()),
     "sloth-getting-started": ([SLOTH_EXAMPLES / "getting-started.yml"], GenerateOptions()),
     "sloth-raw-home-wifi": ([SLOTH_EXAMPLES / "raw-home-wifi.yml"], GenerateOptions()),
+    "sloth-labels": (
+        [SLOTH_EXAMPLES / "getting-started.yml"],
+        GenerateOptions(labels="sloth", canary=None),
+    ),
     "custom-options": (
         [SPECS / "native.yaml"],
         GenerateOptions(
-            default_policy="sre-workbook-7d",
+            # The default policy is applied by the loader; GenerateOptions only names it.
+            default_policy="fast-slow",
             canary=CanaryGuardOptions(
                 max_error_ratio=0.05, max_p95_seconds=2.5, short_window="2m", long_window="30m"
             ),
@@ -50,7 +55,8 @@ def _render(case: str) -> dict[str, str]:
     paths, options = CASES[case]
     if not all(p.exists() for p in paths):
         pytest.skip(f"corpus not available at {CORPUS}")
-    return render_alert_files(load_catalog(paths), options)
+    default = options.default_policy if case == "custom-options" else None
+    return render_alert_files(load_catalog(paths, default_policy=default), options)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
