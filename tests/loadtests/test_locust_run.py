@@ -2,7 +2,7 @@
 
 Topologies: a local runner, `--processes 2` (a master and two forked workers), and one
 master plus two worker processes on loopback. Each run lasts ~14 s; all of them run at the
-same time (module fixture), so the file takes about 25 s of wall time. Only the master may
+same time (module fixture), so the file takes about 40 s of wall time. Only the master may
 judge: the verdict names the breached endpoint and the exit code is non-zero in every
 topology; the same runs against a healthy service all pass.
 """
