@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from sloengine import burn
 from sloengine.durations import format_duration
-from sloengine.model import SLO, RawSLI
+from sloengine.model import SLO
 from sloengine.sli_promql import format_number
 
 __all__ = [
@@ -66,10 +66,6 @@ def timeslice_refusal(slo: SLO, window_seconds: tuple[float, ...]) -> str | None
     s = slo.timeslice_window_seconds
     if s is None:
         return "Timeslices budgeting needs a timeSliceWindow"
-    if isinstance(slo.sli, RawSLI):
-        return (
-            f"{slo.budgeting_method} needs an SLI of events (good/bad and total), not a raw ratio"
-        )
     if s % _STORE_RESOLUTION_SECONDS:
         return f"timeSliceWindow {format_duration(s)} must be a whole number of 10s"
     needed = sorted({300.0, *window_seconds, float(slo.period_seconds)})
