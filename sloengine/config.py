@@ -68,6 +68,8 @@ class EngineConfig:
     read_token_file: Path | None = None
     admin_token_file: Path | None = None
     snapshot_interval_seconds: float = 300.0
+    # Start despite WAL damage before the torn tail, quarantining it (CLI only: a one-off).
+    repair_wal: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
     path: Path | None = None  # the config file, so other sections' errors can name it
 

@@ -35,6 +35,9 @@ async def _readyz(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     if not state.ready:
         return web.Response(status=503, text="not ready\n")
+    failure = state.durable.failure if state.durable is not None else None
+    if failure is not None:  # every push would fail: say so, and why
+        return web.Response(status=503, text=f"not ready: store: {failure}\n")
     return web.Response(text="ready\n")
 
 

@@ -130,6 +130,7 @@ class SeriesStore:
         # with one identity check. Ids never change once assigned, so entries stay valid.
         self._resolved: dict[int, tuple[Sequence[SeriesLabels], _I64]] = {}
         self.version = 0  # bumped by every apply: a cheap cache key for readers (UI)
+        self.broken = False  # an apply failed half-way: rebuild the store from its source
 
     # --- introspection -----------------------------------------------------------------------
     @property
@@ -223,12 +224,39 @@ class SeriesStore:
             self._has_latency[newly] = True
             self._without_latency -= int(newly.size)
         oldest = int(b0.min())
+        # Everything that can fail (an id out of range, a view index) is computed before the
+        # first write, so a failed apply leaves the rings and views as they were.
+        if int(key[-1] >> 32) >= self._n or int(key[0]) < 0:
+            raise ValueError(f"series id out of range (have {self._n} series)")
+        view_rows = self._view_rows(key, vals) if self._views else None
+        self.broken = True  # until the writes below complete: memory may hold part of them
         self._advance(int(b0.max()))
         self._add(self._data, key, vals, oldest)
-        if self._views:
-            self._add_views(key, vals, oldest)
+        if view_rows is not None:
+            self._add(self._view_data, *view_rows, oldest)
+        self.broken = False
         self.version += 1
         return n
+
+    def forget_series_from(self, first: int) -> None:
+        """Drop the series with ids >= `first` (created by a batch whose apply failed).
+
+        They must not have received samples yet. Why: the WAL never recorded their
+        creation, and replay assigns ids in logged creation order, so keeping them would
+        shift every later series' id between memory and the WAL.
+        """
+        for sid in range(self._n - 1, first - 1, -1):
+            labels = self._labels.pop()
+            del self._ids[labels]
+            for pair in labels:
+                self._index[pair].pop()  # ids are appended in creation order
+            for view in self._series_views.pop():
+                self._view_series[view] -= 1
+            for arr in self._data:
+                arr[:, sid] = 0.0
+        self._n = min(self._n, first)
+        self._resolved.clear()
+        self._csr = None
 
     def _grow(self, needed: int) -> None:
         cap = self._data[0].shape[1]
@@ -255,12 +283,14 @@ class SeriesStore:
         self._series_views.append([])
         for pair in labels:
             self._index[pair].append(sid)
+        # The membership index has one row per series: a new series invalidates it even
+        # when no view selects it (a stale index was indexed out of bounds by its samples).
+        self._csr = None
         as_dict = dict(labels)
         for selector, view in self._views.items():
             if all(as_dict.get(k, "") == v for k, v in selector):
                 self._series_views[sid].append(view)
                 self._view_series[view] += 1
-                self._csr = None
         return sid
 
     def _advance(self, newest_b0: int) -> None:
@@ -318,20 +348,20 @@ class SeriesStore:
             self._csr = (counts, starts, flat)
         return self._csr
 
-    def _add_views(self, key: _I64, vals: _F64, oldest_b0: int) -> None:
+    def _view_rows(self, key: _I64, vals: _F64) -> tuple[_I64, _F64] | None:
+        """Rows keyed `view << 32 | base bucket` to add to the views (None: no view matches)."""
         counts, starts, flat = self._membership()
         owner = key >> 32
         per_row = counts[owner]
         total = int(per_row.sum())
         if total == 0:
-            return
+            return None
         rep = np.repeat(np.arange(owner.size), per_row)
         offset = np.arange(total) - np.repeat(np.cumsum(per_row) - per_row, per_row)
         views = flat[starts[owner][rep] + offset]
         vkey = (views << 32) | (key[rep] & _MASK)
         order = np.argsort(vkey, kind="stable")
-        vkey, vvals = _segment_sum(vkey[order], vals[rep][order])
-        self._add(self._view_data, vkey, vvals, oldest_b0)
+        return _segment_sum(vkey[order], vals[rep][order])
 
     def _members(self, selector: Selector) -> _I64:
         present = [pair for pair in selector if pair[1]]
@@ -377,6 +407,11 @@ class SeriesStore:
         return view
 
     # --- reads ---------------------------------------------------------------------------------
+    def has_series(self, selector: Mapping[str, str] | Selector) -> bool:
+        """Whether any series matches `selector`; builds no view (a cheap, side-effect free
+        existence check, e.g. for an unknown service in a verdict request)."""
+        return bool(self._members(normalise_selector(selector)).size)
+
     def window_sum(
         self, selector: Mapping[str, str] | Selector, window_seconds: float, at_unix_s: float
     ) -> WindowSum:
@@ -452,7 +487,10 @@ class SeriesStore:
             "store_meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8).copy()
         }
         for k, arr in enumerate(self._data):
-            out[f"level{k}"] = np.ascontiguousarray(arr[:, : self._n])
+            # Always a copy: when every allocated column is used, `arr[:, :n]` is the whole
+            # array and ascontiguousarray would return it as is, so a snapshot written in a
+            # thread would pick up batches applied after its cut (counted twice on replay).
+            out[f"level{k}"] = arr[:, : self._n].copy()
         return out
 
     @classmethod
