@@ -134,19 +134,19 @@ def build_verdict(
 
 def _steps(book: IntervalBook, started_at_epoch: float) -> list[StepSummary]:
     phases: dict[str, dict[str, IntervalStats]] = {}
-    spans: dict[str, tuple[int, int]] = {}
+    spans: dict[str, tuple[float, float]] = {}
     for totals in book.phase_totals():
         phases.setdefault(totals.phase, {})[totals.variant] = totals.stats
-        lo, hi = spans.get(totals.phase, (totals.first_index, totals.last_index))
-        spans[totals.phase] = (min(lo, totals.first_index), max(hi, totals.last_index))
+        lo, hi = spans.get(totals.phase, (totals.first_at, totals.last_at))
+        spans[totals.phase] = (min(lo, totals.first_at), max(hi, totals.last_at))
     out = []
     for phase in sorted(phases, key=lambda p: spans[p][0]):
         lo, hi = spans[phase]
         out.append(
             StepSummary(
                 phase=phase or "canary",
-                first_offset_seconds=max(0.0, book.start_of(lo) - started_at_epoch),
-                last_offset_seconds=book.start_of(hi) + book.interval_seconds - started_at_epoch,
+                first_offset_seconds=max(0.0, lo - started_at_epoch),
+                last_offset_seconds=max(0.0, hi - started_at_epoch),
                 baseline=phases[phase].get(BASELINE, IntervalStats()),
                 canary=phases[phase].get(CANARY, IntervalStats()),
             )
