@@ -237,13 +237,14 @@ class EngineApp:
 
         canary = _plugin(CANARY_PLUGIN) if CANARY_PLUGIN in self.plugins else None
         extra = (conventions.GRPC_CANARY_SERVICE,) if canary is not None else ()
+        from sloengine import pipelines
+
+        extra = (*extra, pipelines.OTLP_METRICS_SERVICE)
         self.grpc, self.grpc_port = create_grpc_server(
             state, self.config.grpc_listen, extra_service_names=extra
         )
         self.http_app = create_http_app(state)
-        from sloengine import pipelines
-
-        self.pipelines = await pipelines.start(state, self.http_app)
+        self.pipelines = await pipelines.start(state, self.http_app, self.grpc.server)
         if canary is not None:
             canary.register(state, self.grpc.server, self.http_app)
         if UI_PLUGIN in self.plugins and (ui := _plugin(UI_PLUGIN)) is not None:

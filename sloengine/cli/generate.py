@@ -23,6 +23,8 @@ from sloengine.durations import parse_duration_seconds
 from sloengine.errors import SpecError, SpecErrors
 from sloengine.generate import (
     HEADER,
+    LABEL_SCHEMES,
+    LABELS_SLOENGINE,
     AlertmanagerOptions,
     CanaryGuardOptions,
     GenerateOptions,
@@ -99,6 +101,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="bearer token file Alertmanager sends to the receiver (default %(default)s)",
     )
     parser.add_argument(
+        "--labels",
+        choices=LABEL_SCHEMES,
+        default=LABELS_SLOENGINE,
+        help="label scheme of the SLO rules: sloengine (slo_service, slo_name, slo_window), or "
+        "sloth, which adds Sloth's sloth_id/sloth_service/sloth_slo/sloth_window labels and "
+        "its slo:time_period:days record so Sloth's dashboards keep working (default %(default)s)",
+    )
+    parser.add_argument(
         "--period-interval",
         default=PERIOD_GROUP_INTERVAL,
         metavar="DURATION",
@@ -134,6 +144,7 @@ def _options(args: argparse.Namespace) -> GenerateOptions:
         canary=canary,
         alertmanager=alertmanager,
         period_interval=args.period_interval or None,
+        labels=args.labels,
     )
 
 

@@ -20,12 +20,16 @@ from sloengine.generate.alertmanager import AlertmanagerOptions, alertmanager_co
 from sloengine.generate.canary import CanaryGuardOptions, canary_rule_group
 from sloengine.generate.rules import PERIOD_GROUP_INTERVAL, RuleGroup, slo_rule_groups
 from sloengine.generate.serialize import HEADER, dump_yaml, rule_groups_yaml
+from sloengine.generate.sloth_labels import with_sloth_labels
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
 from sloengine.policy import DEFAULT_POLICY, builtin_policy, builtin_policy_names
 
 __all__ = [
     "ALERTMANAGER_FILE",
     "HEADER",
+    "LABELS_SLOENGINE",
+    "LABELS_SLOTH",
+    "LABEL_SCHEMES",
     "AlertmanagerOptions",
     "CanaryGuardOptions",
     "GenerateOptions",
@@ -36,6 +40,9 @@ __all__ = [
 ]
 
 ALERTMANAGER_FILE = "alertmanager.yml"
+LABELS_SLOENGINE = "sloengine"
+LABELS_SLOTH = "sloth"
+LABEL_SCHEMES = (LABELS_SLOENGINE, LABELS_SLOTH)
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -48,6 +55,8 @@ class GenerateOptions:
     alertmanager: AlertmanagerOptions = field(default_factory=AlertmanagerOptions)
     # Evaluation interval of each SLO's period group (None: Prometheus' global interval).
     period_interval: str | None = PERIOD_GROUP_INTERVAL
+    # "sloth": the rules also carry Sloth's labels and records (generate/sloth_labels.py).
+    labels: str = LABELS_SLOENGINE
 
 
 def rules_filename(service: str) -> str:
@@ -97,9 +106,10 @@ def render_alert_files(
         except SpecError as exc:
             errors.append(exc)
             continue
-        groups.setdefault(slo.service, []).extend(
-            slo_rule_groups(slo, policy, options.period_interval)
-        )
+        slo_groups: tuple[RuleGroup, ...] = slo_rule_groups(slo, policy, options.period_interval)
+        if options.labels == LABELS_SLOTH:
+            slo_groups = with_sloth_labels(slo, slo_groups)
+        groups.setdefault(slo.service, []).extend(slo_groups)
         sources.setdefault(slo.service, set()).add(slo.source.file)
     if errors:
         raise SpecErrors(errors)
