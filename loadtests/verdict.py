@@ -57,6 +57,7 @@ class StepSummary:
 class RunVerdict:
     settings: Settings
     started_at_epoch: float
+    judged_at_epoch: float
     judgements: tuple[EndpointJudgement, ...]
     series: dict[str, list[IntervalPoint]]
     steps: tuple[StepSummary, ...]
@@ -124,6 +125,7 @@ def build_verdict(
     return RunVerdict(
         settings=settings,
         started_at_epoch=started_at_epoch,
+        judged_at_epoch=now_epoch,
         judgements=tuple(judgements),
         series=series,
         steps=tuple(_steps(book, started_at_epoch)) if settings.profile != "steady" else (),

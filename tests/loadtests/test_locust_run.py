@@ -1,8 +1,8 @@
 """The real locust, in every topology, against a demo service with a fault on ONE endpoint.
 
 Topologies: a local runner, `--processes 2` (a master and two forked workers), and one
-master plus two worker processes on loopback. Each run lasts ~14 s; all of them run at the
-same time (module fixture), so the file takes about 40 s of wall time. Only the master may
+master plus two worker processes on loopback. Each run lasts 16 s; they run side by side in
+two waves (module fixture), so the file takes about 50 s of wall time. Only the master may
 judge: the verdict names the breached endpoint and the exit code is non-zero in every
 topology; the same runs against a healthy service all pass.
 """
@@ -93,7 +93,6 @@ class Run:
     name: str
     returncode: int
     out: str
-    seconds: float
     json_path: Path
     html_path: Path | None
     worker_outputs: tuple[str, ...] = ()
@@ -135,7 +134,7 @@ class Scenario:
     """One locust run (with its workers, if any), started now and collected later."""
 
     def __init__(self, name: str, host: str, tmp: Path, topology: str, *extra: str) -> None:
-        self.name, self.tmp, self.t0 = name, tmp, time.monotonic()
+        self.name, self.tmp = name, tmp
         self.html = tmp / f"{name}.html" if topology == "local" else None
         html_args = ["--html", str(self.html)] if self.html else []
         self.workers: list[subprocess.Popen[str]] = []
@@ -186,14 +185,12 @@ class Scenario:
 
     def collect(self) -> Run:
         out, _ = self.master.communicate(timeout=90)
-        seconds = time.monotonic() - self.t0
         worker_outs = tuple(w.communicate(timeout=30)[0] for w in self.workers)
         (self.tmp / f"{self.name}.log").write_text(out)  # kept for a failing test's reader
         return Run(
             self.name,
             self.master.returncode,
             out,
-            seconds,
             self.tmp / f"{self.name}.json",
             self.html,
             worker_outs,
@@ -264,7 +261,7 @@ class WebUiScenario:
         self.thread.join(90)
         out, _ = self.proc.communicate(timeout=30)
         (self.tmp / "webui.log").write_text(out)
-        return Run("webui", self.proc.returncode, out, 0.0, self.tmp / "none.json", None)
+        return Run("webui", self.proc.returncode, out, self.tmp / "none.json", None)
 
 
 @pytest.fixture(scope="module")
@@ -299,16 +296,19 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
         faulty = stack.enter_context(demo_service(faulty_docs=True))
         healthy = stack.enter_context(demo_service(faulty_docs=False))
         canary = stack.enter_context(demo_service(faulty_docs=False, on_request=rollback_hook))
-        scenarios: dict[str, Scenario] = {}
-        for topology in TOPOLOGIES:
-            scenarios[f"{topology}-fault"] = Scenario(f"{topology}-fault", faulty, tmp, topology)
-            scenarios[f"{topology}-healthy"] = Scenario(
-                f"{topology}-healthy", healthy, tmp, topology
-            )
-        scenarios["abort"] = Scenario(
+        # Two waves of ~9 processes each: all at once, a busy 2-core machine starves the
+        # workers' heartbeats and locust drops them (which the verdict rightly fails).
+        collected: dict[str, Run] = {}
+        wave = {f"{t}-fault": Scenario(f"{t}-fault", faulty, tmp, t) for t in TOPOLOGIES}
+        wave["abort"] = Scenario(
             "abort", faulty, tmp, "local", "--loadtest-thresholds", abort_thresholds, "-t", "60s"
         )
-        scenarios["rollout"] = Scenario(
+        webui = WebUiScenario(faulty, tmp)
+        collected.update({name: s.collect() for name, s in wave.items()})
+        collected["webui"] = webui.collect()
+        WEB_UI_SEEN.update(webui.seen)
+        wave = {f"{t}-healthy": Scenario(f"{t}-healthy", healthy, tmp, t) for t in TOPOLOGIES}
+        wave["rollout"] = Scenario(
             "rollout",
             healthy,
             tmp,
@@ -318,10 +318,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
             "--loadtest-canary-host",
             canary,
         )
-        webui = WebUiScenario(faulty, tmp)
-        collected = {name: s.collect() for name, s in scenarios.items()}
-        collected["webui"] = webui.collect()
-        WEB_UI_SEEN.update(webui.seen)
+        collected.update({name: s.collect() for name, s in wave.items()})
     yield collected
 
 
@@ -379,9 +376,9 @@ def test_the_html_report_carries_the_thresholds_section(runs: dict[str, Run]) ->
 def test_abort_on_fail_ends_the_run_early(runs: dict[str, Run]) -> None:
     run = runs["abort"]
     assert run.returncode == 1, run.out
-    assert run.seconds < 40, f"-t 60s should have been cut short, took {run.seconds:.0f}s"
     assert f"abortOnFail: {FAULTY} rate<0.05 failed" in run.out
     summary = run.summary
+    assert summary["duration_seconds"] < 30, "-t 60s should have been cut short"
     assert summary["aborted"].startswith(f"{FAULTY} rate<0.05")
     assert summary["breached_endpoints"] == [FAULTY]
 
