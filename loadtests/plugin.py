@@ -231,8 +231,13 @@ def _print_progress(verdict: RunVerdict, elapsed: float, workers: int) -> None:
 
 @events.quitting.add_listener
 def _on_quitting(environment: Environment, **_: Any) -> None:
-    if isinstance(environment.runner, WorkerRunner):
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
         return  # workers never judge alone
+    if isinstance(runner, MasterRunner) and runner.state in (STATE_RUNNING, STATE_SPAWNING):
+        # Stopped by a signal rather than -t: quit the workers first, which makes each send
+        # its last report (locust waits 0.5 s for them), so the verdict sees every request.
+        runner.quit()
     verdict = current_verdict(environment, final=True)
     STATE.last_verdict = verdict
     for line in verdict.lines():
