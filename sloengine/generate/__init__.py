@@ -18,6 +18,7 @@ from pathlib import PurePath
 from sloengine.errors import SpecError, SpecErrors
 from sloengine.generate.alertmanager import AlertmanagerOptions, alertmanager_config
 from sloengine.generate.canary import CanaryGuardOptions, canary_rule_group
+from sloengine.generate.links import AlertLinks
 from sloengine.generate.rules import PERIOD_GROUP_INTERVAL, RuleGroup, slo_rule_groups
 from sloengine.generate.serialize import HEADER, dump_yaml, rule_groups_yaml
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
@@ -26,6 +27,7 @@ from sloengine.policy import DEFAULT_POLICY, builtin_policy, builtin_policy_name
 __all__ = [
     "ALERTMANAGER_FILE",
     "HEADER",
+    "AlertLinks",
     "AlertmanagerOptions",
     "CanaryGuardOptions",
     "GenerateOptions",
@@ -48,6 +50,8 @@ class GenerateOptions:
     alertmanager: AlertmanagerOptions = field(default_factory=AlertmanagerOptions)
     # Evaluation interval of each SLO's period group (None: Prometheus' global interval).
     period_interval: str | None = PERIOD_GROUP_INTERVAL
+    # Runbook and dashboard links in every alert's annotations.
+    links: AlertLinks = field(default_factory=AlertLinks)
 
 
 def rules_filename(service: str) -> str:
@@ -98,7 +102,7 @@ def render_alert_files(
             errors.append(exc)
             continue
         groups.setdefault(slo.service, []).extend(
-            slo_rule_groups(slo, policy, options.period_interval)
+            slo_rule_groups(slo, policy, options.period_interval, options.links)
         )
         sources.setdefault(slo.service, set()).add(slo.source.file)
     if errors:
@@ -107,7 +111,7 @@ def render_alert_files(
         # Guards need our RED metrics (and their variant label): services with native SLIs.
         native = {slo.service for slo in catalog.slos if isinstance(slo.sli, NativeSLI)}
         for service in sorted(native):
-            groups[service].append(canary_rule_group(service, options.canary))
+            groups[service].append(canary_rule_group(service, options.canary, options.links))
     files = {
         rules_filename(service): rule_groups_yaml(
             service_groups, source=", ".join(sorted(_display(f) for f in sources[service]))
