@@ -31,7 +31,7 @@ from sloengine.credentials import Credentials
 from sloengine.errors import SloEngineError, SpecError, UnknownSLOError
 from sloengine.http import EngineMetrics, create_http_app
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
-from sloengine.policy import builtin_policy, builtin_policy_names
+from sloengine.policy import DEFAULT_POLICY, builtin_policy, builtin_policy_names
 
 if TYPE_CHECKING:
     from sloengine.evaluate import SLOStatusResult
@@ -102,7 +102,7 @@ class EngineState:
 
     def policy_for(self, slo: SLO) -> BurnRatePolicy:
         """The SLO's own policy if it names one, else the engine's default policy."""
-        name = slo.policy or self.config.policy
+        name = slo.policy or self.config.policy or DEFAULT_POLICY
         try:
             return self.policies[name]
         except KeyError:
@@ -134,13 +134,14 @@ class EngineState:
         return await self.puller.evaluate(slo, policy, at)
 
 
-def load_specs(paths: tuple[Path, ...]) -> Catalog:
-    """The catalog from spec files; empty when there are none."""
+def load_specs(paths: tuple[Path, ...], default_policy: str | None = None) -> Catalog:
+    """The catalog from spec files; empty when there are none. `default_policy`: for SLOs
+    naming none (None: the policy matching each SLO's period)."""
     if not paths:
         return Catalog(slos=())
     from sloengine.specs import load_catalog
 
-    return load_catalog(list(paths))
+    return load_catalog(list(paths), default_policy=default_policy)
 
 
 def build_state(
@@ -151,10 +152,10 @@ def build_state(
     catalog: Catalog | None = None,
 ) -> EngineState:
     """Load specs, policies and the token; validate every SLO's policy. No I/O beyond files."""
-    catalog = load_specs(config.specs) if catalog is None else catalog
+    catalog = load_specs(config.specs, config.policy) if catalog is None else catalog
     policies = {name: builtin_policy(name) for name in builtin_policy_names()}
     policies.update({p.name: p for p in catalog.policies})
-    if config.policy not in policies:
+    if config.policy is not None and config.policy not in policies:
         raise SpecError(
             "", "policy", f"unknown policy {config.policy!r}; known: {', '.join(sorted(policies))}"
         )
@@ -197,6 +198,7 @@ class EngineApp:
         self.http_app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self._snapshotter: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self.pipelines: PipelineReceiver | None = None  # remote_write / OTLP receivers
         self._stopped = False
         self.grpc_port = 0
@@ -216,11 +218,17 @@ class EngineApp:
             self.config.data_dir,
             max_series=self.config.max_series,
             fsync_observer=state.metrics.wal_fsync_latency.observe,
+            repair=self.config.repair_wal,
         )
         started = time.perf_counter()
         # On the loop's thread (the WAL writer belongs to this loop); nothing else runs yet.
         report = durable.open()
         log.info("store recovered in %.2fs: %s", time.perf_counter() - started, report)
+        if report.truncated is not None:
+            state.metrics.wal_truncations.inc()
+        if report.repaired is not None:
+            state.metrics.wal_repairs.inc()
+            state.metrics.wal_repair_lost_records.inc(report.lost_records)
         state.durable = durable
         state.max_sample_age_seconds = min(
             state.longest_window_seconds(), durable.store.retention_seconds
@@ -255,6 +263,7 @@ class EngineApp:
         await self.grpc.start((*ENGINE_SERVICES, *extra))
         if self.config.snapshot_interval_seconds > 0:
             self._snapshotter = asyncio.create_task(self._snapshot_loop())
+        self._watchdog = asyncio.create_task(self._store_watchdog())
         state.ready = True
         state.metrics.ready.set(1)
 
@@ -266,10 +275,11 @@ class EngineApp:
         state = self.state
         state.ready = False
         state.metrics.ready.set(0)
-        if self._snapshotter is not None:
-            self._snapshotter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._snapshotter
+        for task in (self._snapshotter, self._watchdog):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.grpc is not None:
             await self.grpc.stop(grace_s)
         if self._runner is not None:
@@ -282,15 +292,32 @@ class EngineApp:
             durable, state.durable = state.durable, None
             await durable.aclose(snapshot=True)
 
+    async def _store_watchdog(self, interval_s: float = 1.0) -> None:
+        """While the store is failed (disk full...), rebuild it from disk once space is free.
+
+        Readiness reports the failure meanwhile; nothing is acknowledged until recovered.
+        """
+        metrics = self.state.metrics
+        while True:
+            await asyncio.sleep(interval_s)
+            durable = self.state.durable
+            if durable is None:
+                continue
+            failed = durable.failure is not None
+            metrics.store_failed.set(1 if failed else 0)
+            if failed and await durable.recover():
+                metrics.store_recoveries.inc()
+                metrics.store_failed.set(0)
+
     async def _snapshot_loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.snapshot_interval_seconds)
             durable = self.state.durable
-            if durable is not None:
+            if durable is not None and durable.failure is None:
                 try:
                     await durable.snapshot_async()  # the file is written off the event loop
-                except OSError:
-                    log.exception("snapshot failed; the WAL still holds every batch")
+                except OSError as exc:
+                    log.error("snapshot failed; the WAL still holds every batch: %s", exc)
 
 
 def _plugin(module: str) -> Any:

@@ -5,7 +5,7 @@
       http_listen: 127.0.0.1:8080
       data_dir: /var/lib/sloengine
       specs: [examples/slos]
-      policy: sre-workbook-30d          # default burn-rate policy
+      policy: sre-workbook-30d          # default burn-rate policy (default: by SLO period)
       prometheus_url: http://127.0.0.1:9090
       max_series: 100000
       max_message_bytes: 4194304
@@ -31,7 +31,6 @@ import yaml
 from sloengine.credentials import Credentials, Scope, load_token
 from sloengine.durations import parse_duration_seconds
 from sloengine.errors import SpecError
-from sloengine.policy import DEFAULT_POLICY
 
 __all__ = ["EngineConfig", "TLSConfig", "load_config", "parse_listen"]
 
@@ -57,7 +56,7 @@ class EngineConfig:
     http_listen: str = DEFAULT_HTTP_LISTEN
     data_dir: Path | None = None
     specs: tuple[Path, ...] = ()
-    policy: str = DEFAULT_POLICY
+    policy: str | None = None  # default burn-rate policy; None: the one matching each period
     prometheus_url: str | None = None
     max_series: int = DEFAULT_MAX_SERIES
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
@@ -69,6 +68,8 @@ class EngineConfig:
     read_token_file: Path | None = None
     admin_token_file: Path | None = None
     snapshot_interval_seconds: float = 300.0
+    # Start despite WAL damage before the torn tail, quarantining it (CLI only: a one-off).
+    repair_wal: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
     path: Path | None = None  # the config file, so other sections' errors can name it
 

@@ -3,11 +3,15 @@
     SloEngineError
      ├── SpecError(ValueError)       an SLO spec or policy file is wrong: file, field path, reason
      ├── IngestError(ValueError)     a pushed batch is wrong: field path and reason
+     ├── RequestError(ValueError)    a request at an edge (HTTP, gRPC) is wrong: field and reason
      ├── UnknownSLOError(KeyError)   a request names an SLO (or service) the engine does not have
+     ├── UnsupportedSLOError         the engine cannot compute this SLO from its data (says why)
      └── CapacityError               a configured limit (series, message size) would be exceeded
 
 At the edges each becomes one line: exit code 2 in the CLI, INVALID_ARGUMENT / NOT_FOUND /
-RESOURCE_EXHAUSTED over gRPC, 400 / 404 / 429 over HTTP.
+RESOURCE_EXHAUSTED over gRPC, 400 / 404 / 429 over HTTP. `RequestError` is raised by the
+validation at the edge (`sloengine.inputs`, `sloengine.http.body`) before a value reaches
+the domain: INVALID_ARGUMENT / 400 naming the field.
 """
 
 from __future__ import annotations
@@ -51,11 +55,25 @@ class IngestError(SloEngineError, ValueError):
         super().__init__(f"{field}: {reason}")
 
 
+class RequestError(SloEngineError, ValueError):
+    """A request arriving at an HTTP or gRPC edge is invalid; `field` names the bad field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
 class UnknownSLOError(SloEngineError, KeyError):
     """A request names an SLO or service the engine does not know."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "unknown SLO"
+
+
+class UnsupportedSLOError(SloEngineError):
+    """The engine cannot compute an SLO from the data it has (e.g. an error status regex
+    that pushed 5xx counts cannot express); the message says why."""
 
 
 class CapacityError(SloEngineError):

@@ -10,12 +10,17 @@ result, so both paths share one set of maths (`sloengine.burn`). Results mirror 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from sloengine import burn
+from sloengine.bad_events import bad_and_total, push_refusal
+from sloengine.errors import UnsupportedSLOError
 from sloengine.model import SLO, BurnRatePolicy, NativeSLI
 from sloengine.store import SeriesStore
+
+# A latency SLO whose selected series sent requests without latency buckets.
+NO_LATENCY_DATA = "no latency data"
 
 __all__ = [
     "AlertStatusResult",
@@ -92,6 +97,8 @@ class SLOStatusResult:
     error_budget_remaining_ratio: float  # 1 - consumed (negative once overspent)
     alerts: tuple[AlertStatusResult, ...]
     has_data: bool
+    # Why there is no data, when known: NO_LATENCY_DATA ("" otherwise).
+    no_data_reason: str = ""
 
     def window(self, seconds: float) -> WindowStatusResult | None:
         for w in self.windows:
@@ -108,26 +115,35 @@ def status_windows(slo: SLO, policy: BurnRatePolicy) -> tuple[float, ...]:
 def native_window_counts(
     slo: SLO, store: SeriesStore, windows_seconds: Iterable[float], at_unix_s: float
 ) -> list[WindowCounts]:
-    """A NativeSLI's requests and errors per window, read from the store.
+    """A NativeSLI's events and bad events per window, read from the store.
 
-    availability: errors are the pushed error counts (the producer classifies 5xx);
-    latency: errors are requests slower than the threshold bucket bound.
+    Bad events as `sloengine.bad_events` defines them: availability, the pushed 5xx counts
+    (UnsupportedSLOError for another error status regex); latency, requests slower than
+    the threshold among the requests of series that pushed latency buckets.
     """
     sli = slo.sli
     if not isinstance(sli, NativeSLI):
         raise TypeError(f"{slo.id}: only NativeSLI is computed from pushed series")
     if sli.kind == "latency" and sli.latency_threshold_seconds is None:
         raise ValueError(f"{slo.id}: a latency SLI needs latency_threshold_seconds")
+    refusal = push_refusal(slo)
+    if refusal is not None:
+        raise UnsupportedSLOError(refusal)
     out = []
     for window in windows_seconds:
-        ws = store.window_sum(sli.selector, window, at_unix_s)
-        if sli.kind == "latency":
-            assert sli.latency_threshold_seconds is not None
-            errors = max(0.0, ws.requests - ws.count_at_or_below(sli.latency_threshold_seconds))
-        else:
-            errors = ws.errors
-        out.append(WindowCounts(window, ws.requests, errors))
+        errors, requests = bad_and_total(sli, store.window_sum(sli.selector, window, at_unix_s))
+        out.append(WindowCounts(window, requests, errors))
     return out
+
+
+def _no_data_reason(slo: SLO, store: SeriesStore, at_unix_s: float) -> str:
+    """`NO_LATENCY_DATA` when a latency SLO's series sent requests but no latency buckets."""
+    sli = slo.sli
+    if isinstance(sli, NativeSLI) and sli.kind == "latency":
+        ws = store.window_sum(sli.selector, slo.period_seconds, at_unix_s)
+        if ws.requests_without_latency > 0 and ws.latency_requests <= 0:
+            return NO_LATENCY_DATA
+    return ""
 
 
 def evaluate_slo(
@@ -135,7 +151,10 @@ def evaluate_slo(
 ) -> SLOStatusResult:
     """The status of a NativeSLI SLO at `at_unix_s` from the pushed series in `store`."""
     counts = native_window_counts(slo, store, status_windows(slo, policy), at_unix_s)
-    return status_from_windows(slo, policy, counts, at_unix_s)
+    status = status_from_windows(slo, policy, counts, at_unix_s)
+    if not status.has_data:
+        status = replace(status, no_data_reason=_no_data_reason(slo, store, at_unix_s))
+    return status
 
 
 def status_from_windows(

@@ -18,11 +18,13 @@ from typing import Any
 import yaml
 
 from sloengine import conventions
-from sloengine.durations import parse_duration_seconds
+from sloengine.durations import format_duration, parse_duration_seconds
 from sloengine.errors import SpecError
 from sloengine.model import BurnRatePolicy, BurnWindow, factor_from_budget
 
 DEFAULT_POLICY = "sre-workbook-30d"
+# The built-in family an SLO without a policy is matched against, by period.
+PERIOD_POLICY_PREFIX = "sre-workbook-"
 
 
 def builtin_policy_names() -> tuple[str, ...]:
@@ -36,6 +38,43 @@ def builtin_policy(name: str = DEFAULT_POLICY) -> BurnRatePolicy:
         raise SpecError("", "policy", f"unknown built-in policy {name!r}; known: {', '.join(builtin_policy_names())}")
     text = resources.files("sloengine.policies").joinpath(f"{name}.yaml").read_text()
     return parse_policy(yaml.safe_load(text), f"<builtin>/{name}.yaml")
+
+
+def period_policy(period_seconds: float) -> BurnRatePolicy:
+    """The burn-rate policy for an SLO period when the SLO names none.
+
+    A built-in `sre-workbook-<period>` when one ships (30d, 28d, 7d); otherwise the 30-day
+    table's budget shares (2%, 5%, 10%, 10%) over the same windows, with factors derived
+    from the period (factor = share * period / long window), named `sre-workbook-<period>`.
+    ValueError when the period is shorter than the table's longest window (3d): its
+    alerts could not be judged, so the SLO must name a policy of its own.
+    """
+    name = f"{PERIOD_POLICY_PREFIX}{format_duration(period_seconds)}"
+    if name in builtin_policy_names():
+        return builtin_policy(name)
+    table = builtin_policy(DEFAULT_POLICY)
+    longest = max(w.long_window_seconds for w in table.windows)
+    if period_seconds < longest:
+        raise ValueError(
+            f"no burn-rate policy for a {format_duration(period_seconds)} period: the "
+            f"derived SRE Workbook table needs a period of at least {format_duration(longest)}; "
+            "name a policy (BurnRatePolicy or Sloth AlertWindows) for this period"
+        )
+    windows = tuple(
+        BurnWindow(
+            w.severity,
+            w.short_window_seconds,
+            w.long_window_seconds,
+            # the share of the budget each window spends, as in the 30-day table
+            factor_from_budget(
+                w.factor * w.long_window_seconds / table.period_seconds,
+                period_seconds,
+                w.long_window_seconds,
+            ),
+        )
+        for w in table.windows
+    )
+    return BurnRatePolicy(name, period_seconds, windows)
 
 
 def load_policy_file(path: str | Path) -> BurnRatePolicy:

@@ -17,13 +17,14 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter
 
-from sloengine import conventions
+from sloengine import conventions, inputs
 from sloengine.audit import AuditLog
 from sloengine.canary._config import CanaryConfig
 from sloengine.canary._convert import verdict_to_pb
 from sloengine.canary._observe import WindowSource, build_checks
 from sloengine.canary._overrides import Overrides, apply_forced
 from sloengine.canary.errors import CanaryRequestError
+from sloengine.errors import RequestError
 from sloengine.hooks import RollbackHooks, RollbackOutcome
 from sloengine.judge import judge
 from sloengine.model import SLO
@@ -110,8 +111,11 @@ class CanaryCore:
             raise CanaryRequestError(
                 "baseline_variant", f"must differ from the canary ({canary!r})"
             )
-        if req.at_unix_s is not None and not math.isfinite(req.at_unix_s):
-            raise CanaryRequestError("eval_time", "must be a finite time")
+        if req.at_unix_s is not None:
+            try:  # finite, and a time a protobuf Timestamp can carry back in the answer
+                inputs.unix_seconds(req.at_unix_s, "eval_time")
+            except RequestError as exc:
+                raise CanaryRequestError(exc.field, exc.reason) from None
         return VerdictRequest(
             req.service, canary, baseline, req.at_unix_s, short, long, req.revision
         )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 
+from sloengine import inputs
 from sloengine.canary._core import CanaryCore, VerdictRequest
-from sloengine.canary.errors import CanaryRequestError
-from sloengine.errors import SloEngineError
+from sloengine.errors import RequestError, SloEngineError
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
 
@@ -25,19 +26,23 @@ class CanaryServicer(pb_grpc.CanaryServiceServicer):
     async def GetVerdict(
         self, request: pb.GetVerdictRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.CanaryVerdict:
-        at = request.eval_time.ToNanoseconds() / 1e9 if request.HasField("eval_time") else None
-        req = VerdictRequest(
-            service=request.service,
-            canary=request.canary_variant,
-            baseline=request.baseline_variant,
-            at_unix_s=at,
-            short_window_seconds=request.short_window_seconds,
-            long_window_seconds=request.long_window_seconds,
-            revision=request.revision,
-        )
         try:
+            at = (
+                inputs.timestamp_seconds(request.eval_time, "eval_time")
+                if request.HasField("eval_time")
+                else None
+            )
+            req = VerdictRequest(
+                service=request.service,
+                canary=request.canary_variant,
+                baseline=request.baseline_variant,
+                at_unix_s=at,
+                short_window_seconds=request.short_window_seconds,
+                long_window_seconds=request.long_window_seconds,
+                revision=request.revision,
+            )
             return self.core.evaluate(req, actor="grpc")
-        except CanaryRequestError as exc:
+        except RequestError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except SloEngineError as exc:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
@@ -51,12 +56,16 @@ class CanaryServicer(pb_grpc.CanaryServiceServicer):
             canary=request.canary_variant,
             baseline=request.baseline_variant,
         )
-        if request.interval_seconds < 0:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "interval_seconds: must be >= 0")
+        interval = request.interval_seconds
+        if not math.isfinite(interval) or interval < 0:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"interval_seconds: must be a finite number >= 0, got {interval}",
+            )
         try:
             async for msg in self.core.watch(req, request.interval_seconds, actor="grpc-watch"):
                 yield msg
-        except CanaryRequestError as exc:
+        except RequestError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except SloEngineError as exc:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))

@@ -32,19 +32,20 @@ receiver is admin.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from sloengine import conventions
+from sloengine import conventions, inputs
 from sloengine.canary._convert import verdict_to_json
 from sloengine.canary._core import CanaryCore, VerdictRequest
+from sloengine.canary._payloads import alertmanager_alerts
 from sloengine.canary.errors import CanaryRequestError
 from sloengine.credentials import Credentials, Scope
 from sloengine.durations import parse_duration_seconds
-from sloengine.errors import SloEngineError
+from sloengine.errors import RequestError, SloEngineError
+from sloengine.http.body import json_object, request_params
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 
 __all__ = ["GO_GATES", "NOTIFY_GATES", "add_routes", "gate_status"]
@@ -72,7 +73,7 @@ def _error(status: int, message: str) -> web.Response:
 
 
 def _window(params: Mapping[str, Any], key: str) -> float:
-    text = str(params.get(key) or "").strip()
+    text = inputs.text(params.get(key), key).strip()
     if not text:
         return 0.0
     try:
@@ -82,35 +83,23 @@ def _window(params: Mapping[str, Any], key: str) -> float:
 
 
 def _eval_time(params: Mapping[str, Any]) -> float | None:
-    text = str(params.get("eval_time") or "").strip()
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise CanaryRequestError("eval_time", f"must be unix seconds, got {text!r}") from None
+    return inputs.unix_seconds_text(params.get("eval_time"), "eval_time")
 
 
 def _request_from(params: Mapping[str, Any]) -> VerdictRequest:
     return VerdictRequest(
-        service=str(params.get("service") or ""),
-        canary=str(params.get("canary") or ""),
-        baseline=str(params.get("baseline") or ""),
+        service=inputs.text(params.get("service"), "service"),
+        canary=inputs.text(params.get("canary"), "canary"),
+        baseline=inputs.text(params.get("baseline"), "baseline"),
         at_unix_s=_eval_time(params),
         short_window_seconds=_window(params, "short_window"),
         long_window_seconds=_window(params, "long_window"),
-        revision=str(params.get("revision") or ""),
+        revision=inputs.text(params.get("revision"), "revision"),
     )
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json(loads=json.loads)
-    except ValueError:
-        raise CanaryRequestError("body", "must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise CanaryRequestError("body", "must be a JSON object")
-    return body
+    return await json_object(request)  # bounded depth, UTF-8, finite numbers
 
 
 def _canary_served_nothing(msg: pb.CanaryVerdict) -> bool:
@@ -143,7 +132,7 @@ def _guarded(handler: Handler) -> Handler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
-        except CanaryRequestError as exc:
+        except RequestError as exc:
             return _error(400, str(exc))
         except SloEngineError as exc:
             return _error(503, str(exc))
@@ -189,12 +178,7 @@ def add_routes(
     async def verdict(request: web.Request) -> web.StreamResponse:
         if core.config.verdict_requires_token or credentials.read_is_scoped:
             check_token(request, Scope.READ)
-        params: dict[str, Any] = dict(request.query)
-        if request.method == "POST" and request.can_read_body:
-            if request.content_type == "application/json":
-                params.update(await _json_object(request))
-            else:
-                params.update(await request.post())
+        params = await request_params(request)
         msg = core.evaluate(_request_from(params), actor="http")
         return web.json_response(verdict_to_json(msg))
 
@@ -208,22 +192,20 @@ def add_routes(
             )
         try:
             body = await _json_object(request)
-        except CanaryRequestError:
+        except RequestError:
             check_token(request, Scope.READ)  # an unauthenticated caller learns nothing more
             raise
-        metadata = body.get("metadata") or {}
-        _metadata_token_check(credentials, check_token, request, metadata)
-        if not isinstance(metadata, dict):
-            raise CanaryRequestError("metadata", "must be a map of strings")
+        _metadata_token_check(credentials, check_token, request, body.get("metadata") or {})
+        metadata = inputs.optional_string_map(body.get("metadata"), "metadata")
         # The token authenticated this call; it must not reach the audit log or a response.
         metadata = {k: v for k, v in metadata.items() if k != METADATA_TOKEN_KEY}
-        name = str(body.get("name") or "")
+        name = inputs.text(body.get("name"), "name")
         details = {
             "gate": gate,
             "name": name,
-            "namespace": str(body.get("namespace") or ""),
-            "phase": str(body.get("phase") or ""),
-            "checksum": str(body.get("checksum") or ""),
+            "namespace": inputs.text(body.get("namespace"), "namespace"),
+            "phase": inputs.text(body.get("phase"), "phase"),
+            "checksum": inputs.text(body.get("checksum"), "checksum"),
         }
         if gate in NOTIFY_GATES:
             if core.audit is not None:
@@ -255,14 +237,10 @@ def add_routes(
     async def alertmanager(request: web.Request) -> web.StreamResponse:
         check_token(request, Scope.ADMIN)
         body = await _json_object(request)
-        alerts = body.get("alerts")
-        if not isinstance(alerts, list):
-            raise CanaryRequestError("alerts", "must be a list (Alertmanager webhook payload v4)")
+        alerts = alertmanager_alerts(body)  # every field typed, or a 400 naming it
         triggered, resolved, ignored = [], [], 0
-        for i, alert in enumerate(alerts):
-            if not isinstance(alert, dict) or not isinstance(alert.get("labels"), dict):
-                raise CanaryRequestError(f"alerts[{i}].labels", "must be a map of strings")
-            labels: dict[str, str] = {str(k): str(v) for k, v in alert["labels"].items()}
+        for alert in alerts:
+            labels = alert.labels
             if labels.get(conventions.LABEL_ROLLBACK) != conventions.ROLLBACK_LABEL_VALUE:
                 ignored += 1
                 continue
@@ -273,11 +251,11 @@ def add_routes(
             )
             info = {
                 "alertname": name,
-                "fingerprint": str(alert.get("fingerprint", "")),
-                "starts_at": str(alert.get("startsAt", "")),
+                "fingerprint": alert.fingerprint,
+                "starts_at": alert.starts_at,
                 "labels": labels,
             }
-            if alert.get("status") == "resolved":
+            if alert.status == "resolved":
                 resolved.append(name)
                 if core.audit is not None:
                     why = f"{name} resolved for {service or 'unknown service'}"
@@ -295,7 +273,7 @@ def add_routes(
                     core.audit.append("alertmanager", "alert_ignored", why, info)
                 ignored += 1
                 continue
-            annotations = alert.get("annotations") or {}
+            annotations = alert.annotations
             summary = annotations.get("summary") or annotations.get("description") or ""
             reason = f"alert {name} firing" + (f": {summary}" if summary else "")
             core.start_rollback(

@@ -1,20 +1,16 @@
 """Errors of the canary adapters: a bad verdict request names the field that is wrong.
 
 SloEngineError
- └── CanaryRequestError(ValueError)   -> INVALID_ARGUMENT (gRPC) / 400 (HTTP)
+ └── RequestError(ValueError)
+      └── CanaryRequestError         -> INVALID_ARGUMENT (gRPC) / 400 (HTTP)
 """
 
 from __future__ import annotations
 
-from sloengine.errors import SloEngineError
+from sloengine.errors import RequestError
 
 __all__ = ["CanaryRequestError"]
 
 
-class CanaryRequestError(SloEngineError, ValueError):
+class CanaryRequestError(RequestError):
     """A verdict request is invalid; `field` names the offending field."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")

@@ -59,10 +59,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--policy",
-        default=DEFAULT_POLICY,
+        default=None,
         metavar="NAME|FILE",
-        help=f"burn-rate policy for SLOs that name none: a built-in or catalog name, or a "
-        f"BurnRatePolicy/AlertWindows file (default {DEFAULT_POLICY})",
+        help="burn-rate policy for SLOs that name none: a built-in or catalog name, or a "
+        "BurnRatePolicy/AlertWindows file; its period must be theirs (default: the policy "
+        "matching each SLO's period, e.g. sre-workbook-28d for 28d)",
     )
     defaults = CanaryGuardOptions()
     parser.add_argument(
@@ -165,7 +166,7 @@ def _options(args: argparse.Namespace) -> GenerateOptions:
         except ValueError as exc:
             raise SpecError("", "options", f"--period-interval: {exc}") from None
     return GenerateOptions(
-        default_policy=args.policy,
+        default_policy=args.policy or DEFAULT_POLICY,
         canary=canary,
         alertmanager=alertmanager,
         period_interval=args.period_interval or None,
@@ -173,12 +174,11 @@ def _options(args: argparse.Namespace) -> GenerateOptions:
     )
 
 
-def _policies(catalog: Catalog, policy_arg: str) -> tuple[dict[str, BurnRatePolicy], str]:
-    """All known policies, and the default's name (loading it when it is a file)."""
-    if Path(policy_arg).is_file():
-        policy = load_policy_file(policy_arg)
-        return catalog_policies(catalog, (policy,)), policy.name
-    return catalog_policies(catalog), policy_arg
+def _default_policy(policy_arg: str | None) -> str | BurnRatePolicy | None:
+    """`--policy`: None (choose by period), a policy name, or a policy file loaded."""
+    if policy_arg and Path(policy_arg).is_file():
+        return load_policy_file(policy_arg)
+    return policy_arg or None
 
 
 def _dashboard_renderer() -> DashboardRenderer | None:
@@ -236,10 +236,13 @@ def _is_ours(path: Path) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        catalog = load_catalog(args.paths)
+        default = _default_policy(args.policy)
+        catalog = load_catalog(args.paths, default_policy=default)
         options = _options(args)
-        policies, default_name = _policies(catalog, args.policy)
-        options = dataclasses.replace(options, default_policy=default_name)
+        if default is not None:
+            name = default.name if isinstance(default, BurnRatePolicy) else default
+            options = dataclasses.replace(options, default_policy=name)
+        policies = catalog_policies(catalog)
         alert_files = render_alert_files(catalog, options, policies)
         renderer = _dashboard_renderer()
         dashboards = _dashboards(renderer, catalog, policies, options) if renderer else None

@@ -59,6 +59,13 @@ def register(subparsers: Any) -> None:
         "--snapshot-interval", type=float, metavar="SECONDS", help="seconds between snapshots"
     )
     p.add_argument(
+        "--repair-wal",
+        action="store_true",
+        default=None,
+        help="start despite WAL damage: move the damaged bytes to DATA_DIR/quarantine/ and "
+        "report the records lost (without it the engine refuses to start on such damage)",
+    )
+    p.add_argument(
         "--grace", type=float, default=DEFAULT_GRACE_SECONDS, help="shutdown grace, seconds"
     )
     p.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
@@ -94,6 +101,7 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         admin_token_file=args.admin_token_file,
         tls=TLSConfig(args.tls_cert, args.tls_key) if args.tls_cert else None,
         snapshot_interval_seconds=args.snapshot_interval,
+        repair_wal=getattr(args, "repair_wal", None),
     )
     if config.data_dir is None:
         raise SpecError("", "--data-dir", "required (or engine.data_dir in --config)")

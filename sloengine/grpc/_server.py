@@ -13,6 +13,7 @@ from sloengine import conventions
 from sloengine.credentials import Scope
 from sloengine.errors import SpecError
 from sloengine.grpc._auth import BearerTokenInterceptor
+from sloengine.grpc._edge import RequestErrorInterceptor
 from sloengine.grpc._ingest import IngestServicer, ingest_handler
 from sloengine.grpc._slo import SLOServicer
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
@@ -66,7 +67,9 @@ def create_grpc_server(
     ]
     credentials = state.credentials
     guarded = any(not credentials.is_open(scope) for scope in Scope)
-    interceptors = [BearerTokenInterceptor(credentials)] if guarded else []
+    interceptors: list[grpc.aio.ServerInterceptor] = [RequestErrorInterceptor()]
+    if guarded:
+        interceptors.insert(0, BearerTokenInterceptor(credentials))
     server = grpc.aio.server(options=options, interceptors=interceptors)
     server.add_generic_rpc_handlers((ingest_handler(IngestServicer(state)),))
     pb_grpc.add_SLOServiceServicer_to_server(SLOServicer(state), server)

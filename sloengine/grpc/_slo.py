@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from sloengine.errors import SloEngineError, UnknownSLOError
+from sloengine import inputs
+from sloengine.errors import RequestError, SloEngineError, UnknownSLOError
 from sloengine.grpc._convert import slo_info, status_to_pb
 from sloengine.model import SLO
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
@@ -59,7 +60,12 @@ class SLOServicer(pb_grpc.SLOServiceServicer):
     async def GetStatus(
         self, request: pb.GetStatusRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetStatusResponse:
-        at = request.eval_time.ToNanoseconds() / 1e9 if request.HasField("eval_time") else None
+        at = None
+        if request.HasField("eval_time"):
+            try:
+                at = inputs.timestamp_seconds(request.eval_time, "eval_time")
+            except RequestError as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         statuses = await self._evaluate(request.service, request.slo, at, context)
         return pb.GetStatusResponse(statuses=statuses)
 

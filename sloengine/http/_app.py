@@ -11,6 +11,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from sloengine import conventions
+from sloengine.http.body import edge_errors
 
 if TYPE_CHECKING:
     from sloengine.app import EngineState
@@ -34,12 +35,15 @@ async def _readyz(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     if not state.ready:
         return web.Response(status=503, text="not ready\n")
+    failure = state.durable.failure if state.durable is not None else None
+    if failure is not None:  # every push would fail: say so, and why
+        return web.Response(status=503, text=f"not ready: store: {failure}\n")
     return web.Response(text="ready\n")
 
 
 def create_http_app(state: EngineState) -> web.Application:
     """An application serving the engine's health and metrics; `app[STATE_KEY]` is the state."""
-    app = web.Application()
+    app = web.Application(middlewares=[edge_errors])
     app[STATE_KEY] = state
     app.router.add_get(conventions.HTTP_METRICS_PATH, _metrics)
     app.router.add_get(conventions.HTTP_HEALTHZ_PATH, _healthz)

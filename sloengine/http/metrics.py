@@ -59,6 +59,31 @@ class EngineMetrics:
         self.series = Gauge(
             "sloengine_store_series", "Series held by the store.", registry=registry
         )
+        self.wal_truncations = Counter(
+            "sloengine_wal_truncations_total",
+            "Torn WAL tails (a write cut by a crash, never acknowledged) truncated at start.",
+            registry=registry,
+        )
+        self.wal_repairs = Counter(
+            "sloengine_wal_repairs_total",
+            "WAL damage quarantined at start by --repair-wal.",
+            registry=registry,
+        )
+        self.wal_repair_lost_records = Counter(
+            "sloengine_wal_repair_lost_records_total",
+            "WAL records lost to --repair-wal (quarantined, not replayed).",
+            registry=registry,
+        )
+        self.store_failed = Gauge(
+            "sloengine_store_failed",
+            "1 while the store refuses batches (WAL write failed, e.g. disk full).",
+            registry=registry,
+        )
+        self.store_recoveries = Counter(
+            "sloengine_store_recoveries_total",
+            "Store rebuilt from its data dir after a failure, without restart.",
+            registry=registry,
+        )
         self.ready = Gauge(
             "sloengine_ready", "1 once recovery is done and the engine serves.", registry=registry
         )

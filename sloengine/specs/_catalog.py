@@ -3,6 +3,11 @@
 Stages: find files -> parse YAML documents -> load each document by apiVersion/kind (or
 Sloth's `version`) -> resolve policies and periods -> check duplicates. Every stage adds to
 one Collector; if anything was wrong the run ends with SpecErrors listing all of it.
+
+Every loaded SLO leaves with `policy` set, resolved here once: the policy its spec names;
+else the caller's `default_policy` (CLI `--policy`, engine config), whose period must be
+the SLO's; else the policy matching its period (`policy.period_policy`: 28d -> the 28d
+table, 7d -> 7d, other periods derived from the period).
 """
 
 from __future__ import annotations
@@ -15,7 +20,13 @@ from typing import Any
 from sloengine.durations import format_duration
 from sloengine.errors import SpecError, SpecErrors
 from sloengine.model import SLO, BurnRatePolicy, Catalog
-from sloengine.policy import builtin_policy, builtin_policy_names, parse_policy
+from sloengine.policy import (
+    PERIOD_POLICY_PREFIX,
+    builtin_policy,
+    builtin_policy_names,
+    parse_policy,
+    period_policy,
+)
 from sloengine.specs import _native, _openslo, _openslo_v1alpha, _sloth
 from sloengine.specs._documents import Document, read_documents, spec_files
 from sloengine.specs._fields import At, Collector, type_name
@@ -42,10 +53,14 @@ class _Loading:
     openslo: _openslo.Documents = field(default_factory=_openslo.Documents)
 
 
-def load_catalog(paths: Sequence[str | Path]) -> Catalog:
+def load_catalog(
+    paths: Sequence[str | Path], *, default_policy: str | BurnRatePolicy | None = None
+) -> Catalog:
     """Load every spec under `paths` (files or directories) into one Catalog.
 
-    Raises SpecErrors holding every problem found, one `file: field.path: reason` line each.
+    `default_policy` (a built-in or catalog policy name, or a policy) overrides the choice by
+    period for SLOs whose spec names no policy. Raises SpecErrors holding every problem
+    found, one `file: field.path: reason` line each.
     """
     state = _Loading()
     for path in spec_files(paths, state.collector):
@@ -55,10 +70,11 @@ def load_catalog(paths: Sequence[str | Path]) -> Catalog:
     policies = _check_policies(state.policies, state.collector)
     periods = _check_policy_refs(state.policy_refs, policies, state.collector)
     slos = _resolve_policies(state.slos, periods)
+    slos, chosen = _choose_policies(slos, policies, default_policy, state.collector)
     _check_duplicates(slos, state.collector)
     if state.collector.errors:
         raise SpecErrors(state.collector.errors)
-    return Catalog(slos=tuple(slos), policies=tuple(policies.values()))
+    return Catalog(slos=tuple(slos), policies=(*policies.values(), *chosen))
 
 
 def _dispatch(doc: Document, state: _Loading) -> None:
@@ -160,6 +176,68 @@ def _resolve_policies(loaded: list[LoadedSLO], periods: dict[PolicyRef, float]) 
             slo = replace(slo, period_seconds=periods[ref])
         slos.append(slo)
     return slos
+
+
+def _choose_policies(
+    slos: list[SLO],
+    policies: dict[str, BurnRatePolicy],
+    default: str | BurnRatePolicy | None,
+    collector: Collector,
+) -> tuple[list[SLO], list[BurnRatePolicy]]:
+    """Set `policy` on every SLO that names none; also return the policies that creates
+    (a default given as an object, periods derived), for the catalog to carry."""
+    override = _default_policy(default, policies, collector)
+    created: dict[str, BurnRatePolicy] = {}
+    if isinstance(default, BurnRatePolicy) and override is not None:
+        created[override.name] = override
+    out = []
+    for slo in slos:
+        if slo.policy is not None:
+            out.append(slo)
+            continue
+        at = At(slo.source.file, slo.source.path)
+        policy = override
+        if policy is not None and policy.period_seconds != slo.period_seconds:
+            collector.add(
+                at.error(
+                    f"the SLO's period {format_duration(slo.period_seconds)} differs from the "
+                    f"period of the default policy {policy.name!r} "
+                    f"({format_duration(policy.period_seconds)}); name a policy for this period"
+                )
+            )
+            continue
+        if policy is None:
+            policy = policies.get(_period_name(slo.period_seconds))
+            if policy is None or policy.period_seconds != slo.period_seconds:
+                try:
+                    policy = period_policy(slo.period_seconds)
+                except ValueError as exc:
+                    collector.add(at.error(str(exc)))
+                    continue
+            if policy.name not in builtin_policy_names() and policy.name not in policies:
+                created[policy.name] = policy
+        out.append(replace(slo, policy=policy.name))
+    return out, list(created.values())
+
+
+def _period_name(period_seconds: float) -> str:
+    return f"{PERIOD_POLICY_PREFIX}{format_duration(period_seconds)}"
+
+
+def _default_policy(
+    default: str | BurnRatePolicy | None,
+    policies: dict[str, BurnRatePolicy],
+    collector: Collector,
+) -> BurnRatePolicy | None:
+    if default is None or isinstance(default, BurnRatePolicy):
+        return default
+    if default in policies:
+        return policies[default]
+    if default in builtin_policy_names():
+        return builtin_policy(default)
+    known = ", ".join(sorted({*builtin_policy_names(), *policies}))
+    collector.add(At("", "policy").error(f"unknown default policy {default!r} (known: {known})"))
+    return None
 
 
 def _check_duplicates(slos: list[SLO], collector: Collector) -> None:

@@ -24,6 +24,7 @@ from sloengine.store._validate import (
     REQUESTS,
     check_batch,
     check_counts,
+    check_sequence,
     first_index,
 )
 
@@ -225,6 +226,7 @@ def _decode_message(
     """The general path through the protobuf library (any valid encoding)."""
     if not req.producer_id:
         raise IngestError("producer_id", "must not be empty")
+    check_sequence(req.sequence, now_s, max_future_s)
     nbounds = len(mapper.store_bounds)
     series: list[SeriesLabels] = []
     cols = _Columns()

@@ -25,7 +25,13 @@ from sloengine.store._decode import (
     bounds_mapper,
     series_labels,
 )
-from sloengine.store._validate import ERRORS, LATENCY0, REQUESTS, check_batch
+from sloengine.store._validate import (
+    ERRORS,
+    LATENCY0,
+    REQUESTS,
+    check_batch,
+    sequence_ceiling,
+)
 from sloengine.store._wire import UnsupportedEncoding, packed_doubles, scan_columns, split_keys
 
 __all__ = ["decode_wire", "decode_wire_many"]
@@ -152,6 +158,7 @@ def decode_wire_many(
             for r in raws
         ]
     out: list[DecodedBatch | None] = []
+    ceiling = sequence_ceiling(now_s, max_future_s)  # above it: decode_push names the error
     block0 = sample0 = key0 = 0
     sample_ends = np.cumsum(lengths).tolist()
     key_ends = np.cumsum(scanned.key_lengths).tolist()
@@ -160,7 +167,7 @@ def decode_wire_many(
         sample1 = sample_ends[block1 - 1]
         key1 = key_ends[block1 - 1]
         series = _labels_of_keys(scanned.key_bytes[key0:key1], scanned.key_lengths[block0:block1])
-        if series is None or not scanned.producer_ids[m]:
+        if series is None or not scanned.producer_ids[m] or scanned.sequences[m] > ceiling:
             out.append(None)
         else:
             out.append(

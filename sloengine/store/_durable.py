@@ -13,8 +13,10 @@ every later push raises (restart recovers what was durable).
 
 snapshot: rotate to a new segment (after the old one is durable), copy the state, write it
 in a thread (tmp file, fsync, rename, fsync dir), then delete older segments and snapshots.
-open: load the newest snapshot, replay later segments; a torn or corrupt tail of the last
-segment is truncated with one warning line.
+open: lock the directory (`_datadir`), load the newest snapshot, replay later segments. Only
+a torn tail of the last segment (an incomplete last record) is truncated, with one warning
+line; any other damage refuses to start with one line, unless `repair=True`, which moves
+the damaged bytes (and every later segment) to `quarantine/` and reports the records lost.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ import logging
 import math
 import os
 import re
+import shutil
 import threading
 import time
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,12 +41,20 @@ import numpy.typing as npt
 from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS
 from sloengine.errors import CapacityError, SloEngineError
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store._decode import DecodedBatch, decode_push
+from sloengine.store._datadir import DataDirLock, quarantine
+from sloengine.store._decode import DecodedBatch, SeriesLabels, decode_push
 from sloengine.store._dedupe import DEFAULT_WINDOW, DedupeState
 from sloengine.store._levels import DEFAULT_LEVELS, Level
 from sloengine.store._records import COLUMNS, PUSH, decode_columns, encode_columns
 from sloengine.store._series import SeriesStore
-from sloengine.store._wal import GroupCommitWriter, create_segment, fsync_dir, read_segment
+from sloengine.store._wal import (
+    MAGIC,
+    GroupCommitWriter,
+    WalFailedError,
+    create_segment,
+    fsync_dir,
+    read_segment,
+)
 
 log = logging.getLogger("sloengine.store")
 
@@ -81,13 +91,19 @@ class RecoveryReport:
     truncated: str | None
     series: int
     seconds: float
+    repaired: str | None = None  # what a repair quarantined, and the records it lost
+    lost_records: int = 0
 
 
 _DUPLICATE = PushOutcome(PushStatus.DUPLICATE, 0)
 
 
 class StoreCorruptError(SloEngineError):
-    """A snapshot, or a WAL segment other than the last one, is damaged: refusing to guess."""
+    """A snapshot or a WAL segment is damaged beyond a torn tail: refusing to guess."""
+
+
+# A failed WAL (disk full) is reopened only once this much space is free again.
+MIN_FREE_BYTES_TO_RECOVER = 4 * 1024 * 1024
 
 
 class DurableStore:
@@ -104,8 +120,12 @@ class DurableStore:
         dedupe_window: int = DEFAULT_WINDOW,
         fsync: bool = True,
         fsync_observer: Callable[[float], None] | None = None,
+        repair: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.repair = repair
+        self._lock = DataDirLock(self.data_dir)
+        self._failure: str | None = None  # set when memory may differ from the WAL
         self.max_series = max_series
         self._levels = levels
         self._bounds = tuple(latency_bounds_seconds)
@@ -132,37 +152,71 @@ class DurableStore:
 
     # --- recovery ------------------------------------------------------------------------------
     def open(self) -> RecoveryReport:
-        """Load the newest snapshot and replay the WAL after it."""
-        started = time.perf_counter()
+        """Lock the data dir, load the newest snapshot and replay the WAL after it.
+
+        Raises DataDirLockedError when another process holds the directory, and
+        StoreCorruptError (one line) on damage it will not guess about: an unreadable or
+        missing snapshot, or WAL damage other than a torn tail (unless `repair`).
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock.acquire()
+        try:
+            return self._recover()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _recover(self) -> RecoveryReport:
+        started = time.perf_counter()
         for tmp in self.data_dir.glob("*.tmp"):
             tmp.unlink()
+        self._dedupe = DedupeState(window=self._dedupe_window)
         store, first_segment, snapshot_name = self._load_snapshot()
         segments = sorted(n for n in self._numbered(_SEGMENT_RE) if n >= first_segment)
-        records = 0
-        truncated = None
+        records = lost = 0
+        truncated = repaired = None
         for i, number in enumerate(segments):
             path = self._segment_path(number)
             read = read_segment(path)
-            for payload in read.records:
-                self._replay(store, payload)
+            for at, payload in enumerate(read.records):
+                try:
+                    self._replay(store, payload)
+                except StoreCorruptError as exc:
+                    raise StoreCorruptError(f"{path}: record {at + 1}: {exc}") from None
                 records += 1
-            if read.problem is not None:
-                if i != len(segments) - 1:
-                    raise StoreCorruptError(f"{path}: {read.problem}; later segments exist")
+            if read.problem is None:
+                continue
+            later = segments[i + 1 :]
+            if read.torn and not later:
                 truncated = f"{path.name}: {read.problem}"
                 log.warning(
-                    "WAL %s: %s; truncated to %d bytes (%d records kept)",
+                    "WAL %s: %s (a torn tail: a write cut by a crash, never acknowledged); "
+                    "truncated to %d bytes (%d records kept)",
                     path,
                     read.problem,
                     read.valid_bytes,
                     len(read.records),
                 )
-                if read.valid_bytes == 0:
-                    path.unlink()
-                    create_segment(path, fsync=self._fsync)
-                else:
-                    os.truncate(path, read.valid_bytes)
+                self._cut_segment(path, read.valid_bytes)
+                break
+            damaged_record = 0 if read.valid_bytes == 0 and not read.records else 1
+            lost = damaged_record + read.records_after
+            for n in later:
+                later_read = read_segment(self._segment_path(n))
+                lost += len(later_read.records) + later_read.records_after
+            where = f"{path}: {read.problem}, with {read.records_after} valid records after it" + (
+                f" and {len(later)} later segment(s)" if later else ""
+            )
+            if not self.repair:
+                raise StoreCorruptError(
+                    f"{where}: WAL damaged before its tail; refusing to start (acknowledged "
+                    "data would be lost). Restore the data dir from a backup, or start with "
+                    "--repair-wal to move the damaged bytes to quarantine/ and lose about "
+                    f"{lost} record(s)"
+                )
+            repaired = self._quarantine(path, read.valid_bytes, later, lost, where)
+            segments = segments[: i + 1]
+            break
         self._segment = segments[-1] if segments else first_segment
         path = self._segment_path(self._segment)
         if not path.exists():
@@ -176,7 +230,43 @@ class DurableStore:
             truncated,
             store.series_count(),
             time.perf_counter() - started,
+            repaired,
+            lost,
         )
+
+    def _cut_segment(self, path: Path, valid_bytes: int) -> None:
+        """Keep the first `valid_bytes` of a segment (a fresh header when none are valid)."""
+        if valid_bytes < len(MAGIC):
+            path.unlink()
+            create_segment(path, fsync=self._fsync)
+            return
+        os.truncate(path, valid_bytes)
+        if self._fsync:
+            fd = os.open(path, os.O_RDWR)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def _quarantine(
+        self, path: Path, valid_bytes: int, later: list[int], lost: int, where: str
+    ) -> str:
+        """Move the damaged bytes and every later segment to quarantine/; one log line."""
+        data = path.read_bytes()
+        moved = [quarantine(self.data_dir, path.name, data[valid_bytes:])]
+        self._cut_segment(path, valid_bytes)
+        for n in later:
+            seg = self._segment_path(n)
+            moved.append(quarantine(self.data_dir, seg.name, seg.read_bytes()))
+            seg.unlink()
+        if self._fsync:
+            fsync_dir(self.data_dir)
+        summary = (
+            f"{where}: repaired: kept {valid_bytes} bytes of {path.name}, moved "
+            f"{', '.join(str(m) for m in moved)}; {lost} record(s) lost"
+        )
+        log.error("WAL %s", summary)
+        return summary
 
     def _new_store(self) -> SeriesStore:
         return SeriesStore(
@@ -186,22 +276,46 @@ class DurableStore:
     def _load_snapshot(self) -> tuple[SeriesStore, int, str | None]:
         numbers = self._numbered(_SNAPSHOT_RE)
         if not numbers:
-            return self._new_store(), min(self._numbered(_SEGMENT_RE), default=1), None
+            first = min(self._numbered(_SEGMENT_RE), default=1)
+            if first > 1:
+                # Segments before `first` were deleted when snapshot `first` was written.
+                raise StoreCorruptError(
+                    f"{self._snapshot_path(first)}: snapshot missing (the WAL starts at "
+                    f"segment {first}; everything before it lived only in that snapshot); "
+                    "refusing to start: restore it, or move the data dir away to start empty"
+                )
+            return self._new_store(), first, None
         number = max(numbers)
         path = self._snapshot_path(number)
         try:
+            if path.stat().st_size == 0:
+                raise ValueError("empty file")
             with np.load(path, allow_pickle=False) as npz:
                 arrays = dict(npz)
             store = SeriesStore.from_arrays(arrays, max_series=None)
-            dedupe = json.loads(bytes(arrays["dedupe"]).decode())
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            dedupe = DedupeState.from_json(json.loads(bytes(arrays["dedupe"]).decode()))
+        except Exception as exc:
             # The WAL it covers is gone: starting without it would silently lose data.
-            raise StoreCorruptError(f"{path}: unreadable snapshot ({exc})") from None
+            reason = str(exc) or type(exc).__name__
+            raise StoreCorruptError(
+                f"{path}: unreadable snapshot ({reason}); refusing to start: restore it "
+                "from a backup, or move the data dir away to start empty"
+            ) from None
         store.max_series = self.max_series
-        self._dedupe = DedupeState.from_json(dedupe)
+        self._dedupe = dedupe
         return store, number, path.name
 
     def _replay(self, store: SeriesStore, payload: bytes) -> None:
+        try:
+            self._replay_record(store, payload)
+        except StoreCorruptError:
+            raise
+        except Exception as exc:
+            raise StoreCorruptError(
+                f"WAL record does not fit the state before it ({type(exc).__name__}: {exc})"
+            ) from None
+
+    def _replay_record(self, store: SeriesStore, payload: bytes) -> None:
         saved, store.max_series = store.max_series, None  # it was within the limit when written
         try:
             if payload[:1] == COLUMNS:
@@ -270,43 +384,115 @@ class DurableStore:
         batches (many producers) shares them. Each batch is still deduplicated, resolved
         (a CapacityError is returned in its place, changing nothing) and logged as its own
         WAL record, so replay and dedupe see exactly what `submit` would have written.
+
+        Order: apply to memory first, then record dedupe and append to the WAL. If the
+        apply fails, nothing was logged or marked seen (a resend is applied normally) and
+        the series the group created are dropped again; if memory may already hold part of
+        it, the store is marked failed until `recover()` rebuilds it from the data dir.
         """
         store, wal = self.store, self._wal
         assert wal is not None
-        results: list[tuple[PushOutcome, int] | CapacityError] = []
-        owners, times, values = [], [], []
-        for batch in batches:
-            if self._dedupe.seen(batch.producer_id, batch.sequence):
-                results.append((_DUPLICATE, wal.last_ticket))
-                continue
-            if batch.latency_bounds_seconds != store.latency_bounds_seconds:
-                raise ValueError("batch was decoded for other latency bounds than this store's")
-            try:
-                sids, created = store.resolve(batch.series)
-            except CapacityError as exc:
-                results.append(exc)
-                continue
-            self._dedupe.record(batch.producer_id, batch.sequence)
-            record = encode_columns(
-                batch.producer_id,
-                batch.sequence,
-                created,
-                sids,
-                batch.block_of_sample,
-                batch.timestamps_unix_ms,
-                batch.values,
-            )
-            ticket = wal.append(record)
-            owners.append(sids[batch.block_of_sample])
-            times.append(batch.timestamps_unix_ms)
-            values.append(batch.values)
-            results.append((PushOutcome(PushStatus.ACCEPTED, batch.sample_count), ticket))
-        if owners:
-            store.apply_samples(
-                np.concatenate(owners), np.concatenate(times), np.concatenate(values)
-            )
+        if self.failure is not None:
+            raise WalFailedError(f"store unavailable: {self.failure}")
+        if any(b.latency_bounds_seconds != store.latency_bounds_seconds for b in batches):
+            raise ValueError("batch was decoded for other latency bounds than this store's")
+        results: list[tuple[PushOutcome, int] | CapacityError | None] = []
+        accepted: list[tuple[int, DecodedBatch, npt.NDArray[np.int64], list[SeriesLabels]]] = []
+        in_group: set[tuple[str, int]] = set()
+        series_before = store.series_count()
+        try:
+            for batch in batches:
+                key = (batch.producer_id, batch.sequence)
+                if key in in_group or self._dedupe.seen(*key):
+                    results.append(None)  # DUPLICATE, with the ticket of everything below
+                    continue
+                try:
+                    sids, created = store.resolve(batch.series)
+                except CapacityError as exc:
+                    results.append(exc)
+                    continue
+                in_group.add(key)
+                accepted.append((len(results), batch, sids, created))
+                results.append(None)
+            if accepted:
+                store.apply_samples(
+                    np.concatenate([sids[b.block_of_sample] for _, b, sids, _ in accepted]),
+                    np.concatenate([b.timestamps_unix_ms for _, b, _, _ in accepted]),
+                    np.concatenate([b.values for _, b, _, _ in accepted]),
+                )
+        except BaseException as exc:
+            if store.broken:
+                self._fail(f"in-memory apply failed: {exc}")
+            else:
+                store.forget_series_from(series_before)  # no WAL record created them
+            raise
+        try:
+            for at, batch, sids, created in accepted:
+                record = encode_columns(
+                    batch.producer_id,
+                    batch.sequence,
+                    created,
+                    sids,
+                    batch.block_of_sample,
+                    batch.timestamps_unix_ms,
+                    batch.values,
+                )
+                ticket = wal.append(record)
+                self._dedupe.record(batch.producer_id, batch.sequence)
+                results[at] = (PushOutcome(PushStatus.ACCEPTED, batch.sample_count), ticket)
+        except BaseException as exc:
+            self._fail(f"write-ahead log append failed: {exc}")  # memory is ahead of the WAL
+            raise
+        last = wal.last_ticket
         self._maybe_snapshot(wal)
-        return results
+        return [(_DUPLICATE, last) if r is None else r for r in results]
+
+    # --- failure and recovery without restart --------------------------------------------------
+    @property
+    def failure(self) -> str | None:
+        """Why the store cannot accept batches now (None: healthy). Readiness reports it."""
+        if self._failure is not None:
+            return self._failure
+        if self._wal is not None and self._wal.failure is not None:
+            return f"write-ahead log failed: {self._wal.failure}"
+        return None
+
+    def _fail(self, reason: str) -> None:
+        if self._failure is None:
+            self._failure = reason
+            log.error("store failed, refusing batches until recovered: %s", reason)
+
+    async def recover(self, *, min_free_bytes: int = MIN_FREE_BYTES_TO_RECOVER) -> bool:
+        """After a failure: rebuild memory from the data dir, as a restart would.
+
+        Returns False (changing nothing) while the store is healthy or the disk still has
+        less than `min_free_bytes` free. Otherwise drops the failed writer (its unwritten
+        records were never acknowledged), cuts its segment at the last durable byte, and
+        reloads snapshot + WAL, so memory and dedupe hold exactly what is durable.
+        """
+        if self.failure is None or self._wal is None:
+            return False
+        if shutil.disk_usage(self.data_dir).free < min_free_bytes:
+            return False
+        if self._snapshot_task is not None:
+            await asyncio.gather(self._snapshot_task, return_exceptions=True)
+        old_wal, old_store = self._wal, self.store
+        durable_end = old_wal.bytes_in_segment
+        old_wal.close()
+        self._wal = None
+        try:
+            if old_wal.path.exists() and old_wal.path.stat().st_size > durable_end:
+                self._cut_segment(old_wal.path, durable_end)
+            report = self._recover()
+        except Exception as exc:
+            self._wal = old_wal  # keeps `failure` reporting; try again later
+            self._failure = f"recovery failed: {exc}"
+            log.error("store recovery failed: %s", exc)
+            return False
+        self.store.version = old_store.version + 1  # readers' caches keyed by version
+        self._failure = None
+        log.warning("store recovered after a failure without restart: %s", report)
+        return True
 
     async def wait_durable(self, ticket: int) -> None:
         """Return once every WAL record up to `ticket` is fsynced (raises if the WAL failed)."""
@@ -356,6 +542,8 @@ class DurableStore:
         wal = self._wal
         if wal is None:
             raise RuntimeError("DurableStore is not open")
+        if self.failure is not None:  # memory may differ from the WAL: nothing to snapshot
+            raise WalFailedError(f"store unavailable: {self.failure}")
         number = self._segment + 1
         wal.rotate(self._segment_path(number))
         self._segment = number
@@ -384,19 +572,23 @@ class DurableStore:
         return path
 
     def close(self) -> None:
-        """Flush the WAL and close it (synchronous; snapshot first for a fast next open)."""
+        """Flush the WAL, close it and unlock the data dir (snapshot first: faster open)."""
         if self._wal is None:
+            self._lock.release()
             return
         if self._snapshot_task is not None and not self._snapshot_task.done():
             self._snapshot_task.cancel()
-        self._wal.close()
-        self._wal = None
+        try:
+            self._wal.close()
+        finally:
+            self._wal = None
+            self._lock.release()
 
     async def aclose(self, *, snapshot: bool = True) -> None:
         """Wait for a background snapshot, optionally write a final one, then close."""
         if self._snapshot_task is not None:
             await asyncio.gather(self._snapshot_task, return_exceptions=True)
-        if snapshot and self._wal is not None:
+        if snapshot and self._wal is not None and self.failure is None:
             await self.snapshot_async()
         self.close()
 

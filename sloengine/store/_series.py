@@ -54,6 +54,13 @@ class WindowSum:
     start_unix_s: float = 0.0
     end_unix_s: float = 0.0
     series: int = 0
+    # Of `requests`, those from series that never pushed latency buckets.
+    requests_without_latency: float = 0.0
+
+    @property
+    def latency_requests(self) -> float:
+        """Requests whose latency is known: what a latency SLI counts (good or slow)."""
+        return self.requests - self.requests_without_latency
 
     def count_at_or_below(self, threshold_s: float) -> float:
         """Requests with latency `<= threshold_s` (bounds above it are not counted)."""
@@ -106,6 +113,10 @@ class SeriesStore:
         self._data = [np.zeros((s, 0, self._width)) for s in self._slots]
         self._heads = [_NO_HEAD] * len(self._levels)
         self._labels: list[SeriesLabels] = []
+        # Series that have pushed latency buckets: a latency SLI reads only these, so a
+        # series without a histogram is "no latency data", never "every request slow".
+        self._has_latency = np.zeros(16, dtype=bool)
+        self._without_latency = 0  # series not (yet) in _has_latency: 0 skips the check
         self._ids: dict[SeriesLabels, int] = {}
         self._index: dict[tuple[str, str], list[int]] = defaultdict(list)
         # Views: selector -> slot in the view arrays, in least-recently-read order.
@@ -119,6 +130,7 @@ class SeriesStore:
         # with one identity check. Ids never change once assigned, so entries stay valid.
         self._resolved: dict[int, tuple[Sequence[SeriesLabels], _I64]] = {}
         self.version = 0  # bumped by every apply: a cheap cache key for readers (UI)
+        self.broken = False  # an apply failed half-way: rebuild the store from its source
 
     # --- introspection -----------------------------------------------------------------------
     @property
@@ -206,13 +218,45 @@ class SeriesStore:
             order = np.argsort(key, kind="stable")
             key, vals = key[order], vals[order]
         key, vals = _segment_sum(key, vals)
+        if self._without_latency:
+            owners = np.unique(key[(vals[:, LATENCY0:] > 0).any(axis=1)] >> 32)
+            newly = owners[~self._has_latency[owners]]
+            self._has_latency[newly] = True
+            self._without_latency -= int(newly.size)
         oldest = int(b0.min())
+        # Everything that can fail (an id out of range, a view index) is computed before the
+        # first write, so a failed apply leaves the rings and views as they were.
+        if int(key[-1] >> 32) >= self._n or int(key[0]) < 0:
+            raise ValueError(f"series id out of range (have {self._n} series)")
+        view_rows = self._view_rows(key, vals) if self._views else None
+        self.broken = True  # until the writes below complete: memory may hold part of them
         self._advance(int(b0.max()))
         self._add(self._data, key, vals, oldest)
-        if self._views:
-            self._add_views(key, vals, oldest)
+        if view_rows is not None:
+            self._add(self._view_data, *view_rows, oldest)
+        self.broken = False
         self.version += 1
         return n
+
+    def forget_series_from(self, first: int) -> None:
+        """Drop the series with ids >= `first` (created by a batch whose apply failed).
+
+        They must not have received samples yet. Why: the WAL never recorded their
+        creation, and replay assigns ids in logged creation order, so keeping them would
+        shift every later series' id between memory and the WAL.
+        """
+        for sid in range(self._n - 1, first - 1, -1):
+            labels = self._labels.pop()
+            del self._ids[labels]
+            for pair in labels:
+                self._index[pair].pop()  # ids are appended in creation order
+            for view in self._series_views.pop():
+                self._view_series[view] -= 1
+            for arr in self._data:
+                arr[:, sid] = 0.0
+        self._n = min(self._n, first)
+        self._resolved.clear()
+        self._csr = None
 
     def _grow(self, needed: int) -> None:
         cap = self._data[0].shape[1]
@@ -229,17 +273,24 @@ class SeriesStore:
     def _create(self, labels: SeriesLabels) -> int:
         sid = self._n
         self._n += 1
+        if sid >= self._has_latency.size:
+            self._has_latency = np.concatenate(
+                (self._has_latency, np.zeros_like(self._has_latency))
+            )
+        self._without_latency += 1
         self._ids[labels] = sid
         self._labels.append(labels)
         self._series_views.append([])
         for pair in labels:
             self._index[pair].append(sid)
+        # The membership index has one row per series: a new series invalidates it even
+        # when no view selects it (a stale index was indexed out of bounds by its samples).
+        self._csr = None
         as_dict = dict(labels)
         for selector, view in self._views.items():
             if all(as_dict.get(k, "") == v for k, v in selector):
                 self._series_views[sid].append(view)
                 self._view_series[view] += 1
-                self._csr = None
         return sid
 
     def _advance(self, newest_b0: int) -> None:
@@ -297,20 +348,20 @@ class SeriesStore:
             self._csr = (counts, starts, flat)
         return self._csr
 
-    def _add_views(self, key: _I64, vals: _F64, oldest_b0: int) -> None:
+    def _view_rows(self, key: _I64, vals: _F64) -> tuple[_I64, _F64] | None:
+        """Rows keyed `view << 32 | base bucket` to add to the views (None: no view matches)."""
         counts, starts, flat = self._membership()
         owner = key >> 32
         per_row = counts[owner]
         total = int(per_row.sum())
         if total == 0:
-            return
+            return None
         rep = np.repeat(np.arange(owner.size), per_row)
         offset = np.arange(total) - np.repeat(np.cumsum(per_row) - per_row, per_row)
         views = flat[starts[owner][rep] + offset]
         vkey = (views << 32) | (key[rep] & _MASK)
         order = np.argsort(vkey, kind="stable")
-        vkey, vvals = _segment_sum(vkey[order], vals[rep][order])
-        self._add(self._view_data, vkey, vvals, oldest_b0)
+        return _segment_sum(vkey[order], vals[rep][order])
 
     def _members(self, selector: Selector) -> _I64:
         present = [pair for pair in selector if pair[1]]
@@ -364,9 +415,11 @@ class SeriesStore:
         `at` is rounded down and `window` to the nearest 10 s (the finest resolution); far
         edges older than a level's retention are rounded to that level's slots.
         """
-        view = self._view(normalise_selector(selector))
+        selector = normalise_selector(selector)
+        view = self._view(selector)
         hi = math.floor(at_unix_s / self._res0)
         lo = hi - max(0, round(window_seconds / self._res0))
+        without = self._requests_without_latency(selector, lo, hi) if self._without_latency else 0.0
         total = np.zeros(self._width)
         if self._heads[0] != _NO_HEAD and lo < hi:
             lo, hi, pieces = plan(lo, hi, self._mult, self._slots, self._heads)
@@ -390,7 +443,31 @@ class SeriesStore:
             start_unix_s=float(lo * self._res0),
             end_unix_s=float(hi * self._res0),
             series=self._view_series.get(view, 0),
+            requests_without_latency=without,
         )
+
+    def _requests_without_latency(self, selector: Selector, lo: int, hi: int) -> float:
+        """Requests in base buckets [lo, hi) (as window_sum covers them) of the matching
+        series that never pushed latency buckets: their latency is unknown, not slow."""
+        members = self._members(selector)
+        members = members[~self._has_latency[members]]
+        if members.size == 0 or self._heads[0] == _NO_HEAD or lo >= hi:
+            return 0.0
+        total = 0.0
+        _, _, pieces = plan(lo, hi, self._mult, self._slots, self._heads)
+        for k, first, end in pieces:
+            slots = self._slots[k]
+            first = max(first, self._heads[k] - slots + 1)
+            end = min(end, self._heads[k] + 1)
+            if first >= end:
+                continue
+            requests = self._data[k][:, members, REQUESTS]
+            s0 = first % slots
+            s1 = s0 + (end - first)
+            total += float(requests[s0 : min(s1, slots)].sum())
+            if s1 > slots:
+                total += float(requests[: s1 - slots].sum())
+        return total
 
     # --- snapshot ------------------------------------------------------------------------------
     def to_arrays(self) -> dict[str, npt.NDArray[np.generic]]:
@@ -405,7 +482,10 @@ class SeriesStore:
             "store_meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8).copy()
         }
         for k, arr in enumerate(self._data):
-            out[f"level{k}"] = np.ascontiguousarray(arr[:, : self._n])
+            # Always a copy: when every allocated column is used, `arr[:, :n]` is the whole
+            # array and ascontiguousarray would return it as is, so a snapshot written in a
+            # thread would pick up batches applied after its cut (counted twice on replay).
+            out[f"level{k}"] = arr[:, : self._n].copy()
         return out
 
     @classmethod
@@ -434,6 +514,9 @@ class SeriesStore:
         for lbl in labels:
             store._create(lbl)
         store._heads = [int(h) for h in meta["heads"]]
+        for data in store._data:
+            store._has_latency[: len(labels)] |= (data[:, :, LATENCY0:] > 0).any(axis=(0, 2))
+        store._without_latency = len(labels) - int(store._has_latency[: len(labels)].sum())
         return store
 
     def dumps(self) -> bytes:

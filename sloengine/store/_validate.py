@@ -18,20 +18,46 @@ REQUESTS = 0
 ERRORS = 1
 LATENCY0 = 2
 
+# What one sample may carry. Why a bound: a finite but huge count (1.7e308) makes window
+# sums overflow to inf, and an SLO with inf requests reads as error ratio 0 for its whole
+# period. A trillion requests in one sample interval is far beyond any real service, and
+# 30 days of such samples still sum far below float64's overflow.
+MAX_SAMPLE_COUNT = 1e12
+# Sequences may not run ahead of the wall clock in microseconds by more than this. Why: a
+# single batch with sequence 2**64-1 would make every later batch of its producer a
+# DUPLICATE (silently dropped). The client numbers batches from its boot time in
+# microseconds (one per batch, far below one per microsecond), counters from 0 stay far
+# below: both are always under the ceiling.
+SEQUENCE_AHEAD_US = 86_400 * 1_000_000
+
 
 def first_index(mask: npt.NDArray[np.bool_]) -> int:
     return int(np.argmax(mask))
 
 
 def check_counts(x: npt.NDArray[np.float64], where: str) -> None:
-    finite = np.isfinite(x)
-    if not finite.all():
-        j = first_index(~finite)
+    bad = ~((x >= 0) & (x <= MAX_SAMPLE_COUNT))  # NaN compares false: it is bad too
+    if bad.any():
+        j = first_index(bad)
         raise IngestError(f"{where}[{j}]", _count_reason(float(x[j])))
-    neg = x < 0
-    if neg.any():
-        j = first_index(neg)
-        raise IngestError(f"{where}[{j}]", _count_reason(float(x[j])))
+
+
+def sequence_ceiling(now_s: float, max_future_s: float) -> float:
+    """The highest sequence accepted at `now_s` (inf when time bounds are off, as in replay)."""
+    if math.isinf(max_future_s):
+        return math.inf
+    return math.floor(now_s * 1_000_000) + SEQUENCE_AHEAD_US
+
+
+def check_sequence(sequence: int, now_s: float, max_future_s: float) -> None:
+    ceiling = sequence_ceiling(now_s, max_future_s)
+    if sequence > ceiling:
+        raise IngestError(
+            "sequence",
+            f"{sequence} is more than one day ahead of the current time in microseconds "
+            f"({math.floor(now_s * 1_000_000)}); number batches from a counter or the boot "
+            "time in microseconds",
+        )
 
 
 class _Locator:
@@ -58,7 +84,7 @@ def check_batch(
     locate = _Locator(block_of_sample, lengths)
     # One vectorised pass for the common all-valid batch; locate the culprit only on failure.
     # min/max propagate NaN, so two reductions check "finite and >= 0" for every count.
-    if values.size and not (values.min() >= 0 and values.max() < math.inf):
+    if values.size and not (values.min() >= 0 and values.max() <= MAX_SAMPLE_COUNT):
         _raise_bad_count(values, locate)
     over = values[:, ERRORS] > values[:, REQUESTS]
     if over.any():
@@ -85,14 +111,14 @@ def check_batch(
 def _raise_bad_count(values: npt.NDArray[np.float64], locate: _Locator) -> None:
     for col, field in ((REQUESTS, "requests"), (ERRORS, "errors")):
         x = values[:, col]
-        bad = ~(np.isfinite(x) & (x >= 0))
+        bad = ~((x >= 0) & (x <= MAX_SAMPLE_COUNT))
         if bad.any():
             j = first_index(bad)
             b, k = locate(j)
             raise IngestError(f"blocks[{b}].{field}[{k}]", _count_reason(float(x[j])))
     nb = values.shape[1] - LATENCY0
     flat = values[:, LATENCY0:].ravel()
-    j = first_index(~(np.isfinite(flat) & (flat >= 0)))
+    j = first_index(~((flat >= 0) & (flat <= MAX_SAMPLE_COUNT)))
     row, col = divmod(j, nb)
     b, k = locate(row)
     raise IngestError(
@@ -101,7 +127,11 @@ def _raise_bad_count(values: npt.NDArray[np.float64], locate: _Locator) -> None:
 
 
 def _count_reason(x: float) -> str:
-    return f"must be finite, got {x}" if not math.isfinite(x) else f"must be >= 0, got {x:g}"
+    if not math.isfinite(x):
+        return f"must be finite, got {x}"
+    if x > MAX_SAMPLE_COUNT:
+        return f"must be <= {MAX_SAMPLE_COUNT:g} per sample, got {x:g}"
+    return f"must be >= 0, got {x:g}"
 
 
 def _check_times(

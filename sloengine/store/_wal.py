@@ -12,6 +12,7 @@ in a worker thread so the event loop keeps accepting batches meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import struct
 import threading
@@ -32,35 +33,96 @@ def frame(payload: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class SegmentRead:
-    """Valid records of one segment, where they end, and what stopped the read (if any)."""
+    """Valid records of one segment, where they end, and what stopped the read (if any).
+
+    `torn` is True when the problem is a torn tail: an incomplete last record (or a zero
+    fill after the last record), as a crash mid-write leaves it, with nothing valid after
+    it. Anything else (a CRC mismatch of a complete record, a bad header, a damaged length
+    followed by more records) is damage: `records_after` counts the valid records found by
+    resynchronising past it, which a repair would lose.
+    """
 
     records: list[bytes]
     valid_bytes: int
     problem: str | None
+    torn: bool = False
+    records_after: int = 0
+    size: int = 0
+
+
+_RECORD_TYPES = (ord("C"), ord("P"))
+
+
+def _valid_at(data: bytes, pos: int) -> int:
+    """End of a plausible, CRC-valid record starting at `pos`, or -1."""
+    if len(data) - pos < _HEADER.size + 1:
+        return -1
+    length, crc = _HEADER.unpack_from(data, pos)
+    start = pos + _HEADER.size
+    if length == 0 or start + length > len(data) or data[start] not in _RECORD_TYPES:
+        return -1
+    return start + length if zlib.crc32(data[start : start + length]) == crc else -1
+
+
+def count_records_after(data: bytes, pos: int) -> int:
+    """Valid records found by scanning for CRC-valid framing after `pos` (damage resync)."""
+    count = 0
+    q = pos + 1
+    while q < len(data):
+        end = _valid_at(data, q)
+        if end < 0:
+            q += 1
+        else:
+            count += 1
+            q = end
+    return count
 
 
 def read_segment(path: Path) -> SegmentRead:
     data = path.read_bytes()
-    if len(data) < len(MAGIC):
+    size = len(data)
+    if size < len(MAGIC):
         # A crash between creating the file and writing its header.
-        return SegmentRead([], 0, "missing header" if data else None)
+        if MAGIC.startswith(data):
+            return SegmentRead([], 0, "incomplete segment header", torn=True, size=size)
+        return SegmentRead([], 0, "not a WAL segment (bad header)", size=size)
     if data[: len(MAGIC)] != MAGIC:
-        return SegmentRead([], 0, "not a WAL segment (bad magic)")
+        return SegmentRead(
+            [],
+            0,
+            "damaged segment header (bad magic)",
+            records_after=count_records_after(data, len(MAGIC) - 1),
+            size=size,
+        )
     records: list[bytes] = []
     pos = len(MAGIC)
-    while pos < len(data):
-        if len(data) - pos < _HEADER.size:
-            return SegmentRead(records, pos, f"torn record header at byte {pos}")
-        length, crc = _HEADER.unpack_from(data, pos)
-        start = pos + _HEADER.size
-        if length > MAX_RECORD_BYTES or start + length > len(data):
-            return SegmentRead(records, pos, f"torn record at byte {pos} ({length} bytes)")
-        payload = data[start : start + length]
-        if zlib.crc32(payload) != crc:
-            return SegmentRead(records, pos, f"CRC mismatch at byte {pos}")
-        records.append(payload)
-        pos = start + length
-    return SegmentRead(records, pos, None)
+    while pos < size:
+        problem = None
+        incomplete = False
+        if size - pos < _HEADER.size:
+            problem, incomplete = f"torn record header at byte {pos}", True
+        else:
+            length, crc = _HEADER.unpack_from(data, pos)
+            start = pos + _HEADER.size
+            if length == 0 or length > MAX_RECORD_BYTES:
+                problem = f"bad record length {length} at byte {pos}"
+            elif start + length > size:
+                problem, incomplete = f"torn record at byte {pos} ({length} bytes)", True
+            elif zlib.crc32(data[start : start + length]) != crc:
+                problem = f"CRC mismatch at byte {pos}"
+            else:
+                records.append(data[start : start + length])
+                pos = start + length
+                continue
+        if not data[pos:].strip(b"\0"):
+            # A zero fill after the last record (the file grew before its data was written).
+            return SegmentRead(records, pos, problem, torn=True, size=size)
+        after = count_records_after(data, pos)
+        # Incomplete and nothing valid after it: the write that was cut by the crash.
+        return SegmentRead(
+            records, pos, problem, torn=incomplete and after == 0, records_after=after, size=size
+        )
+    return SegmentRead(records, pos, None, size=size)
 
 
 def create_segment(path: Path, *, fsync: bool = True) -> None:
@@ -134,6 +196,11 @@ class GroupCommitWriter:
         if self._failed is not None:
             raise WalFailedError(f"write-ahead log failed earlier: {self._failed}")
 
+    @property
+    def failure(self) -> BaseException | None:
+        """The error that poisoned the writer, if any."""
+        return self._failed
+
     async def wait_durable(self, ticket: int) -> None:
         self._check()
         if self._durable >= ticket:
@@ -156,8 +223,9 @@ class GroupCommitWriter:
                 self._durable = max(self._durable, written)
                 self._wake(None)
         except BaseException as exc:
-            self._failed = exc
-            self._wake(exc)
+            if self._failed is None:
+                self._failed = exc
+            self._wake(self._failed)
             raise
         finally:
             self._flusher = None
@@ -165,15 +233,23 @@ class GroupCommitWriter:
     def flush_now(self) -> int:
         """Write and fsync whatever is buffered (any thread); returns the records durable."""
         with self._lock:
+            self._check()
             if self._buffer:
                 data = bytes(self._buffer)
                 self._buffer.clear()
                 upto = self._appended
                 started = time.perf_counter()
-                self._file.write(data)
-                self._file.flush()
-                if self._fsync:
-                    os.fsync(self._file.fileno())
+                try:
+                    self._file.write(data)
+                    self._file.flush()
+                    if self._fsync:
+                        os.fsync(self._file.fileno())
+                except BaseException as exc:
+                    # The buffer is gone and the file may hold part of it: nothing from here
+                    # on may be acknowledged (a later successful flush would otherwise
+                    # release the waiters of these lost records).
+                    self._failed = exc
+                    raise WalFailedError(f"write-ahead log write failed: {exc}") from exc
                 if self._observe is not None:
                     self._observe(time.perf_counter() - started)
                 self.bytes_in_segment += len(data)
@@ -225,9 +301,14 @@ class GroupCommitWriter:
         with self._lock:
             if self._buffer:  # appended from another thread in between: keep it here
                 raise RuntimeError("rotate() raced with append(); call it from the loop thread")
-            create_segment(new_path, fsync=self._fsync)
-            self._file.close()
-            self._file = open(new_path, "ab")  # noqa: SIM115
+            try:
+                create_segment(new_path, fsync=self._fsync)
+                self._file.close()
+                self._file = open(new_path, "ab")  # noqa: SIM115
+            except BaseException as exc:
+                # Half a rotation (disk full): poison, so the store is rebuilt from disk.
+                self._failed = exc
+                raise WalFailedError(f"write-ahead log rotation failed: {exc}") from exc
             self.path = new_path
             self.bytes_in_segment = self._file.tell()
         self._after_sync_flush(durable)
@@ -236,4 +317,6 @@ class GroupCommitWriter:
         """Flush what is buffered and close the file (synchronous)."""
         if self._failed is None:
             self._after_sync_flush(self.flush_now())
-        self._file.close()
+        # A failed writer's file may still hold buffered bytes it cannot write.
+        with contextlib.suppress(OSError):
+            self._file.close()

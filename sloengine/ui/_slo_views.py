@@ -132,7 +132,10 @@ def alert_state(status: StatusLike) -> str:
         return STATE_TICKET
     if firing:
         return sorted(firing)[0]
-    return STATE_OK if status.has_data else STATE_NO_DATA
+    if status.has_data:
+        return STATE_OK
+    # e.g. "no latency data": the series exist but cannot say anything about this SLI.
+    return getattr(status, "no_data_reason", "") or STATE_NO_DATA
 
 
 def _sli(status: StatusLike) -> float | str | None:

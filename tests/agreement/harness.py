@@ -13,7 +13,7 @@ firing severities.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -249,7 +249,9 @@ def promtool_agreement(
 
     Returns promtool's output for every failing file (empty: the two sides agree).
     """
-    catalog = Catalog(slos=slos)
+    # The engine side is evaluated under `policy`: the rules must be too, whatever policy
+    # the loader chose for each SLO.
+    catalog = Catalog(slos=tuple(replace(s, policy=policy.name) for s in slos))
     files = render_alert_files(
         catalog,
         GenerateOptions(default_policy=policy.name, canary=None),

@@ -44,6 +44,7 @@ class Series:
     route: str
     method: str
     has_error_series: bool = True
+    has_histogram: bool = True  # False: pushed without latency buckets, no histogram series
 
     def labels(self) -> dict[str, str]:
         return {
@@ -112,12 +113,15 @@ def push_requests(
         block = req.blocks.add()
         block.key.service, block.key.variant = s.service, s.variant
         block.key.route, block.key.method = s.route, s.method
-        block.latency_bounds_seconds.extend(BOUNDS)
+        if s.has_histogram:
+            block.latency_bounds_seconds.extend(BOUNDS)
         for i, phase in steps:
             counts = phase.counts.get(s, Counts())
             block.timestamps_unix_ms.append((base_unix_s + i * timeline.step_seconds) * 1000)
             block.requests.append(counts.requests)
             block.errors.append(counts.server_errors)
+            if not s.has_histogram:
+                continue
             row = [0.0] * len(BOUNDS)
             row[FAST_BUCKET] = counts.requests - counts.slow
             row[SLOW_BUCKET] = counts.slow
@@ -173,6 +177,8 @@ def input_series(timeline: Timeline) -> list[dict[str, str]]:
             out.append(
                 {"series": _selector(c.HTTP_REQUESTS_TOTAL, labels), "values": _counter(increments)}
             )
+        if not s.has_histogram:
+            continue
         histogram = c.HTTP_REQUEST_DURATION_SECONDS
         total = [x.requests for x in counts]
         for j, bound in enumerate(BOUNDS):

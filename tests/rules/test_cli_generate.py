@@ -58,7 +58,8 @@ def test_unknown_policy_names_the_slo_and_exits_2(
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        f"{SPECS / 'native.yaml'}: documents[0].slos[0].policy: unknown burn-rate policy 'no-such'; known: fast-slow, sre-workbook-28d, sre-workbook-30d, sre-workbook-7d"
+        "policy: unknown default policy 'no-such' (known: fast-slow, sre-workbook-28d, "
+        "sre-workbook-30d, sre-workbook-7d)"
     ]
 
 

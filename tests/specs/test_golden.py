@@ -42,6 +42,7 @@ def test_native_demo_services_expand_with_service_in_every_selector() -> None:
         period_seconds=30 * DAY,
         description="Searches answer within 500 ms.",
         labels=(("team", "search"), ("tier", "1")),
+        policy="sre-workbook-30d",  # chosen by the loader for the 30d period
     )
     assert slo.source == SourceRef(
         str(REPO / "examples/slos/demo-services.yaml"), "documents[0].slos[1]"
@@ -83,6 +84,7 @@ def test_sloth_spec_keeps_its_alert_name_labels_and_annotations() -> None:
             page=SeverityAlert(labels=(("routing_key", "search-oncall"),)),
             ticket=SeverityAlert(labels=(("slack_channel", "#search"),)),
         ),
+        policy="sre-workbook-30d",
     )
 
 

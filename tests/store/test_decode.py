@@ -70,6 +70,23 @@ CASES: list[tuple[str, Callable[[pb.PushRequest], None], str]] = [
         "blocks[1].requests[1]: must be >= 0, got -1",
     ),
     (
+        "finite poison",
+        set_value("requests", 0, 1.7e308),
+        "blocks[1].requests[0]: must be <= 1e+12 per sample, got 1.7e+308",
+    ),
+    (
+        "latency count over the bound",
+        set_value("latency_bucket_counts", 5, 2e12),
+        "blocks[1].latency_bucket_counts[5]: must be <= 1e+12 per sample, got 2e+12",
+    ),
+    (
+        "sequence poison",
+        lambda r: setattr(r, "sequence", 2**64 - 1),
+        "sequence: 18446744073709551615 is more than one day ahead of the current time in "
+        "microseconds (1800000000000000); number batches from a counter or the boot time in "
+        "microseconds",
+    ),
+    (
         "errors over requests",
         set_value("errors", 1, 21),
         "blocks[1].errors[1]: 21 errors exceed 20 requests",

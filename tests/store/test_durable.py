@@ -128,7 +128,8 @@ async def test_torn_tail_is_truncated_with_one_log_line(
     await third.aclose()
 
 
-async def test_crc_corruption_is_detected_and_the_bad_record_dropped(tmp_path: Path) -> None:
+async def test_a_flipped_byte_in_the_last_record_refuses_unless_repaired(tmp_path: Path) -> None:
+    # A complete record with a bad CRC is damage, not a torn write: it was acknowledged.
     store = DurableStore(tmp_path)
     store.open()
     for i in range(3):
@@ -138,10 +139,13 @@ async def test_crc_corruption_is_detected_and_the_bad_record_dropped(tmp_path: P
     data = bytearray(wal.read_bytes())
     data[-3] ^= 0xFF  # inside the last record's payload
     wal.write_bytes(bytes(data))
-    again = DurableStore(tmp_path)
+    with pytest.raises(StoreCorruptError, match=r"CRC mismatch.*refusing to start"):
+        DurableStore(tmp_path).open()
+    again = DurableStore(tmp_path, repair=True)
     report = again.open()
-    assert report.truncated is not None and "CRC mismatch" in report.truncated
+    assert report.repaired is not None and report.lost_records == 1
     assert total(again) == (20, 2)
+    assert len(list((tmp_path / "quarantine").iterdir())) == 1
     await again.aclose()
 
 
@@ -153,7 +157,7 @@ async def test_damage_before_the_last_segment_refuses_to_start(tmp_path: Path) -
     await store.aclose(snapshot=False)
     first = segments(tmp_path)[0]
     first.write_bytes(first.read_bytes()[:-2])
-    with pytest.raises(StoreCorruptError, match="later segments exist"):
+    with pytest.raises(StoreCorruptError, match="1 later segment"):
         DurableStore(tmp_path).open()
 
 

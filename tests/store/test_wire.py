@@ -56,7 +56,7 @@ def test_every_invalid_batch_is_left_to_the_protobuf_path(
 
 
 def test_blocks_with_and_without_histograms_and_extra_labels_mix() -> None:
-    req = pb.PushRequest(producer_id="p", sequence=2**63 + 5)
+    req = pb.PushRequest(producer_id="p", sequence=NOW_MS * 1000 + 5)  # a 8-byte varint
     for i in range(200):  # enough blocks for the lock-step (numpy) field reader
         block = req.blocks.add()
         block.key.service = "svc"
