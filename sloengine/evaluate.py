@@ -27,6 +27,7 @@ __all__ = [
     "SLOStatusResult",
     "WindowCounts",
     "WindowStatusResult",
+    "alert_enabled",
     "evaluate_slo",
     "native_window_counts",
     "status_from_windows",
@@ -209,6 +210,11 @@ def status_from_windows(
         alerts=tuple(alerts),
         has_data=any(w.has_data for w in windows),
     )
+
+
+def alert_enabled(slo: SLO, severity: str) -> bool:
+    """Whether the SLO alerts at this severity at all (its alerting may disable one or both)."""
+    return _alert_enabled(slo, severity)
 
 
 def _alert_enabled(slo: SLO, severity: str) -> bool:

@@ -1,0 +1,153 @@
+"""History from a Prometheus-compatible HTTP API (`/api/v1/query_range`), in bounded chunks.
+
+The raw counters `http_requests_total` and `http_request_duration_seconds_bucket` are read
+at every step (each series' latest sample at or before the step, Prometheus' instant
+semantics) and differenced here, a reset counting from zero as `increase()` does, but
+without `increase()`'s extrapolation: a window's sum is exactly the counter's growth
+between its two edges. Each chunk covers at most `MAX_POINTS_PER_QUERY` steps, the query
+timeout is bounded, and progress goes to a callback (the CLI prints it on stderr).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from sloengine import conventions as c
+from sloengine.replay._history import LABEL_COLUMNS, History, history_from_frame, le_column
+from sloengine.replay.errors import ReplayError
+
+__all__ = ["MAX_POINTS_PER_QUERY", "fetch_history"]
+
+MAX_POINTS_PER_QUERY = 10_000  # Prometheus refuses more than 11,000 points per series
+_KEY = ("service", "variant", "revision", "route", "method", "status")
+_ERROR_STATUS = re.compile(f"^(?:{c.ERROR_STATUS_REGEX})$")
+
+
+def _query_range(
+    client: httpx.Client, url: str, expr: str, start: float, end: float, step: float
+) -> list[dict[str, Any]]:
+    try:
+        resp = client.get(
+            f"{url.rstrip('/')}/api/v1/query_range",
+            params={"query": expr, "start": start, "end": end, "step": step},
+        )
+    except httpx.HTTPError as exc:
+        raise ReplayError("--prometheus-url", f"{url}: {type(exc).__name__}: {exc}") from None
+    try:
+        body = resp.json()
+    except ValueError:
+        raise ReplayError(
+            "--prometheus-url", f"{url}: HTTP {resp.status_code}, not a Prometheus API answer"
+        ) from None
+    if resp.status_code != 200 or body.get("status") != "success":
+        raise ReplayError("--prometheus-url", f"{url}: {body.get('error', resp.status_code)}")
+    return list(body["data"]["result"])
+
+
+def _deltas(values: list[list[Any]], step_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """(times, growth since the previous step) of one series; a drop is a counter reset.
+
+    The first sample of each run of consecutive steps only anchors the differences: with
+    no sample the step before, the growth up to it is unknown.
+    """
+    times = np.array([float(t) for t, _ in values])
+    counts = np.array([float(v) for _, v in values])
+    growth = np.diff(counts)
+    growth = np.where(growth < 0, counts[1:], growth)
+    contiguous = np.isclose(np.diff(times), step_s)
+    return times[1:][contiguous], growth[contiguous]
+
+
+def _frame(results: list[dict[str, Any]], extra: str | None, step_s: float) -> pd.DataFrame:
+    frames = []
+    for series in results:
+        metric = series.get("metric", {})
+        times, growth = _deltas(series.get("values", []), step_s)
+        if not len(times):
+            continue
+        frame = pd.DataFrame({"time": times, "value": growth})
+        for key in (*_KEY, *((extra,) if extra else ())):
+            frame[key] = metric.get(key, "")
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["time", "value", *_KEY, *((extra,) if extra else ())])
+    return pd.concat(frames, ignore_index=True)
+
+
+def fetch_history(
+    url: str,
+    first_s: float,
+    last_s: float,
+    step_s: float,
+    *,
+    progress: Callable[[str], None] = lambda _: None,
+    timeout_s: float = 60.0,
+    transport: httpx.BaseTransport | None = None,
+) -> History:
+    """The RED counters' growth per step over `[first_s, last_s]` as a History."""
+    if not url.startswith(("http://", "https://")):
+        raise ReplayError("--prometheus-url", f"{url!r} is not an http(s) URL")
+    # One extra step before the first: its sample anchors the first difference.
+    start = first_s - step_s
+    chunk = MAX_POINTS_PER_QUERY * step_s
+    edges = []
+    while start <= last_s:
+        end = min(start + chunk - step_s, last_s)
+        edges.append((start, end))
+        start = end  # chunks share their edge step, so no difference is lost between them
+        if end >= last_s:
+            break
+    req_frames, bucket_frames = [], []
+    with httpx.Client(timeout=timeout_s, transport=transport) as client:
+        for n, (lo, hi) in enumerate(edges, start=1):
+            progress(f"fetching chunk {n}/{len(edges)} ({hi - lo:g}s of history)")
+            req_frames.append(
+                _frame(
+                    _query_range(client, url, c.HTTP_REQUESTS_TOTAL, lo, hi, step_s), None, step_s
+                )
+            )
+            bucket_frames.append(
+                _frame(
+                    _query_range(
+                        client, url, f"{c.HTTP_REQUEST_DURATION_SECONDS}_bucket", lo, hi, step_s
+                    ),
+                    "le",
+                    step_s,
+                )
+            )
+    requests = pd.concat(req_frames, ignore_index=True)
+    buckets = pd.concat(bucket_frames, ignore_index=True)
+    return _history(requests, buckets, url)
+
+
+def _history(requests: pd.DataFrame, buckets: pd.DataFrame, url: str) -> History:
+    columns = [*_KEY, "time"]
+    requests = requests.groupby(columns, sort=False)["value"].sum().rename("requests")
+    frame = requests.reset_index()
+    if not buckets.empty:
+        buckets = buckets[buckets["le"] != "+Inf"].copy()
+        buckets["le"] = [le_column(float(x)) for x in buckets["le"]]
+        wide = buckets.pivot_table(index=columns, columns="le", values="value", aggfunc="sum")
+        frame = frame.merge(wide.reset_index(), on=columns, how="left")
+    status = frame["status"].astype(str)
+    frame["errors"] = np.where(
+        [bool(_ERROR_STATUS.match(s)) for s in status], frame["requests"], 0.0
+    )
+    frame["status_class"] = [f"{s[0]}xx" if s[:1].isdigit() else s for s in status]
+    frame = frame.drop(columns=["status"])
+    # Counters read as floats may leave a bucket a hair above the request count.
+    for col in [x for x in frame.columns if str(x).startswith("le_")]:
+        frame[col] = np.minimum(frame[col], frame["requests"])
+    keys = [k for k in LABEL_COLUMNS] + ["time"]
+    values = [x for x in frame.columns if x not in keys]
+    frame = frame.groupby(keys, sort=False, dropna=False)[values].sum(min_count=1).reset_index()
+    if math.isnan(float(frame["requests"].sum() if len(frame) else 0.0)):
+        raise ReplayError("--prometheus-url", f"{url}: request counts are not numbers")
+    return history_from_frame(frame, url)
