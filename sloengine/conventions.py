@@ -18,6 +18,9 @@ LABEL_VARIANT: Final = "variant"
 LABEL_ROUTE: Final = "route"
 LABEL_METHOD: Final = "method"
 LABEL_STATUS: Final = "status"
+# The deployed revision (e.g. the pod template hash): an extra series label, so that the
+# analysis of revision N never counts revision N-1's requests.
+LABEL_REVISION: Final = "revision"
 RED_LABELS: Final = (LABEL_SERVICE, LABEL_VARIANT, LABEL_ROUTE, LABEL_METHOD, LABEL_STATUS)
 
 # A latency SLI is "fraction of requests with le <= threshold", so every latency threshold

@@ -28,6 +28,8 @@ from sloengine.durations import parse_duration_seconds
 from sloengine.errors import SpecError, SpecErrors
 from sloengine.generate import (
     HEADER,
+    LABEL_SCHEMES,
+    LABELS_SLOENGINE,
     AlertLinks,
     AlertmanagerOptions,
     CanaryGuardOptions,
@@ -133,6 +135,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="namespace of the prometheus-operator objects (default %(default)s)",
     )
     parser.add_argument(
+        "--labels",
+        choices=LABEL_SCHEMES,
+        default=LABELS_SLOENGINE,
+        help="label scheme of the SLO rules: sloengine (slo_service, slo_name, slo_window), or "
+        "sloth, which adds Sloth's sloth_id/sloth_service/sloth_slo/sloth_window labels and "
+        "its slo:time_period:days record so Sloth's dashboards keep working (default %(default)s)",
+    )
+    parser.add_argument(
         "--period-interval",
         default=PERIOD_GROUP_INTERVAL,
         metavar="DURATION",
@@ -171,6 +181,7 @@ def _options(args: argparse.Namespace) -> GenerateOptions:
         alertmanager=alertmanager,
         period_interval=args.period_interval or None,
         links=AlertLinks(runbook_base_url=args.runbook_base_url, grafana_url=args.grafana_url),
+        labels=args.labels,
     )
 
 

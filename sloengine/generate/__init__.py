@@ -21,12 +21,16 @@ from sloengine.generate.canary import CanaryGuardOptions, canary_rule_group
 from sloengine.generate.links import AlertLinks
 from sloengine.generate.rules import PERIOD_GROUP_INTERVAL, RuleGroup, slo_rule_groups
 from sloengine.generate.serialize import HEADER, dump_yaml, rule_groups_yaml
+from sloengine.generate.sloth_labels import with_sloth_labels
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
 from sloengine.policy import DEFAULT_POLICY, builtin_policy, builtin_policy_names
 
 __all__ = [
     "ALERTMANAGER_FILE",
     "HEADER",
+    "LABELS_SLOENGINE",
+    "LABELS_SLOTH",
+    "LABEL_SCHEMES",
     "AlertLinks",
     "AlertmanagerOptions",
     "CanaryGuardOptions",
@@ -38,6 +42,9 @@ __all__ = [
 ]
 
 ALERTMANAGER_FILE = "alertmanager.yml"
+LABELS_SLOENGINE = "sloengine"
+LABELS_SLOTH = "sloth"
+LABEL_SCHEMES = (LABELS_SLOENGINE, LABELS_SLOTH)
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -52,6 +59,8 @@ class GenerateOptions:
     period_interval: str | None = PERIOD_GROUP_INTERVAL
     # Runbook and dashboard links in every alert's annotations.
     links: AlertLinks = field(default_factory=AlertLinks)
+    # "sloth": the rules also carry Sloth's labels and records (generate/sloth_labels.py).
+    labels: str = LABELS_SLOENGINE
 
 
 def rules_filename(service: str) -> str:
@@ -101,9 +110,12 @@ def render_alert_files(
         except SpecError as exc:
             errors.append(exc)
             continue
-        groups.setdefault(slo.service, []).extend(
-            slo_rule_groups(slo, policy, options.period_interval, options.links)
+        slo_groups: tuple[RuleGroup, ...] = slo_rule_groups(
+            slo, policy, options.period_interval, options.links
         )
+        if options.labels == LABELS_SLOTH:
+            slo_groups = with_sloth_labels(slo, slo_groups)
+        groups.setdefault(slo.service, []).extend(slo_groups)
         sources.setdefault(slo.service, set()).add(slo.source.file)
     if errors:
         raise SpecErrors(errors)

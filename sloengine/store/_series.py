@@ -407,6 +407,11 @@ class SeriesStore:
         return view
 
     # --- reads ---------------------------------------------------------------------------------
+    def has_series(self, selector: Mapping[str, str] | Selector) -> bool:
+        """Whether any series matches `selector`; builds no view (a cheap, side-effect free
+        existence check, e.g. for an unknown service in a verdict request)."""
+        return bool(self._members(normalise_selector(selector)).size)
+
     def window_sum(
         self, selector: Mapping[str, str] | Selector, window_seconds: float, at_unix_s: float
     ) -> WindowSum:

@@ -119,6 +119,8 @@ async def test_verdict_needs_the_read_token_and_never_answers_non_2xx_for_a_verd
     engine: RunningEngine,
 ) -> None:
     _, templates = shipped()
+    engine.now[0] += 60
+    await engine.push_minute("gateway", {"stable": Traffic(5, 0.0)})
     metric = dict(templates["sloengine-gate"]["spec"]["metrics"][0])
     url = f"{engine.http_url}/api/v1/verdict?service=gateway&canary=canary&baseline=stable"
     web = {**metric["provider"]["web"], "url": url, "headers": []}
