@@ -18,7 +18,8 @@ from typing import Any
 
 from loadtests.thresholds import IntervalStats
 
-WireRow = list[Any]  # [endpoint, variant, phase, index, [[ms, count], ...], errors, total_ms]
+# [endpoint, variant, phase, index, [[ms, count], ...], errors, total_ms, first_at, last_at]
+WireRow = list[Any]
 BucketKey = tuple[str, str, str, int]
 
 
@@ -32,8 +33,8 @@ class PhaseTotals:
 
     phase: str
     variant: str
-    first_index: int
-    last_index: int
+    first_at: float  # epoch seconds of the first and last request seen in this phase
+    last_at: float
     stats: IntervalStats
 
 
@@ -45,6 +46,7 @@ class IntervalBook:
             raise ValueError(f"interval must be > 0 seconds, got {interval_seconds!r}")
         self.interval_seconds = interval_seconds
         self.buckets: dict[BucketKey, IntervalStats] = {}
+        self.seen: dict[BucketKey, tuple[float, float]] = {}  # first and last request times
         self.rejected_rows = 0
 
     def index_of(self, at_epoch_seconds: float) -> int:
@@ -66,6 +68,10 @@ class IntervalBook:
         stats = self.buckets.get(key)
         if stats is None:
             stats = self.buckets[key] = IntervalStats()
+            self.seen[key] = (at_epoch_seconds, at_epoch_seconds)
+        else:
+            first, last = self.seen[key]
+            self.seen[key] = (min(first, at_epoch_seconds), max(last, at_epoch_seconds))
         stats.add(latency_ms, failed)
 
     # --- transport ------------------------------------------------------------------------
@@ -82,10 +88,12 @@ class IntervalBook:
                 [[ms, count] for ms, count in sorted(stats.histogram_ms.items())],
                 stats.errors,
                 stats.total_ms,
+                *self.seen[(endpoint, variant, phase, index)],
             ]
             for (endpoint, variant, phase, index), stats in self.buckets.items()
         ]
         self.buckets = {}
+        self.seen = {}
         return rows
 
     def merge_rows(self, rows: Iterable[Any]) -> None:
@@ -96,12 +104,15 @@ class IntervalBook:
             if parsed is None:
                 self.rejected_rows += 1
                 continue
-            key, stats = parsed
+            key, stats, (first, last) = parsed
             existing = self.buckets.get(key)
             if existing is None:
                 self.buckets[key] = stats
+                self.seen[key] = (first, last)
             else:
                 existing.merge(stats)
+                seen_first, seen_last = self.seen[key]
+                self.seen[key] = (min(first, seen_first), max(last, seen_last))
 
     # --- views for the judge and the reports -----------------------------------------------
 
@@ -127,13 +138,14 @@ class IntervalBook:
     def phase_totals(self) -> list[PhaseTotals]:
         """Per (phase, variant), pooled over endpoints and intervals, phases in time order."""
         pooled: dict[tuple[str, str], IntervalStats] = {}
-        span: dict[tuple[str, str], tuple[int, int]] = {}
-        for (_endpoint, variant, phase, index), stats in self.buckets.items():
-            key = (phase, variant)
+        span: dict[tuple[str, str], tuple[float, float]] = {}
+        for bucket, stats in self.buckets.items():
+            key = (bucket[2], bucket[1])
             pooled.setdefault(key, IntervalStats()).merge(stats)
-            lo, hi = span.get(key, (index, index))
-            span[key] = (min(lo, index), max(hi, index))
-        phase_start: dict[str, int] = {}
+            first, last = self.seen[bucket]
+            lo, hi = span.get(key, (first, last))
+            span[key] = (min(lo, first), max(hi, last))
+        phase_start: dict[str, float] = {}
         for (phase, _), (lo, _) in span.items():
             phase_start[phase] = min(lo, phase_start.get(phase, lo))
         order = sorted(pooled, key=lambda k: (phase_start[k[0]], k[0], k[1]))
@@ -142,10 +154,16 @@ class IntervalBook:
         ]
 
 
-def _parse_row(row: Any) -> tuple[BucketKey, IntervalStats] | None:
-    if not isinstance(row, list | tuple) or len(row) != 7:
+def _parse_row(row: Any) -> tuple[BucketKey, IntervalStats, tuple[float, float]] | None:
+    if not isinstance(row, list | tuple) or len(row) != 9:
         return None
-    endpoint, variant, phase, index, histogram, errors, total_ms = row
+    endpoint, variant, phase, index, histogram, errors, total_ms, first_at, last_at = row
+    if not (
+        isinstance(first_at, int | float)
+        and isinstance(last_at, int | float)
+        and first_at <= last_at
+    ):
+        return None
     if not (
         isinstance(endpoint, str)
         and isinstance(variant, str)
@@ -167,4 +185,4 @@ def _parse_row(row: Any) -> tuple[BucketKey, IntervalStats] | None:
         stats.histogram_ms[pair[0]] = stats.histogram_ms.get(pair[0], 0) + pair[1]
     if errors < 0 or errors > stats.requests:
         return None
-    return (endpoint, variant, phase, index), stats
+    return (endpoint, variant, phase, index), stats, (float(first_at), float(last_at))

@@ -266,7 +266,9 @@ def _extend_web_ui(environment: Environment) -> None:
     web_ui = environment.web_ui
     assert web_ui is not None and web_ui.app is not None
     app = web_ui.app
-    from flask import Response, request
+    from argparse import Namespace
+
+    from flask import Response, jsonify, request
 
     @app.route("/loadtest/summary")
     def _summary() -> Response:
@@ -276,6 +278,20 @@ def _extend_web_ui(environment: Environment) -> None:
         )
         verdict = current_verdict(environment, final=not running)
         return Response(summary_json(verdict, _workers(environment)), mimetype="application/json")
+
+    @app.before_request
+    def _check_the_form() -> Response | None:
+        """A bad --loadtest-* value typed in the start form is refused with the reason,
+        as the form shows locust's own errors, instead of starting a run that cannot judge."""
+        if request.path != "/swarm" or request.method != "POST":
+            return None
+        values = dict(vars(environment.parsed_options or Namespace()))
+        values.update({k: v for k, v in request.form.items() if k.startswith("loadtest_")})
+        try:
+            opts.settings_from(Namespace(**values))
+        except opts.SettingsError as exc:
+            return jsonify({"success": False, "message": str(exc), "host": environment.host})
+        return None
 
     @app.after_request
     def _add_section(response: Response) -> Response:

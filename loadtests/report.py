@@ -32,6 +32,7 @@ def summary_dict(verdict: RunVerdict, workers: int) -> dict[str, Any]:
         "final": verdict.final,
         "workers": workers,
         "started_at": verdict.started_at_epoch,
+        "duration_seconds": _num(verdict.judged_at_epoch - verdict.started_at_epoch, 1),
         "settings": {
             "profile": s.profile,
             "warmup_seconds": s.warmup_seconds,

@@ -57,6 +57,7 @@ class StepSummary:
 class RunVerdict:
     settings: Settings
     started_at_epoch: float
+    judged_at_epoch: float
     judgements: tuple[EndpointJudgement, ...]
     series: dict[str, list[IntervalPoint]]
     steps: tuple[StepSummary, ...]
@@ -124,6 +125,7 @@ def build_verdict(
     return RunVerdict(
         settings=settings,
         started_at_epoch=started_at_epoch,
+        judged_at_epoch=now_epoch,
         judgements=tuple(judgements),
         series=series,
         steps=tuple(_steps(book, started_at_epoch)) if settings.profile != "steady" else (),
@@ -134,19 +136,19 @@ def build_verdict(
 
 def _steps(book: IntervalBook, started_at_epoch: float) -> list[StepSummary]:
     phases: dict[str, dict[str, IntervalStats]] = {}
-    spans: dict[str, tuple[int, int]] = {}
+    spans: dict[str, tuple[float, float]] = {}
     for totals in book.phase_totals():
         phases.setdefault(totals.phase, {})[totals.variant] = totals.stats
-        lo, hi = spans.get(totals.phase, (totals.first_index, totals.last_index))
-        spans[totals.phase] = (min(lo, totals.first_index), max(hi, totals.last_index))
+        lo, hi = spans.get(totals.phase, (totals.first_at, totals.last_at))
+        spans[totals.phase] = (min(lo, totals.first_at), max(hi, totals.last_at))
     out = []
     for phase in sorted(phases, key=lambda p: spans[p][0]):
         lo, hi = spans[phase]
         out.append(
             StepSummary(
                 phase=phase or "canary",
-                first_offset_seconds=max(0.0, book.start_of(lo) - started_at_epoch),
-                last_offset_seconds=book.start_of(hi) + book.interval_seconds - started_at_epoch,
+                first_offset_seconds=max(0.0, lo - started_at_epoch),
+                last_offset_seconds=max(0.0, hi - started_at_epoch),
                 baseline=phases[phase].get(BASELINE, IntervalStats()),
                 canary=phases[phase].get(CANARY, IntervalStats()),
             )

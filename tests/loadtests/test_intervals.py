@@ -43,6 +43,7 @@ def test_master_book_equals_a_single_process_book(reqs: list[tuple]) -> None:
         merged = master.buckets[key]
         assert (merged.histogram_ms, merged.errors) == (stats.histogram_ms, stats.errors)
         assert abs(merged.total_ms - stats.total_ms) < 1e-6 * max(1.0, stats.total_ms)
+    assert master.seen == single.seen
     assert master.rejected_rows == 0
     assert all(not w.buckets for w in workers)
 
@@ -60,18 +61,20 @@ def test_buckets_line_up_on_the_wall_clock() -> None:
 
 def test_malformed_rows_are_counted_not_trusted() -> None:
     book = IntervalBook(1.0)
-    good = ["GET /x", "baseline", "", 5, [[10, 3]], 1, 30.0]
+    good = ["GET /x", "baseline", "", 5, [[10, 3]], 1, 30.0, 5.1, 5.9]
     book.merge_rows(
         [
             good,
             "nonsense",
-            ["GET /x", "baseline", "", 5, [[10, 3]], 4, 30.0],  # more errors than requests
-            ["GET /x", "baseline", "", "5", [[10, 3]], 0, 30.0],
-            ["GET /x", "baseline", "", 5, [[10, -1]], 0, 30.0],
+            ["GET /x", "baseline", "", 5, [[10, 3]], 4, 30.0, 5.1, 5.9],  # errors > requests
+            ["GET /x", "baseline", "", "5", [[10, 3]], 0, 30.0, 5.1, 5.9],
+            ["GET /x", "baseline", "", 5, [[10, -1]], 0, 30.0, 5.1, 5.9],
+            ["GET /x", "baseline", "", 5, [[10, 3]], 0, 30.0, 5.9, 5.1],  # time runs backwards
+            ["GET /x", "baseline", "", 5, [[10, 3]], 1, 30.0],  # an older worker's row
             ["GET /x", "baseline", ""],
         ]
     )
-    assert book.rejected_rows == 5
+    assert book.rejected_rows == 7
     assert book.buckets[("GET /x", "baseline", "", 5)].requests == 3
 
 
@@ -80,9 +83,12 @@ def test_phase_totals_pool_each_variant_per_phase_in_time_order() -> None:
     book.record("a", "canary", "step 2/2 (100%)", 20.0, 10, False)
     book.record("a", "canary", "step 1/2 (50%)", 10.0, 10, True)
     book.record("b", "baseline", "step 1/2 (50%)", 11.0, 10, False)
-    totals = [(t.phase, t.variant, t.stats.requests, t.stats.errors) for t in book.phase_totals()]
+    totals = [
+        (t.phase, t.variant, t.stats.requests, t.stats.errors, t.first_at, t.last_at)
+        for t in book.phase_totals()
+    ]
     assert totals == [
-        ("step 1/2 (50%)", "baseline", 1, 0),
-        ("step 1/2 (50%)", "canary", 1, 1),
-        ("step 2/2 (100%)", "canary", 1, 0),
+        ("step 1/2 (50%)", "baseline", 1, 0, 11.0, 11.0),
+        ("step 1/2 (50%)", "canary", 1, 1, 10.0, 10.0),
+        ("step 2/2 (100%)", "canary", 1, 0, 20.0, 20.0),
     ]
