@@ -58,7 +58,7 @@ def period_policy(period_seconds: float) -> BurnRatePolicy:
         raise ValueError(
             f"no burn-rate policy for a {format_duration(period_seconds)} period: the "
             f"derived SRE Workbook table needs a period of at least {format_duration(longest)}; "
-            "name a policy (BurnRatePolicy or Sloth AlertWindows) for this period"
+            "give a policy for this period (`policy:` in a native spec, or --policy NAME|FILE)"
         )
     windows = tuple(
         BurnWindow(
