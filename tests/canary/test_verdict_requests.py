@@ -201,3 +201,22 @@ async def test_a_revision_only_tagging_unlabelled_data_is_no_change(harness_fact
     for i in range(20):
         await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", revision=f"tag-{i}"))
     assert actions(h.audit_path).count("verdict_changed") == 1
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        ({"canary_variant": ""}, "canary_variant"),
+        ({"canary_variant": "-x"}, "canary_variant"),
+        ({"baseline_variant": "a b"}, "baseline_variant"),
+        ({"baseline_variant": 3}, "baseline_variant"),
+    ],
+)
+def test_variant_names_in_the_config_are_checked(doc: dict[str, Any], field: str) -> None:
+    from sloengine.canary import parse_canary
+    from sloengine.errors import SpecError
+
+    with pytest.raises(SpecError, match=rf"canary\.services\.gw\.{field}: must be a variant"):
+        parse_canary({"services": {"gw": doc}}, "engine.yaml")
+    ok = parse_canary({"defaults": {"baseline_variant": "primary"}}).for_service("gw")
+    assert (ok.canary_variant, ok.baseline_variant) == ("canary", "primary")
