@@ -116,14 +116,40 @@ def _observe(
         return _variant_window(ws, None if bad_events is None else bad_events(ws))
 
     rev = subject.revision
+    canary_long = window(subject.canary, long_s, rev)
+    span = _canary_span(lambda seconds: window(subject.canary, seconds, rev), canary_long, long_s)
     return Observation(
         canary_short=window(subject.canary, short_s, rev),
-        canary_long=window(subject.canary, long_s, rev),
+        canary_long=canary_long,
         baseline_short=window(subject.baseline, short_s, ""),
-        baseline_long=window(subject.baseline, long_s, ""),
+        baseline_long=window(subject.baseline, span, ""),
         short_window_seconds=short_s,
         long_window_seconds=long_s,
     )
+
+
+def _canary_span(
+    canary: Callable[[float], VariantWindow], whole: VariantWindow, long_s: float
+) -> float:
+    """The shortest window on the minute grid holding every canary request of the long one.
+
+    The baseline is compared over this span only: a stable variant that ran an hour before
+    the canary started must not dilute the baseline's share of a shared outage that hits
+    both after the canary started (the relative test conditions on bad events at the
+    same times). A binary search over whole minutes: a few window sums.
+    """
+    minutes = max(1, math.ceil(long_s / REPLAY_GRID_SECONDS))
+    if whole.requests <= 0:
+        return long_s
+    target = whole.requests * (1 - 1e-9)
+    lo, hi = 1, minutes
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if canary(mid * REPLAY_GRID_SECONDS).requests >= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return min(lo * REPLAY_GRID_SECONDS, long_s)
 
 
 def _slo_bad_events(sli: NativeSLI) -> Callable[[WindowSumLike], float]:

@@ -220,3 +220,24 @@ def test_variant_names_in_the_config_are_checked(doc: dict[str, Any], field: str
         parse_canary({"services": {"gw": doc}}, "engine.yaml")
     ok = parse_canary({"defaults": {"baseline_variant": "primary"}}).for_service("gw")
     assert (ok.canary_variant, ok.baseline_variant) == ("canary", "primary")
+
+
+async def test_a_shared_outage_after_the_canary_started_is_not_the_canary(
+    harness_factory: Any,
+) -> None:
+    h = await harness_factory()
+    # The stable variant has served for an hour; the canary (10% of traffic) for 5 minutes;
+    # in the last 3 minutes a downstream outage fails 20% of everyone's requests.
+    before = T - 180
+    ingest(
+        h,
+        1,
+        block("gateway", "baseline", end_s=before, seconds=3420, rps=90, error_ratio=0.002),
+        block("gateway", "baseline", end_s=T, seconds=180, rps=90, error_ratio=0.2, seed=5),
+        block("gateway", "canary", end_s=before, seconds=120, rps=10, error_ratio=0.002, seed=6),
+        block("gateway", "canary", end_s=T, seconds=180, rps=10, error_ratio=0.2, seed=7),
+    )
+    verdict = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway"))
+    assert verdict.verdict != pb.FAIL, verdict.reason
+    guard = verdict.guards[0]
+    assert guard.baseline_samples < 90 * 600  # compared over the canary's minutes only
