@@ -241,3 +241,19 @@ async def test_a_shared_outage_after_the_canary_started_is_not_the_canary(
     assert verdict.verdict != pb.FAIL, verdict.reason
     guard = verdict.guards[0]
     assert guard.baseline_samples < 90 * 600  # compared over the canary's minutes only
+
+
+async def test_an_outage_that_starts_with_the_canary_is_not_the_canary(
+    harness_factory: Any,
+) -> None:
+    h = await harness_factory()
+    # The canary's first 20 s coincide with a shared outage; the baseline ran for 20 min.
+    ingest(
+        h,
+        1,
+        block("gateway", "baseline", end_s=T - 20, seconds=1200, rps=90, error_ratio=0.002),
+        block("gateway", "baseline", end_s=T, seconds=20, rps=90, error_ratio=0.15, seed=5),
+        block("gateway", "canary", end_s=T, seconds=20, rps=10, error_ratio=0.15, seed=7),
+    )
+    verdict = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway"))
+    assert verdict.verdict != pb.FAIL, verdict.reason
