@@ -74,12 +74,49 @@ class SeriesSums:
 
     times_s: F64
     cumulative: Mapping[str, F64]
+    # (id of the evaluation grid, window) -> its edge indices: every column and every policy
+    # replayed on the same grid reuses them (the searches are most of a replay's time).
+    _edges: dict[tuple[int, float], npt.NDArray[np.intp]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    _grid: list[F64] = field(default_factory=list, repr=False, compare=False)
+
+    def _edge(self, at_s: F64, offset_s: float) -> npt.NDArray[np.intp]:
+        """`searchsorted(times, at_s - offset_s)`, computed once per grid and offset.
+
+        On an evenly spaced grid an offset of whole steps is the grid shifted by n steps:
+        its indices are a slice of one search over the grid extended backwards.
+        """
+        if not self._grid or self._grid[0] is not at_s:
+            self._grid[:] = [at_s]  # a new grid: forget the old one's edges
+            self._edges.clear()
+        key = (id(at_s), offset_s)
+        if key in self._edges:
+            return self._edges[key]
+        step = float(at_s[1] - at_s[0])
+        shift = round(offset_s / step)
+        if abs(shift * step - offset_s) > 1e-9 or not _even(at_s, step):
+            edge = np.searchsorted(self.times_s, at_s - offset_s, side="right")
+        else:
+            extended = self._edges.get((id(at_s), -1.0))
+            if extended is None or len(extended) < len(at_s) + shift:
+                back = max(shift, len(at_s))
+                grid = at_s[0] + step * np.arange(-back, len(at_s), dtype=np.float64)
+                extended = np.searchsorted(self.times_s, grid, side="right")
+                self._edges[(id(at_s), -1.0)] = extended
+            start = len(extended) - len(at_s) - shift
+            edge = extended[start : start + len(at_s)]
+        self._edges[key] = edge
+        return edge
 
     def window_sums(self, column: str, at_s: F64, window_s: float) -> F64:
         """The column's sum over `(t - window_s, t]` for each t in `at_s`."""
         total = self.cumulative[column]
-        hi = np.searchsorted(self.times_s, at_s, side="right")
-        lo = np.searchsorted(self.times_s, at_s - window_s, side="right")
+        if len(at_s) < 2:  # one-off lookups (incident spans): not worth remembering
+            hi = np.searchsorted(self.times_s, at_s, side="right")
+            lo = np.searchsorted(self.times_s, at_s - window_s, side="right")
+        else:
+            hi, lo = self._edge(at_s, 0.0), self._edge(at_s, window_s)
         return np.asarray(total[hi] - total[lo], dtype=np.float64)
 
 
@@ -92,6 +129,9 @@ class History:
     source: str
     _series: pd.DataFrame = field(repr=False, compare=False)  # one row per series key
     _offsets: npt.NDArray[np.int64] = field(repr=False, compare=False)
+    _sums: dict[tuple[Any, ...], SeriesSums] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def time_range_s(self) -> tuple[float, float]:
@@ -122,7 +162,14 @@ class History:
         return self.frame.iloc[np.concatenate(parts)]
 
     def sums(self, selector: Mapping[str, str], columns: tuple[str, ...]) -> SeriesSums:
-        """The matching series' columns summed per time, with running totals."""
+        """The matching series' columns summed per time, with running totals (memoised:
+        an SLO replayed under several policies sums its series once)."""
+        key = (tuple(sorted(selector.items())), columns)
+        if key not in self._sums:
+            self._sums[key] = self._compute_sums(selector, columns)
+        return self._sums[key]
+
+    def _compute_sums(self, selector: Mapping[str, str], columns: tuple[str, ...]) -> SeriesSums:
         rows = self.rows(selector)
         times = rows[TIME_COLUMN].to_numpy(dtype=np.float64)
         unique, inverse = np.unique(times, return_inverse=True)
@@ -136,6 +183,12 @@ class History:
             )
             cumulative[col] = np.concatenate(([0.0], np.cumsum(per_time)))
         return SeriesSums(unique, cumulative)
+
+
+def _even(a: F64, step: float) -> bool:
+    """Whether `a` is `a[0] + step * k` (to float rounding)."""
+    expected = a[0] + step * np.arange(len(a), dtype=np.float64)
+    return bool(np.allclose(a, expected, rtol=0.0, atol=1e-6))
 
 
 def _sorted(a: F64) -> bool:
@@ -217,8 +270,12 @@ def _mask(index: pd.Index, part: pd.Series[bool]) -> npt.NDArray[np.bool_]:
 
 def _counts(raw: pd.Series[Any], source: str, column: str, allow_empty: bool) -> F64:
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-    empty = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
-    bad = np.isnan(values) & ~(empty & allow_empty)
+    bad = np.isnan(values)
+    if allow_empty and bad.any():
+        # Only the cells that are not numbers need the (slow) string check for emptiness.
+        cells = raw[bad]
+        empty = cells.isna().to_numpy() | (cells.astype(str).str.strip() == "").to_numpy()
+        bad[np.flatnonzero(bad)[empty]] = False
     bad |= np.isinf(values) | (values < 0)
     row = _first_bad(bad)
     if row is not None:
@@ -256,8 +313,7 @@ def history_from_frame(frame: pd.DataFrame, source: str = "<frame>") -> History:
         bounds[name] = bound
     out = pd.DataFrame({TIME_COLUMN: _times(frame[TIME_COLUMN], source)})
     for col in LABEL_COLUMNS:
-        values = frame[col] if col in frame.columns else pd.Series([""] * len(frame))
-        out[col] = values.fillna("").astype(str).str.strip().astype("category")
+        out[col] = _labels(frame[col]) if col in frame.columns else _labels(None, len(frame))
     if (out["service"] == "").any():
         row = _first_bad((out["service"] == "").to_numpy())
         raise ReplayError(_where(source, row, "service"), "must not be empty")
@@ -282,34 +338,61 @@ def history_from_frame(frame: pd.DataFrame, source: str = "<frame>") -> History:
                 )
         out[le_column(bound)] = values
         previous = values
-    out[LATENCY_REQUESTS] = _latency_requests(out, [le_column(b) for _, b in ordered])
     return _indexed(out, tuple(b for _, b in ordered), source)
 
 
-def _latency_requests(frame: pd.DataFrame, les: list[str]) -> F64:
-    """Per row, its requests if its series (the ingest key: no status class) ever counted a
-    request under a bound, else 0: like the store, a series that never sent latency buckets
-    has no latency data, and a latency SLI leaves its requests out (`bad_events`)."""
-    if not les:
-        return np.zeros(len(frame))
-    row_has = (frame[les].to_numpy() > 0).any(axis=1)
-    series_has = (
-        pd.Series(row_has, index=frame.index)
-        .groupby([frame[k] for k in INGEST_KEY], observed=True)
-        .transform("max")
-        .to_numpy(dtype=bool)
-    )
-    return np.where(series_has, frame["requests"].to_numpy(), 0.0)
+def _labels(values: pd.Series[Any] | None, length: int = 0) -> pd.Categorical:
+    """A label column as categories, cells stripped, missing as "" (strings are handled
+    once per distinct value, not once per row)."""
+    if values is None:
+        return pd.Categorical.from_codes(np.zeros(length, dtype=np.int8), categories=[""])
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    names = pd.Index(uniques).astype(str).str.strip().tolist()
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(names), codes)
+        names.append("")
+    # Stripping may merge two spellings (" a" and "a"): map codes onto distinct names.
+    remap, categories = pd.factorize(pd.Index(names))
+    return pd.Categorical.from_codes(remap[codes], categories=categories)
+
+
+def _combined_codes(frame: pd.DataFrame, columns: tuple[str, ...]) -> npt.NDArray[np.int64]:
+    """One integer per distinct combination of the categorical `columns`, per row."""
+    key = np.zeros(len(frame), dtype=np.int64)
+    span = 1
+    for col in columns:
+        cat = frame[col].cat
+        size = max(1, len(cat.categories))
+        span *= size
+        if span >= 2**62:  # too many combinations to pack: let pandas number them
+            return frame.groupby(list(columns), observed=True).ngroup().to_numpy(np.int64)
+        key = key * size + cat.codes.to_numpy(np.int64)
+    return key
 
 
 def _indexed(frame: pd.DataFrame, bounds: tuple[float, ...], source: str) -> History:
-    """Sort by series then time and remember where each series' rows start."""
-    codes = frame.groupby(list(LABEL_COLUMNS), observed=True, sort=True).ngroup().to_numpy()
+    """Sort by series then time, remember where each series' rows start, and derive each
+    row's `latency_requests`: its requests if its ingest series (the labels without the
+    status class) ever counted a request under a bound, else 0. Like the store, a series
+    that never sent latency buckets has no latency data, and a latency SLI leaves its
+    requests out (`sloengine.bad_events`)."""
+    codes = _combined_codes(frame, LABEL_COLUMNS)
     order = np.lexsort((frame[TIME_COLUMN].to_numpy(), codes))
     frame = frame.iloc[order].reset_index(drop=True)
     codes = codes[order]
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.array([])
+    starts = starts.astype(np.int64)
     offsets = np.r_[starts, len(codes)].astype(np.int64)
-    series = frame.iloc[starts.astype(np.int64)][list(LABEL_COLUMNS)].reset_index(drop=True)
+    les = [le_column(b) for b in bounds]
+    if les and len(frame):
+        row_has = (frame[les].to_numpy() > 0).any(axis=1)
+        series_has = np.maximum.reduceat(row_has, starts)
+        _, ingest = np.unique(_combined_codes(frame, INGEST_KEY)[starts], return_inverse=True)
+        ingest_has = np.bincount(ingest, weights=series_has.astype(np.float64)) > 0
+        rows_have = np.repeat(ingest_has[ingest], np.diff(offsets))
+        frame[LATENCY_REQUESTS] = np.where(rows_have, frame["requests"].to_numpy(), 0.0)
+    else:
+        frame[LATENCY_REQUESTS] = 0.0
+    series = frame.iloc[starts][list(LABEL_COLUMNS)].reset_index(drop=True)
     series = series.astype(str)
     return History(frame, bounds, source, series, offsets)

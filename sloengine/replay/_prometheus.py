@@ -4,13 +4,13 @@ The raw counters `http_requests_total` and `http_request_duration_seconds_bucket
 at every step (each series' latest sample at or before the step, Prometheus' instant
 semantics) and differenced here, a reset counting from zero as `increase()` does, but
 without `increase()`'s extrapolation: a window's sum is exactly the counter's growth
-between its two edges. Each chunk covers at most `MAX_POINTS_PER_QUERY` steps, the query
+between its two edges. Rows are per ingest series (statuses summed, errors = the 5xx ones),
+with buckets that carry a status label or not. Each chunk covers at most `MAX_POINTS_PER_QUERY` steps, the query
 timeout is bounded, and progress goes to a callback (the CLI prints it on stderr).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sloengine import conventions as c
-from sloengine.replay._history import LABEL_COLUMNS, History, history_from_frame, le_column
+from sloengine.replay._history import INGEST_KEY, History, history_from_frame, le_column
 from sloengine.replay.errors import ReplayError
 
 __all__ = ["MAX_POINTS_PER_QUERY", "fetch_history"]
@@ -128,26 +128,27 @@ def fetch_history(
 
 
 def _history(requests: pd.DataFrame, buckets: pd.DataFrame, url: str) -> History:
-    columns = [*_KEY, "time"]
-    requests = requests.groupby(columns, sort=False)["value"].sum().rename("requests")
-    frame = requests.reset_index()
-    if not buckets.empty:
-        buckets = buckets[buckets["le"] != "+Inf"].copy()
-        buckets["le"] = [le_column(float(x)) for x in buckets["le"]]
-        wide = buckets.pivot_table(index=columns, columns="le", values="value", aggfunc="sum")
-        frame = frame.merge(wide.reset_index(), on=columns, how="left")
-    status = frame["status"].astype(str)
-    frame["errors"] = np.where(
-        [bool(_ERROR_STATUS.match(s)) for s in status], frame["requests"], 0.0
+    """One row per ingest series and step: requests over every status, errors the 5xx ones,
+    le_ columns from the buckets (with or without a status label) summed the same way."""
+    keys = [*INGEST_KEY, "time"]
+    status = requests["status"].astype(str)
+    requests = requests.assign(
+        errors=np.where([bool(_ERROR_STATUS.match(x)) for x in status], requests["value"], 0.0)
     )
-    frame["status_class"] = [f"{s[0]}xx" if s[:1].isdigit() else s for s in status]
-    frame = frame.drop(columns=["status"])
-    # Counters read as floats may leave a bucket a hair above the request count.
-    for col in [x for x in frame.columns if str(x).startswith("le_")]:
-        frame[col] = np.minimum(frame[col], frame["requests"])
-    keys = [k for k in LABEL_COLUMNS] + ["time"]
-    values = [x for x in frame.columns if x not in keys]
-    frame = frame.groupby(keys, sort=False, dropna=False)[values].sum(min_count=1).reset_index()
-    if math.isnan(float(frame["requests"].sum() if len(frame) else 0.0)):
-        raise ReplayError("--prometheus-url", f"{url}: request counts are not numbers")
+    frame = (
+        requests.groupby(keys, sort=False)[["value", "errors"]]
+        .sum()
+        .rename(columns={"value": "requests"})
+        .reset_index()
+    )
+    finite = buckets[buckets["le"] != "+Inf"] if not buckets.empty else buckets
+    if not finite.empty:
+        finite = finite.assign(le=[le_column(float(x)) for x in finite["le"]])
+        wide = finite.pivot_table(index=keys, columns="le", values="value", aggfunc="sum")
+        frame = frame.merge(wide.reset_index(), on=keys, how="left")
+        les = sorted((c for c in wide.columns), key=lambda c: float(str(c)[3:]))
+        # Counters read a hair apart may leave a bucket above the request count.
+        for col in les:
+            frame[col] = np.minimum(frame[col], frame["requests"])
+    frame["status_class"] = ""
     return history_from_frame(frame, url)
