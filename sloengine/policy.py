@@ -153,7 +153,11 @@ def _parse_burn_rate_policy(doc: dict[str, Any], spec: dict[str, Any], file: str
         _window(raw, str((raw or {}).get("severity")) if isinstance(raw, dict) else "", period, file, f"spec.windows[{i}]")
         for i, raw in enumerate(raws)
     )
-    return BurnRatePolicy(name, period, windows)
+    rollback = spec.get("rollback", [])
+    if not isinstance(rollback, list) or any(s not in conventions.SEVERITIES for s in rollback):
+        known = ", ".join(conventions.SEVERITIES)
+        raise SpecError(file, "spec.rollback", f"must be a list of severities ({known})")
+    return BurnRatePolicy(name, period, windows, tuple(rollback))
 
 
 def _parse_sloth_alert_windows(spec: dict[str, Any], file: str) -> BurnRatePolicy:
