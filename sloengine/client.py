@@ -247,6 +247,7 @@ class EngineClient:
             block = req.blocks.add()
             key = block.key
             key.service, key.variant, key.route, key.method = service, variant, route, method
+            key.extra_labels.update(self.extra_labels)
             block.timestamps_unix_ms.append(ts_ms)
             block.requests.append(d.requests)
             block.errors.append(d.errors)
