@@ -9,8 +9,8 @@ Profiles:
   setWeight/pause). A weight file, if given, is the traffic router's word: it caps the
   schedule, and once it reads 0 the rollout is rolled back for the rest of the run.
 
-Every request carries a phase label ("step 2/4 (30%)", "rolled back") so the master can
-summarise each step.
+Every request carries a phase label ("step 2/4 (30%)", "rolled back"; "weight 50%" in the
+canary profile) so the master can summarise each step.
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ class TrafficSplit:
             return 0.0, ""
         file_weight = self.weight_file.get() if self.weight_file else None
         if self.profile == "canary":
-            return (self.fixed_weight if file_weight is None else file_weight), ""
+            weight = self.fixed_weight if file_weight is None else file_weight
+            return weight, f"weight {weight:.0%}"  # a rollback shows as a new phase
         if file_weight == 0.0:
             self.rolled_back = True  # sticky: a rolled-back canary does not come back mid-run
         if self.rolled_back:

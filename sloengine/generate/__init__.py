@@ -106,7 +106,13 @@ def render_alert_files(
         except SpecError as exc:
             errors.append(exc)
             continue
-        slo_groups: tuple[RuleGroup, ...] = slo_rule_groups(slo, policy, options.period_interval)
+        try:
+            slo_groups: tuple[RuleGroup, ...] = slo_rule_groups(
+                slo, policy, options.period_interval
+            )
+        except ValueError as exc:  # e.g. a time slice the policy's windows cannot hold
+            errors.append(SpecError(slo.source.file, slo.source.path, str(exc)))
+            continue
         if options.labels == LABELS_SLOTH:
             slo_groups = with_sloth_labels(slo, slo_groups)
         groups.setdefault(slo.service, []).extend(slo_groups)

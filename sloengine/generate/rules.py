@@ -267,7 +267,12 @@ def slo_rule_groups(
 
     The period moves by 1/8,640 in 5 minutes, so evaluating it every 5m loses nothing and
     reads a tenth of the samples of a 30s group, ten times less often.
+    Timeslices / RatioTimeslices SLOs get slice-based groups (`timeslice_rules.py`).
     """
+    if slo.budgeting_method != "Occurrences":
+        from sloengine.generate.timeslice_rules import timeslice_rule_groups
+
+        return timeslice_rule_groups(slo, policy, period_interval)
     labels = _merge(slo.labels, _identity(slo))
     period = format_duration(slo.period_seconds)
     rules: list[Rule] = []

@@ -26,7 +26,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS
 from sloengine.pipelines._cumulative import CounterCursors, Step
@@ -73,12 +73,26 @@ class SourcePoint:
     # Every bound of the histogram (+Inf included), when the sender says so (an OTLP data
     # point carries all its buckets): the scrape is complete once they are all there.
     bounds: frozenset[float] | None = None
+    # `series_id(labels)`, when the decoder has it already (computed otherwise).
+    series: str = ""
 
 
 @dataclass
 class Conversion:
     rows: list[EngineRow] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
+
+
+class _Meta(NamedTuple):
+    kind: str
+    key: tuple[tuple[str, str], ...]
+    error: bool
+    bound: float | None  # a bucket's `le`
+    group: str  # the histogram's id (labels without `le`); a counter's own id
+
+
+_MISSING = object()
+_MAX_META = 500_000
 
 
 class _Group:
@@ -137,6 +151,36 @@ class RedConverter:
         self.mapping = mapping
         self.cursors = CounterCursors(keep_initial=keep_initial)
         self._groups: dict[str, _Group] = {}
+        # What the mapping says of a series, by series id: a pure function of its labels,
+        # cached because a scrape repeats every series (cleared when it grows too big).
+        self._meta: dict[str, _Meta | None] = {}
+
+    def _meta_of(self, point: SourcePoint, sid: str, out: Conversion) -> _Meta | None:
+        meta = self._meta.get(sid, _MISSING)
+        if meta is not _MISSING:
+            return meta  # type: ignore[return-value]
+        if len(self._meta) > _MAX_META:
+            self._meta.clear()
+        labels = point.labels
+        kind = self.mapping.kind_of(labels.get("__name__", ""))
+        key = self.mapping.engine_key(labels) if kind is not None else None
+        result: _Meta | None = None
+        if kind is not None and key is not None:
+            bound = parse_le(labels.get("le", "")) if kind == "bucket" else None
+            if kind == "counter" or bound is not None:
+                gid = series_id(labels, without="le") if kind == "bucket" else sid
+                result = _Meta(kind, key, self.mapping.is_error(labels), bound, gid)
+        self._meta[sid] = result
+        return result
+
+    def _skip_reason(self, point: SourcePoint) -> str:
+        labels = point.labels
+        kind = self.mapping.kind_of(labels.get("__name__", ""))
+        if kind is None:
+            return "ignored"
+        if self.mapping.engine_key(labels) is None:
+            return "no_service"
+        return "invalid"  # a bucket without a usable `le`
 
     def convert(
         self, points: Iterable[SourcePoint], *, oldest_ms: int, newest_ms: int
@@ -147,37 +191,32 @@ class RedConverter:
         of a histogram completes each scrape before the next one starts.
         """
         out = Conversion()
-        le_label = "le"
         for point in sorted(points, key=lambda p: p.ts_ms):
-            name = point.labels.get("__name__", "")
-            kind = self.mapping.kind_of(name)
-            if kind is None:
-                out.outcomes["ignored"] += 1
+            sid = point.series or series_id(point.labels)
+            meta = self._meta_of(point, sid, out)
+            if meta is None:
+                out.outcomes[self._skip_reason(point)] += 1
                 continue
-            key = self.mapping.engine_key(point.labels)
-            if key is None:
-                out.outcomes["no_service"] += 1
-                continue
+            kind, key, error, bound, gid = meta
             if point.ts_ms > newest_ms:
                 out.outcomes["too_far_future"] += 1
                 continue
-            bound: float | None = None
             if kind == "bucket":
-                bound = parse_le(point.labels.get(le_label, ""))
-                if bound is None:
-                    out.outcomes["invalid"] += 1
-                    continue
-                gid = series_id(point.labels, without=le_label)
                 group = self._groups.get(gid)
-                if group is not None and point.ts_ms <= group.flushed_ts and self._counts(point):
+                if (
+                    group is not None
+                    and point.ts_ms <= group.flushed_ts
+                    and self._counts(point, sid)
+                ):
                     # Its scrape was flushed without it (those requests were counted as
                     # slower than the bounds present): move its cursor, drop the increment.
-                    self.cursors.advance(series_id(point.labels), point.ts_ms, point.value)
+                    self.cursors.advance(sid, point.ts_ms, point.value)
+                    assert bound is not None
                     group.expected.add(bound)  # the next scrapes wait for it
                     out.outcomes["late_bucket"] += 1
                     continue
             if point.cumulative:
-                step = self.cursors.advance(series_id(point.labels), point.ts_ms, point.value)
+                step = self.cursors.advance(sid, point.ts_ms, point.value)
                 out.outcomes[step.step.value] += 1
                 if step.step not in (Step.INCREMENT, Step.RESET):
                     continue
@@ -193,7 +232,6 @@ class RedConverter:
             if point.ts_ms < oldest_ms:
                 out.outcomes["too_old"] += 1  # the cursor moved: the next increment is exact
                 continue
-            error = self.mapping.is_error(point.labels)
             if kind == "counter":
                 if increment > 0:
                     out.rows.append(
@@ -211,11 +249,11 @@ class RedConverter:
             self._flush_complete(group, out)
         return out
 
-    def _counts(self, point: SourcePoint) -> bool:
+    def _counts(self, point: SourcePoint, sid: str) -> bool:
         """Would the point bring an increment (not a resend, duplicate or stale marker)?"""
         if not point.cumulative:
             return True
-        step = self.cursors.check(series_id(point.labels), point.ts_ms, point.value).step
+        step = self.cursors.check(sid, point.ts_ms, point.value).step
         return step in (Step.INCREMENT, Step.RESET)
 
     def _flush_complete(self, group: _Group, out: Conversion) -> None:

@@ -21,11 +21,12 @@ import yaml
 
 from sloengine import conventions as c
 from sloengine.durations import format_duration
-from sloengine.evaluate import SLOStatusResult, evaluate_slo
+from sloengine.evaluate import SLOStatusResult, evaluate_slo, new_slice_ledger
 from sloengine.generate import GenerateOptions, catalog_policies, render_alert_files
 from sloengine.generate.rules import ERROR_EVENTS_RECORD_PREFIX, TOTAL_EVENTS_RECORD_PREFIX
 from sloengine.model import SLO, BurnRatePolicy, Catalog
 from sloengine.store import SeriesStore, decode_push
+from sloengine.timeslices import is_timeslices
 from tests.agreement.traffic import Timeline, input_series, push_requests
 from tests.support.prometheus import promtool_test_rules
 
@@ -53,12 +54,17 @@ Statuses = dict[int, list[SLOStatusResult]]  # step -> one status per SLO, in SL
 def engine_statuses(slos: tuple[SLO, ...], policy: BurnRatePolicy, timeline: Timeline) -> Statuses:
     """Push the timeline one step per batch, evaluating every SLO after each step."""
     store = SeriesStore()
+    # Timeslices SLOs keep their slices across evaluations, as the engine does.
+    ledgers = [new_slice_ledger(slo) if is_timeslices(slo) else None for slo in slos]
     out: Statuses = {}
     for step in range(1, timeline.steps + 1):
         at = BASE_UNIX_S + step * timeline.step_seconds
         req = push_requests(timeline, BASE_UNIX_S, step, step, sequence=step)
         store.apply(decode_push(req, now_s=at, max_age_s=store.retention_seconds, max_future_s=0))
-        out[step] = [evaluate_slo(slo, policy, store, at) for slo in slos]
+        out[step] = [
+            evaluate_slo(slo, policy, store, at, ledger)
+            for slo, ledger in zip(slos, ledgers, strict=True)
+        ]
     return out
 
 
@@ -123,11 +129,14 @@ def _window_tests(at: _At, st: SLOStatusResult) -> list[dict[str, Any]]:
     five = st.window(300)
     assert five is not None, "every SLO records 5m events"
     labels5 = _labels(slo, **{c.LABEL_SLO_WINDOW: "5m"})
+    current = _expect(
+        at, c.CURRENT_BURN_RATE_RECORD + sel, labels5, five.burn_rate if five.requests else None
+    )
+    if is_timeslices(slo):
+        return [*tests, current]  # slices, not events: no event-rate records
     return [
         *tests,
-        _expect(
-            at, c.CURRENT_BURN_RATE_RECORD + sel, labels5, five.burn_rate if five.requests else None
-        ),
+        current,
         # Event rates over 5m, times 300 s: the engine's counts of its 5m window.
         _expect(at, f"{TOTAL_EVENTS_RECORD_PREFIX}5m{sel}", labels5, five.requests, 300),
         _expect(at, f"{ERROR_EVENTS_RECORD_PREFIX}5m{sel}", labels5, five.errors, 300),
@@ -195,6 +204,14 @@ def _test_files(
                     for step, sts in statuses.items()
                     for st in sts
                     for t in _window_tests(_At(step, s), st)
+                ]
+                # Timeslices: every group must run every slice, so the period is checked here.
+                + [
+                    t
+                    for step, sts in statuses.items()
+                    for st in sts
+                    if is_timeslices(st.slo)
+                    for t in _period_tests(_At(step, s), st)
                 ],
                 "alert_rule_test": [
                     _alert_test(_At(step, s), sts) for step, sts in statuses.items()
@@ -209,6 +226,7 @@ def _test_files(
                     for step, sts in statuses.items()
                     if step % every == 0
                     for st in sts
+                    if not is_timeslices(st.slo)
                     for t in _period_tests(_At(step, s), st)
                 ]
             },

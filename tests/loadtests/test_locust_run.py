@@ -300,14 +300,22 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
         # workers' heartbeats and locust drops them (which the verdict rightly fails).
         collected: dict[str, Run] = {}
         wave = {f"{t}-fault": Scenario(f"{t}-fault", faulty, tmp, t) for t in TOPOLOGIES}
-        wave["abort"] = Scenario(
-            "abort", faulty, tmp, "local", "--loadtest-thresholds", abort_thresholds, "-t", "60s"
-        )
         webui = WebUiScenario(faulty, tmp)
         collected.update({name: s.collect() for name, s in wave.items()})
         collected["webui"] = webui.collect()
         WEB_UI_SEEN.update(webui.seen)
         wave = {f"{t}-healthy": Scenario(f"{t}-healthy", healthy, tmp, t) for t in TOPOLOGIES}
+        # abortOnFail from the master of a distributed run.
+        wave["abort"] = Scenario(
+            "abort",
+            faulty,
+            tmp,
+            "processes",
+            "--loadtest-thresholds",
+            abort_thresholds,
+            "-t",
+            "60s",
+        )
         wave["rollout"] = Scenario(
             "rollout",
             healthy,
@@ -381,6 +389,7 @@ def test_abort_on_fail_ends_the_run_early(runs: dict[str, Run]) -> None:
     assert summary["duration_seconds"] < 30, "-t 60s should have been cut short"
     assert summary["aborted"].startswith(f"{FAULTY} rate<0.05")
     assert summary["breached_endpoints"] == [FAULTY]
+    assert summary["workers"] == 2
 
 
 @pytest.mark.integration

@@ -65,18 +65,18 @@ def test_the_canary_profile_follows_the_weight_file_and_survives_a_torn_write(
 ) -> None:
     clock, weight = Clock(), tmp_path / "w"
     split = TrafficSplit("canary", canary_weight=0.5, weight_file=str(weight), clock=clock)
-    assert split.current() == (0.5, "")  # no file yet: the option's weight
+    assert split.current() == (0.5, "weight 50%")  # no file yet: the option's weight
     weight.write_text("0.25")
     clock.now = 1.0
-    assert split.current() == (0.25, "")
+    assert split.current() == (0.25, "weight 25%")
     weight.write_text("0.2x")  # half-written: keep the last good value
     clock.now = 2.0
-    assert split.current() == (0.25, "")
+    assert split.current() == (0.25, "weight 25%")
     weight.write_text("0")
     clock.now = 2.5  # re-read at most once a second
-    assert split.current() == (0.25, "")
+    assert split.current() == (0.25, "weight 25%")
     clock.now = 3.0
-    assert split.current() == (0.0, "")
+    assert split.current() == (0.0, "weight 0%")
 
 
 def test_bad_profile_settings() -> None:

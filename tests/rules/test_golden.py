@@ -30,6 +30,7 @@ CASES: dict[str, tuple[list[Path], GenerateOptions]] = {
     "native-and-openslo": ([SPECS], GenerateOptions()),
     "sloth-getting-started": ([SLOTH_EXAMPLES / "getting-started.yml"], GenerateOptions()),
     "sloth-raw-home-wifi": ([SLOTH_EXAMPLES / "raw-home-wifi.yml"], GenerateOptions()),
+    "openslo-timeslices": ([HERE / "specs_timeslices"], GenerateOptions(canary=None)),
     "sloth-labels": (
         [SLOTH_EXAMPLES / "getting-started.yml"],
         GenerateOptions(labels="sloth", canary=None),
