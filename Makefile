@@ -33,12 +33,15 @@ typecheck: $(STAMP)
 # Regenerate the committed alerts/ and dashboards/ from the example catalog.
 generate: $(STAMP)
 	$(BIN)/sloengine generate examples/slos --out .
+	$(BIN)/sloengine generate examples/slos --format prometheus-operator --out deploy/kubernetes/monitoring
 
 check-generated: $(STAMP)
 	rm -rf .gen-check && mkdir .gen-check
 	$(BIN)/sloengine generate examples/slos --out .gen-check
 	diff -r --exclude=tests .gen-check/alerts alerts
 	diff -r .gen-check/dashboards dashboards
+	$(BIN)/sloengine generate examples/slos --format prometheus-operator --out .gen-check/k8s
+	diff -r .gen-check/k8s deploy/kubernetes/monitoring
 	rm -rf .gen-check
 
 proto: $(STAMP)

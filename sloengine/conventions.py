@@ -61,6 +61,20 @@ LABEL_SLO_SERVICE: Final = "slo_service"
 LABEL_SLO_NAME: Final = "slo_name"
 LABEL_SLO_WINDOW: Final = "slo_window"
 
+# Timeslices / RatioTimeslices SLOs: each slice's error ratio, and (Timeslices) whether the
+# slice was bad; every window's ratio is summed from them (generate/timeslice_rules.py).
+TIMESLICE_ERROR_RATIO_RECORD: Final = "slo:timeslice_error:ratio"
+TIMESLICE_BAD_RECORD: Final = "slo:timeslice_bad:bool"
+
+# `generate --labels sloth`: Sloth's labels and records, added beside ours.
+LABEL_SLOTH_ID: Final = "sloth_id"
+LABEL_SLOTH_SERVICE: Final = "sloth_service"
+LABEL_SLOTH_SLO: Final = "sloth_slo"
+LABEL_SLOTH_WINDOW: Final = "sloth_window"
+LABEL_SLOTH_SEVERITY: Final = "sloth_severity"
+TIME_PERIOD_DAYS_RECORD: Final = "slo:time_period:days"
+SLOTH_SLO_INFO_RECORD: Final = "sloth_slo_info"
+
 
 def sli_error_ratio_record(window: str) -> str:
     """Name of the recording rule holding the SLI error ratio over `window` (e.g. "5m")."""

@@ -248,7 +248,10 @@ def add_routes(
                 ignored += 1
                 continue
             name = labels.get("alertname", "alert")
-            service = labels.get(conventions.LABEL_SERVICE, "")
+            # Canary guards label `service`; an SLO burn alert names it `slo_service`.
+            service = labels.get(conventions.LABEL_SERVICE) or labels.get(
+                conventions.LABEL_SLO_SERVICE, ""
+            )
             info = {
                 "alertname": name,
                 "fingerprint": alert.fingerprint,

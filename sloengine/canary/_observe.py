@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sloengine import conventions
+from sloengine.bad_events import push_refusal
 from sloengine.canary._config import ServiceCanaryConfig
 from sloengine.judge import (
     ErrorRatioGuard,
@@ -167,6 +168,10 @@ def build_checks(
             # PromQL SLIs live in Prometheus, not in the store; a burn rate that needs
             # more than every request to fail can never fire.
             if not isinstance(slo.sli, NativeSLI) or budget <= 0 or max_ratio >= 1:
+                continue
+            # Bad events the pushed counts cannot express (bad_events.push_refusal): no
+            # guard, rather than a guard on the 5xx ratio instead.
+            if push_refusal(slo) is not None:
                 continue
             slo_obs = _observe(
                 source, dict(slo.sli.selector), subject, short_s, long_s, at, live,

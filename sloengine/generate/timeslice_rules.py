@@ -29,8 +29,8 @@ from sloengine.timeslices import slice_error_threshold, timeslice_refusal
 
 __all__ = ["TIMESLICE_BAD_RECORD", "TIMESLICE_ERROR_RECORD", "timeslice_rule_groups"]
 
-TIMESLICE_ERROR_RECORD = "slo:timeslice_error:ratio"
-TIMESLICE_BAD_RECORD = "slo:timeslice_bad:bool"
+TIMESLICE_ERROR_RECORD = c.TIMESLICE_ERROR_RATIO_RECORD
+TIMESLICE_BAD_RECORD = c.TIMESLICE_BAD_RECORD
 
 
 def _slice_rules(slo: SLO, slice_window: str, labels: Labels) -> tuple[list[r.Rule], str]:
