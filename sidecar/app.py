@@ -22,7 +22,12 @@ from sidecar.telemetry import RedMetrics, Telemetry
 from sidecar.tracecontext import IdGenerator
 from sidecar.upstream import ConnectionPool
 from sloengine.client import EngineClient, EngineClientCollector
-from sloengine.conventions import HTTP_HEALTHZ_PATH, HTTP_METRICS_PATH, HTTP_READYZ_PATH
+from sloengine.conventions import (
+    HTTP_HEALTHZ_PATH,
+    HTTP_METRICS_PATH,
+    HTTP_READYZ_PATH,
+    LABEL_REVISION,
+)
 
 __all__ = ["Sidecar"]
 
@@ -71,6 +76,7 @@ class Sidecar:
                 token=cfg.engine_token,
                 flush_interval_s=cfg.flush_interval_s,
                 max_pending_batches=cfg.max_pending_batches,
+                extra_labels={LABEL_REVISION: cfg.revision} if cfg.revision else None,
             )
             await self.engine.start()
             self.registry.register(EngineClientCollector(self.engine, prefix="sidecar_engine"))

@@ -31,7 +31,7 @@ import random
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,8 +97,11 @@ class EngineClient:
         clock: Callable[[], float] = time.time,
         initial_sequence: int | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        extra_labels: Mapping[str, str] | None = None,
     ) -> None:
         self.target = target
+        # Labels on every series this producer sends, e.g. {"revision": "<pod template hash>"}.
+        self.extra_labels = dict(extra_labels or {})
         self.producer_id = producer_id
         self.flush_interval_s = flush_interval_s
         self.max_pending_batches = max(1, max_pending_batches)
@@ -244,6 +247,7 @@ class EngineClient:
             block = pb.SeriesBlock()
             key = block.key
             key.service, key.variant, key.route, key.method = service, variant, route, method
+            key.extra_labels.update(self.extra_labels)
             block.timestamps_unix_ms.append(ts_ms)
             block.requests.append(d.requests)
             block.errors.append(d.errors)
