@@ -37,7 +37,7 @@ from locust.runners import (
 
 from loadtests import options as opts
 from loadtests.intervals import IntervalBook
-from loadtests.report import add_section_to_report, summary_json, thresholds_section
+from loadtests.report import SECTION_ID, add_section_to_report, summary_json, thresholds_section
 from loadtests.traffic import BASELINE, TrafficSplit
 from loadtests.verdict import EXIT_BAD_OPTIONS, RunVerdict, build_verdict
 
@@ -46,6 +46,7 @@ WIRE_KEY = "loadtest_intervals"
 WARMUP_NAME = "warmup"  # requests so named (connection set-up) are never judged
 # A worker's report may lag its requests by locust's report interval (3 s) plus transit.
 WORKER_SETTLE_SECONDS = 4.0
+SECTION_MARK = f'<section id="{SECTION_ID}">'
 
 
 class _RunState:
@@ -60,6 +61,8 @@ class _RunState:
         self.progress: gevent.Greenlet | None = None
         self.last_verdict: RunVerdict | None = None
         self.workers_seen: set[str] = set()
+        self.final_verdict: RunVerdict | None = None
+        self.environment: Environment | None = None
 
     def start(self, settings: opts.Settings) -> None:
         self.settings = settings
@@ -74,6 +77,7 @@ class _RunState:
         )
         self.aborted = ""
         self.last_verdict = None
+        self.final_verdict = None
         self.workers_seen = set()
 
 
@@ -231,28 +235,52 @@ def _print_progress(verdict: RunVerdict, elapsed: float, workers: int) -> None:
 
 @events.quitting.add_listener
 def _on_quitting(environment: Environment, **_: Any) -> None:
-    if isinstance(environment.runner, WorkerRunner):
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
         return  # workers never judge alone
-    verdict = current_verdict(environment, final=True)
+    if isinstance(runner, MasterRunner) and runner.state in (STATE_RUNNING, STATE_SPAWNING):
+        # Stopped by a signal rather than -t: tell the workers to quit, which makes each send
+        # its last report, and give those a moment to arrive (locust's own quit waits 0.5 s),
+        # so the verdict sees every request. The runner itself is left to locust's shutdown.
+        runner.send_message("quit")
+        gevent.sleep(1.0)
+    if STATE.final_verdict is None:  # locust may run its shutdown twice (signal + main)
+        STATE.final_verdict = verdict = current_verdict(environment, final=True)
+        for line in verdict.lines():
+            _say(line)
+        _write_json(environment, verdict)
+    verdict = STATE.final_verdict
     STATE.last_verdict = verdict
-    for line in verdict.lines():
-        _say(line)
     environment.process_exit_code = verdict.exit_code
-    _write_reports(environment, verdict)
+    _write_html(environment, verdict)
+    STATE.environment = environment
 
 
-def _write_reports(environment: Environment, verdict: RunVerdict) -> None:
-    workers = _workers(environment)
+@events.quit.add_listener
+def _on_quit(**_: Any) -> None:
+    """Fired at the very end of locust's shutdown. When a signal stopped a distributed run,
+    locust's main greenlet may write its HTML report after our quitting listener did: add the
+    section again if it is missing."""
+    if STATE.final_verdict is not None and STATE.environment is not None:
+        _write_html(STATE.environment, STATE.final_verdict)
+
+
+def _write_json(environment: Environment, verdict: RunVerdict) -> None:
     if STATE.settings.json_path:
         path = Path(STATE.settings.json_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(summary_json(verdict, workers))
+        path.write_text(summary_json(verdict, _workers(environment)))
+
+
+def _write_html(environment: Environment, verdict: RunVerdict) -> None:
     html_file = getattr(environment.parsed_options, "html_file", None)
     if not html_file:
         return
     if os.path.exists(html_file) and os.path.getmtime(html_file) >= STATE.started_at_epoch:
         with open(html_file, encoding="utf-8") as fh:
             report = fh.read()
+        if SECTION_MARK in report:
+            return
     else:
         # Stopped by SIGTERM, locust skips its HTML report (or leaves an old run's): write
         # this run's, so the run keeps one.

@@ -23,7 +23,13 @@ from sidecar.telemetry import RedMetrics, Telemetry
 from sidecar.tracecontext import IdGenerator
 from sidecar.upstream import ConnectionPool
 from sloengine.client import EngineClient, EngineClientCollector
-from sloengine.conventions import HTTP_HEALTHZ_PATH, HTTP_METRICS_PATH, HTTP_READYZ_PATH, VARIANTS
+from sloengine.conventions import (
+    HTTP_HEALTHZ_PATH,
+    HTTP_METRICS_PATH,
+    HTTP_READYZ_PATH,
+    LABEL_REVISION,
+    VARIANTS,
+)
 
 __all__ = ["Sidecar"]
 
@@ -72,12 +78,14 @@ class Sidecar:
                 token=cfg.engine_token,
                 flush_interval_s=cfg.flush_interval_s,
                 max_pending_batches=cfg.max_pending_batches,
+                extra_labels={LABEL_REVISION: cfg.revision} if cfg.revision else None,
             )
             await self.engine.start()
             self.registry.register(EngineClientCollector(self.engine, prefix="sidecar_engine"))
         self.pod_labels = PodLabels(
             cfg.pod_labels_file,
             default_variant=cfg.variant,
+            default_revision=cfg.revision,
             variant_label=cfg.variant_label,
             variant_map=dict(cfg.variant_map),
             revision_label=cfg.revision_label,

@@ -7,6 +7,7 @@ Every flag `--some-name` can also be set as `SIDECAR_SOME_NAME`. Bad values rais
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 from sidecar.podlabels import parse_variant_map
 from sidecar.proxy import ProxySettings
 from sidecar.routes import parse_route_templates
-from sloengine.conventions import VARIANT_STABLE, VARIANTS
+from sloengine.conventions import REVISION_PATTERN, VARIANT_STABLE, VARIANTS
 
 __all__ = ["ConfigError", "SidecarConfig", "parse_config"]
 
@@ -43,6 +44,7 @@ class SidecarConfig:
     max_pending_batches: int
     drain_timeout_s: float
     proxy: ProxySettings
+    revision: str = ""  # the deployed revision, a `revision` label on every series sent
     # The pod's labels (downward API file), re-read on change: variant and revision.
     pod_labels_file: Path | None = None
     variant_label: str = "variant"
@@ -98,6 +100,7 @@ def _build_parser(env: Mapping[str, str]) -> _Parser:
     opt("--admin-listen", "127.0.0.1:9901", "HOST:PORT for /metrics, /healthz, /readyz")
     opt("--service", None, "service label")
     opt("--variant", VARIANT_STABLE, "variant label: " + ", ".join(VARIANTS))
+    opt("--revision", "", "deployed revision label, e.g. the pod template hash")
     opt("--routes", "", "comma list of route templates, e.g. /docs/{id},/search")
     opt("--engine", None, "engine gRPC address HOST:PORT (optional)")
     opt("--engine-token", None, "bearer token for the engine")
@@ -131,6 +134,11 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> SidecarConfig:
         raise ConfigError("--service is required (or SIDECAR_SERVICE)")
     if ns.variant not in VARIANTS:
         raise ConfigError(f"--variant: must be one of {', '.join(VARIANTS)}, got {ns.variant!r}")
+    if ns.revision and not re.fullmatch(REVISION_PATTERN, ns.revision):
+        raise ConfigError(
+            f"--revision: must be 1-128 of [A-Za-z0-9_.:-], not starting with '-',"
+            f" got {ns.revision[:40]!r}"
+        )
     try:
         routes = parse_route_templates(ns.routes)
     except ValueError as exc:
@@ -172,6 +180,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> SidecarConfig:
         max_pending_batches=ns.max_pending_batches,
         drain_timeout_s=_positive("--drain-timeout", ns.drain_timeout),
         proxy=proxy,
+        revision=ns.revision,
         pod_labels_file=Path(ns.pod_labels_file) if ns.pod_labels_file else None,
         variant_label=ns.variant_label or "variant",
         variant_map=tuple(sorted(variant_map.items())),

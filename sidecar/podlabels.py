@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sloengine.conventions import REVISION_PATTERN
+
 __all__ = ["PodIdentity", "PodLabels", "parse_labels", "parse_variant_map"]
 
 _LINE = re.compile(r'^([^=\s]+)=("(?:[^"\\]|\\.)*")\s*$')
@@ -65,6 +67,7 @@ class PodLabels:
         path: Path | None,
         *,
         default_variant: str,
+        default_revision: str = "",
         variant_label: str = "variant",
         variant_map: Mapping[str, str] | None = None,
         revision_label: str = "",
@@ -78,7 +81,8 @@ class PodLabels:
         self.allowed_variants = allowed_variants
         self._stat = stat
         self._seen: tuple[int, int, int] | None = None
-        self._identity = PodIdentity(default_variant, "")
+        self._default_revision = default_revision
+        self._identity = PodIdentity(default_variant, default_revision)
         self.reloads = 0
         self.current()
 
@@ -89,7 +93,10 @@ class PodLabels:
             mapped = self.variant_map.get(raw, raw)
             if not self.allowed_variants or mapped in self.allowed_variants:
                 variant = mapped
-        revision = labels.get(self.revision_label, "") if self.revision_label else ""
+        revision = self._default_revision
+        raw_revision = labels.get(self.revision_label) if self.revision_label else None
+        if raw_revision and re.fullmatch(REVISION_PATTERN, raw_revision):
+            revision = raw_revision
         return PodIdentity(variant, revision)
 
     def current(self) -> PodIdentity:

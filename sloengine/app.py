@@ -73,6 +73,9 @@ class EngineState:
     max_sample_age_seconds: float = 30 * _DAY_S
     # Latest canary verdicts, keyed (service, canary, baseline); written by sloengine.canary.
     verdicts: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    # SLO id -> why it cannot be evaluated from the data received (e.g. a latency threshold
+    # off the senders' bucket bounds; written by sloengine.pipelines).
+    sli_problems: dict[str, str] = field(default_factory=dict)
     # Per Timeslices SLO id: its slices (sloengine.timeslices), in memory.
     slice_ledgers: dict[str, SliceLedger] = field(default_factory=dict)
 
@@ -137,6 +140,8 @@ class EngineState:
         """Burn rates and budget of one SLO at a time (default now), push or pull."""
         at = self.now() if at_unix_s is None else at_unix_s
         policy = self.policy_for(slo)
+        if (problem := self.sli_problems.get(slo.id)) is not None:
+            raise SloEngineError(problem)
         if isinstance(slo.sli, NativeSLI):
             from sloengine.evaluate import evaluate_slo
 

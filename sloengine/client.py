@@ -31,7 +31,7 @@ import random
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,8 +97,11 @@ class EngineClient:
         clock: Callable[[], float] = time.time,
         initial_sequence: int | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        extra_labels: Mapping[str, str] | None = None,
     ) -> None:
         self.target = target
+        # Labels on every series this producer sends, e.g. {"revision": "<pod template hash>"}.
+        self.extra_labels = dict(extra_labels or {})
         self.producer_id = producer_id
         self.flush_interval_s = flush_interval_s
         self.max_pending_batches = max(1, max_pending_batches)
@@ -244,20 +247,27 @@ class EngineClient:
         if not deltas:
             return
         ts_ms = int(self._clock() * 1000)
-        blocks = []
+        req = pb.PushRequest(producer_id=self.producer_id)
         for (service, variant, route, method, revision), d in deltas.items():
-            block = pb.SeriesBlock()
+            block = req.blocks.add()
             key = block.key
             key.service, key.variant, key.route, key.method = service, variant, route, method
-            if revision:
+            key.extra_labels.update(self.extra_labels)
+            if revision:  # the pod's current revision wins over a static one
                 key.extra_labels[conventions.LABEL_REVISION] = revision
             block.timestamps_unix_ms.append(ts_ms)
             block.requests.append(d.requests)
             block.errors.append(d.errors)
             block.latency_bounds_seconds.extend(_BOUNDS)
             block.latency_bucket_counts.extend(d.buckets)
-            blocks.append(block)
-        self._enqueue_blocks(blocks)
+        req.sequence = self._take_sequence()
+        raw = req.SerializeToString()
+        if len(raw) > self.max_message_bytes:
+            # Rare: split by encoded size (fresh sequences; skipping this one is harmless).
+            self._enqueue_blocks(list(req.blocks))
+            return
+        self._counts["batches_created"] += 1
+        self._enqueue((req.producer_id, req.sequence), raw, len(deltas), None)
 
     def _enqueue_blocks(self, blocks: list[pb.SeriesBlock]) -> None:
         """Queue blocks as as many batches as `max_message_bytes` needs (fresh sequences)."""

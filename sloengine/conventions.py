@@ -21,6 +21,10 @@ LABEL_STATUS: Final = "status"
 # The deployed revision (e.g. the pod template hash): an extra series label, so that the
 # analysis of revision N never counts revision N-1's requests.
 LABEL_REVISION: Final = "revision"
+# What a revision may look like (pod template hash, git sha, semver, image tag): it reaches
+# rollback hooks as an argv element, so never a leading '-', no spaces, '/' or shell
+# metacharacters, at most 128 characters.
+REVISION_PATTERN: Final = r"[A-Za-z0-9_.][A-Za-z0-9_.:-]{0,127}"
 RED_LABELS: Final = (LABEL_SERVICE, LABEL_VARIANT, LABEL_ROUTE, LABEL_METHOD, LABEL_STATUS)
 
 # A latency SLI is "fraction of requests with le <= threshold", so every latency threshold

@@ -46,9 +46,7 @@ log = logging.getLogger(__name__)
 
 MAX_WINDOW_SECONDS = 30 * 86400
 MAX_LIVE_VERDICTS = 4096  # latest live verdicts kept (UI, WatchVerdicts); oldest evicted
-# A revision: pod template hash, git sha, semver, image tag. No leading '-' (never an
-# option to a hook's command), no '/', spaces or shell metacharacters, at most 128 chars.
-REVISION_PATTERN = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.:-]{0,127}")
+REVISION_PATTERN = re.compile(conventions.REVISION_PATTERN)  # see conventions
 BASELINE_CANDIDATES = (
     conventions.VARIANT_BASELINE,
     conventions.VARIANT_STABLE,
@@ -158,8 +156,9 @@ class CanaryCore:
         has_series = getattr(self.state.store, "has_series", None)
         return bool(has_series(labels)) if has_series is not None else True
 
-    def _revision_scope(self, req: VerdictRequest) -> str:
-        """The revision to select the canary's series by; "" to select them all.
+    def _revision_scope(self, req: VerdictRequest) -> tuple[str, bool]:
+        """The revision to select the canary's series by ("" to select them all), and
+        whether the requested revision sent data of its own.
 
         Canary data labelled with revisions is always selected by the requested one (a
         revision without data yet is "no canary data", never the previous revision's). A
@@ -167,13 +166,13 @@ class CanaryCore:
         id is not the pod's) is judged on all its canary data, the revision being a tag.
         """
         if not req.revision:
-            return ""
+            return "", True
         service, variant = conventions.LABEL_SERVICE, conventions.LABEL_VARIANT
         canary = {service: req.service, variant: req.canary}
         if self._has_data({**canary, conventions.LABEL_REVISION: req.revision}):
-            return req.revision
+            return req.revision, True
         unlabelled = self._has_data({**canary, conventions.LABEL_REVISION: ""})
-        return "" if unlabelled else req.revision
+        return ("" if unlabelled else req.revision), False
 
     def _check_service(self, service: str) -> None:
         known = (
@@ -209,7 +208,8 @@ class CanaryCore:
         at = self.state.now() if req.at_unix_s is None else req.at_unix_s
         service_cfg = self.config.for_service(req.service)
         source: WindowSource = self.state.store
-        subject = Subject(req.canary, req.baseline, self._revision_scope(req))
+        scope, seen = self._revision_scope(req)
+        subject = Subject(req.canary, req.baseline, scope)
         checks = build_checks(
             source, req.service, subject, service_cfg, self._slos(req.service),
             req.short_window_seconds, req.long_window_seconds, at, live=live,
@@ -220,11 +220,16 @@ class CanaryCore:
             at_unix_s=at, revision=req.revision,
         )  # fmt: skip
         msg = apply_forced(msg, self.overrides.forced(req.service, req.revision))
-        if live:
-            self._record(msg, actor, rollback=service_cfg.rollback_on_fail)
+        # Invented revision strings must not write the audit log: a labelled revision that
+        # sent no data yet is answered, not recorded; a revision that only tags unlabelled
+        # data is recorded, but changing the tag alone is no change.
+        if live and (seen or not scope):
+            self._record(msg, actor, rollback=service_cfg.rollback_on_fail, tag=not seen)
         return msg
 
-    def _record(self, msg: pb.CanaryVerdict, actor: str, *, rollback: bool) -> None:
+    def _record(
+        self, msg: pb.CanaryVerdict, actor: str, *, rollback: bool, tag: bool = False
+    ) -> None:
         key = (msg.service, msg.canary_variant, msg.baseline_variant)
         previous = self.state.verdicts.pop(key, None)
         self.state.verdicts[key] = msg
@@ -232,9 +237,8 @@ class CanaryCore:
             del self.state.verdicts[next(iter(self.state.verdicts))]
         verdict = pb.Verdict.Name(msg.verdict)
         self._verdicts.labels(verdict).inc()
-        changed = (
-            previous is None or previous.verdict != msg.verdict or previous.revision != msg.revision
-        )
+        new_revision = previous is not None and previous.revision != msg.revision and not tag
+        changed = previous is None or previous.verdict != msg.verdict or new_revision
         if changed and self.audit is not None:
             before = "none" if previous is None else pb.Verdict.Name(previous.verdict)
             self.audit.append(

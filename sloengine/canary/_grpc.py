@@ -61,6 +61,7 @@ class CanaryServicer(pb_grpc.CanaryServiceServicer):
             service=request.service,
             canary=request.canary_variant,
             baseline=request.baseline_variant,
+            revision=request.revision,
         )
         interval = request.interval_seconds
         if not math.isfinite(interval) or interval < 0:

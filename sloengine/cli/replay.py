@@ -78,6 +78,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--json", dest="json_out", metavar="FILE", help="write the JSON report ('-': stdout)"
     )
     p.add_argument("--html", dest="html_out", metavar="FILE", help="write the HTML report")
+    p.add_argument(
+        "--save-history",
+        metavar="FILE",
+        help="also write the history read (.csv or .parquet, the long format), to replay "
+        "it again with --input, e.g. after fetching it from Prometheus once",
+    )
     p.set_defaults(func=run)
 
 
@@ -117,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         result_to_json,
         run_replay,
         summary_table,
+        write_history,
     )
     from sloengine.specs import load_catalog
 
@@ -158,6 +165,11 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             timeout_s=_seconds(args.prometheus_timeout, "--prometheus-timeout"),
         )
+    if args.save_history:
+        try:
+            write_history(history.frame, args.save_history)
+        except (OSError, ImportError, ValueError) as exc:
+            raise ReplayError(args.save_history, f"cannot write: {exc}") from None
     options = ReplayOptions(
         first_s=first,
         last_s=last,

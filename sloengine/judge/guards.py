@@ -76,6 +76,7 @@ class _Signals:
     p_not_worse: float  # evidence the canary is not min_ratio_increase x worse
     ratio: float  # canary rate / baseline rate (pseudo-counts: finite)
     more_requests: float | None  # canary requests that would decide, None: unknown
+    clean_baseline: bool  # no bad event in the baseline: a ratio would mean little
 
 
 def _signals(ev: BadEvents, threshold: float, margin: float, alpha: float) -> _Signals:
@@ -103,7 +104,7 @@ def _signals(ev: BadEvents, threshold: float, margin: float, alpha: float) -> _S
             events_needed = requests_to_decide(share, events, boundary, alpha)
             needed = None if events_needed is None else nc * events_needed / events
         more = None if needed is None else max(needed - nc, 0.0)
-    return _Signals(p_abs, p_rel, p_under, p_not_worse, ratio, more)
+    return _Signals(p_abs, p_rel, p_under, p_not_worse, ratio, more, kb <= 0)
 
 
 def _decide(
@@ -113,7 +114,8 @@ def _decide(
     absolute = s.p_absolute < alpha
     relative = s.p_relative < alpha and practical
     over = f"over the threshold ({_p(s.p_absolute)})"
-    worse = f"{s.ratio:.1f}x the baseline ({_p(s.p_relative)})"
+    versus = "worse than a clean baseline" if s.clean_baseline else f"{s.ratio:.1f}x the baseline"
+    worse = f"{versus} ({_p(s.p_relative)})"
     if absolute and relative:
         return Verdict.FAIL, f"FAIL: {values}; {over} and {worse}", True, True
     if s.p_under < alpha:

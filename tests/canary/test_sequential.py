@@ -36,7 +36,7 @@ def ever_rejected(bad: np.ndarray, totals: np.ndarray, p0: float, side: str) -> 
 def test_absolute_test_keeps_alpha_under_continuous_looks_at_the_boundary() -> None:
     # The worst null: the canary's rate is exactly the threshold. 300 looks, 60 000 requests.
     rng = np.random.default_rng(1)
-    streams, looks, per_look, p0 = 2000, 300, 200, 0.02
+    streams, looks, per_look, p0 = 1000, 300, 200, 0.02
     bad = cumulative_bernoulli(rng, streams, looks, per_look, p0)
     totals = per_look * np.arange(1, looks + 1, dtype=float)
     rate = ever_rejected(bad, totals, p0, "above").mean()
@@ -58,7 +58,7 @@ def test_relative_test_keeps_alpha_through_shared_outages() -> None:
     # A/A: canary at 10% of the traffic, both variants share the same time-varying error
     # rate (outages hit both). Conditional on the bad events the canary's share stays put.
     rng = np.random.default_rng(3)
-    streams, looks = 2000, 360
+    streams, looks = 1000, 360
     rate = np.full(looks, 0.005)
     rate[100:118] = 0.15
     rate[250:260] = 0.4

@@ -4,6 +4,7 @@ replays are exact whatever is ingested later, live verdicts count the current 10
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +160,44 @@ async def test_unlabelled_canary_data_makes_the_revision_a_tag(harness_factory: 
     ingest(h, 1, steady("canary", errors=0.2), steady("baseline", seed=2))
     verdict = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", revision="6d8f"))
     assert verdict.verdict == pb.FAIL and verdict.revision == "6d8f"
+
+
+async def test_watch_follows_one_revision(harness_factory: Any) -> None:
+    h = await harness_factory()
+    ingest(
+        h,
+        1,
+        steady("canary", seconds=1800, errors=0.3, revision="r1"),
+        steady("canary", seconds=1800, errors=0.0, revision="r2", seed=3),
+        steady("baseline", seed=2),
+    )
+    request = pb.WatchVerdictsRequest(service="gateway", revision="r2", interval_seconds=0.05)
+    call = h.stub.WatchVerdicts(request)
+    first = await asyncio.wait_for(call.read(), 5)
+    assert first.revision == "r2" and first.verdict == pb.PASS, first.reason
+    call.cancel()
+    bad = h.stub.WatchVerdicts(pb.WatchVerdictsRequest(service="nope"))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await asyncio.wait_for(bad.read(), 5)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_invented_revisions_do_not_flood_the_audit_log(harness_factory: Any) -> None:
+    h = await harness_factory()
+    ingest(h, 1, steady("canary", revision="r1"), steady("baseline", seed=2))
+    async with httpx.AsyncClient(base_url=h.http_url) as client:
+        for i in range(50):  # alternating with the real one: no flip-flop either
+            for revision in (f"made-up-{i}", "r1"):
+                params = {"service": "gateway", "revision": revision}
+                assert (await client.get("/api/v1/verdict", params=params)).status_code == 200
+    # One entry for the first live verdict of r1; invented revisions are answered only.
+    assert actions(h.audit_path).count("verdict_changed") == 1
+    assert len(h.state.verdicts) == 1
+
+
+async def test_a_revision_only_tagging_unlabelled_data_is_no_change(harness_factory: Any) -> None:
+    h = await harness_factory()
+    ingest(h, 1, steady("canary"), steady("baseline", seed=2))
+    for i in range(20):
+        await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", revision=f"tag-{i}"))
+    assert actions(h.audit_path).count("verdict_changed") == 1

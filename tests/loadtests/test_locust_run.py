@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +38,7 @@ RUN_SECONDS = 16
 FAULTY = "GET /docs/{id}"
 # ~25 requests/s at 10% then 50% for 3 s each: the rollback lands in step 2 or 3.
 CANARY_REQUESTS_BEFORE_ROLLBACK = 30
+REQUESTS_BEFORE_SIGTERM = 250  # ~10 s of traffic
 JUDGING = [
     "--loadtest-warmup",
     "2s",
@@ -292,6 +294,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
         if canary_requests[0] == CANARY_REQUESTS_BEFORE_ROLLBACK:
             weight_file.write_text("0\n")
 
+    stopped: list[Scenario] = []
+    stop_requests = [0]
+
+    def stop_after_enough_traffic() -> None:
+        """Stop the run as the demo and CI timeouts do: SIGTERM to the master, mid-run."""
+        stop_requests[0] += 1
+        if stop_requests[0] == REQUESTS_BEFORE_SIGTERM and stopped:
+            stopped[0].master.send_signal(signal.SIGTERM)
+
     with ExitStack() as stack:
         faulty = stack.enter_context(demo_service(faulty_docs=True))
         healthy = stack.enter_context(demo_service(faulty_docs=False))
@@ -300,6 +311,16 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
         # workers' heartbeats and locust drops them (which the verdict rightly fails).
         collected: dict[str, Run] = {}
         wave = {f"{t}-fault": Scenario(f"{t}-fault", faulty, tmp, t) for t in TOPOLOGIES}
+        sigterm_host = stack.enter_context(
+            demo_service(faulty_docs=False, on_request=stop_after_enough_traffic)
+        )
+        sigterm_html = tmp / "sigterm.html"
+        stopped.append(
+            Scenario(
+                "sigterm", sigterm_host, tmp, "processes", "-t", "60s", "--html", str(sigterm_html)
+            )
+        )
+        wave["sigterm"] = stopped[0]
         webui = WebUiScenario(faulty, tmp)
         collected.update({name: s.collect() for name, s in wave.items()})
         collected["webui"] = webui.collect()
@@ -325,6 +346,18 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
             str(conf),
             "--loadtest-canary-host",
             canary,
+        )
+        # A locustfile whose import burns CPU for 4 s, as a big one does on a busy machine.
+        slow = tmp / "slow_import_locustfile.py"
+        slow.write_text(
+            "import time\n"
+            "started = time.perf_counter()\n"
+            "while time.perf_counter() - started < 4:\n"
+            "    pass\n"
+            "from loadtests.locustfile import GatewayUser  # noqa: F401\n"
+        )
+        wave["slow-import"] = Scenario(
+            "slow-import", healthy, tmp, "local", "-f", str(slow), "-t", "8s"
         )
         collected.update({name: s.collect() for name, s in wave.items()})
     yield collected
@@ -422,3 +455,24 @@ def test_the_web_ui_form_sets_the_options_and_shows_the_verdict(runs: dict[str, 
     run = runs["webui"]
     assert run.returncode == 1, run.out
     assert run.verdict_lines()[-1] == "loadtest: thresholds breached by: POST /ingest"
+
+
+@pytest.mark.integration
+def test_a_master_stopped_by_sigterm_still_judges_every_worker(runs: dict[str, Run]) -> None:
+    run = runs["sigterm"]
+    assert run.returncode == 0, run.out
+    assert run.verdict_lines()[-1] == "loadtest: all thresholds met", run.out
+    summary = run.summary
+    assert summary["workers"] == 2 and summary["duration_seconds"] < 40
+    assert all(e["intervals_judged"] >= 1 for e in summary["endpoints"]), summary
+    # locust writes no HTML report when stopped by a signal; the plugin writes one.
+    page = (run.json_path.parent / "sigterm.html").read_text()
+    assert '<section id="loadtest-thresholds">' in page
+
+
+@pytest.mark.integration
+def test_run_time_is_honoured_after_a_slow_locustfile_import(runs: dict[str, Run]) -> None:
+    """gevent's cached clock would fire `-t 8s` about 4 s early here; the plugin refreshes it."""
+    run = runs["slow-import"]
+    assert run.returncode == 0, run.out
+    assert run.summary["duration_seconds"] >= 7.5, run.out

@@ -145,3 +145,34 @@ async def test_malformed_otlp_http_is_400_with_a_status(engine: EngineApp) -> No
         ) as r:
             assert r.status == 200 and r.content_type == "application/json"
     assert window(engine).requests == 0
+
+
+async def test_latency_threshold_off_the_senders_buckets_refuses_the_slo(
+    engine: EngineApp,
+) -> None:
+    import grpc
+
+    from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+    from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+
+    exporter = GrpcExporter(endpoint=f"127.0.0.1:{engine.grpc_port}", insecure=True)
+    mp = provider(exporter)
+    hist = mp.get_meter("test").create_histogram(
+        DURATION, unit="s", explicit_bucket_boundaries_advisory=[0.2, 0.7]
+    )
+    hist.record(
+        0.3, {http_attributes.HTTP_ROUTE: "/pay", http_attributes.HTTP_RESPONSE_STATUS_CODE: 200}
+    )
+    assert await _flush(mp)
+    await asyncio.to_thread(mp.shutdown)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{engine.grpc_port}") as ch:
+        stub = pb_grpc.SLOServiceStub(ch)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.GetStatus(pb.GetStatusRequest(service="checkout", slo="latency"))
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "threshold 0.5 s is not a bucket bound" in str(err.value.details())
+        assert "0.2, 0.7" in str(err.value.details())
+        # The same data still serves the availability SLO.
+        resp = await stub.GetStatus(pb.GetStatusRequest(service="checkout", slo="availability"))
+        assert resp.statuses[0].slo.name == "availability"
+    assert window(engine).requests == 1
