@@ -242,9 +242,9 @@ class EngineClient:
         if not deltas:
             return
         ts_ms = int(self._clock() * 1000)
-        blocks = []
+        req = pb.PushRequest(producer_id=self.producer_id)
         for (service, variant, route, method), d in deltas.items():
-            block = pb.SeriesBlock()
+            block = req.blocks.add()
             key = block.key
             key.service, key.variant, key.route, key.method = service, variant, route, method
             key.extra_labels.update(self.extra_labels)
@@ -253,8 +253,14 @@ class EngineClient:
             block.errors.append(d.errors)
             block.latency_bounds_seconds.extend(_BOUNDS)
             block.latency_bucket_counts.extend(d.buckets)
-            blocks.append(block)
-        self._enqueue_blocks(blocks)
+        req.sequence = self._take_sequence()
+        raw = req.SerializeToString()
+        if len(raw) > self.max_message_bytes:
+            # Rare: split by encoded size (fresh sequences; skipping this one is harmless).
+            self._enqueue_blocks(list(req.blocks))
+            return
+        self._counts["batches_created"] += 1
+        self._enqueue((req.producer_id, req.sequence), raw, len(deltas), None)
 
     def _enqueue_blocks(self, blocks: list[pb.SeriesBlock]) -> None:
         """Queue blocks as as many batches as `max_message_bytes` needs (fresh sequences)."""
