@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -187,16 +188,22 @@ def run(args: argparse.Namespace) -> int:
     )
     result = run_replay(catalog, history, options)
     table = summary_table(result)
-    if args.json_out == "-":
-        print(table, file=sys.stderr)
-        json.dump(result_to_json(result), sys.stdout, indent=1)
-        print()
-    else:
-        print(table)
-        if args.json_out:
-            _write(args.json_out, json.dumps(result_to_json(result), indent=1) + "\n")
+    # Files first: a reader that closes stdout early (`| head`) must not lose them.
+    if args.json_out and args.json_out != "-":
+        _write(args.json_out, json.dumps(result_to_json(result), indent=1) + "\n")
     if args.html_out:
         _write(args.html_out, render_html(result))
+    try:
+        if args.json_out == "-":
+            print(table, file=sys.stderr)
+            json.dump(result_to_json(result), sys.stdout, indent=1)
+            print()
+        else:
+            print(table)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would report the closed pipe again at exit: point stdout at devnull.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
