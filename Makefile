@@ -50,6 +50,7 @@ proto: $(STAMP)
 check-proto: $(STAMP)
 	rm -rf .proto-check && bash scripts/gen_proto.sh .proto-check
 	diff -r --exclude=__init__.py --exclude=engine.proto --exclude=__pycache__ .proto-check/sloengine/v1 sloengine/proto/sloengine/v1
+	diff -r --exclude=__init__.py --exclude=remote.proto --exclude=__pycache__ .proto-check/prometheus sloengine/proto/prometheus
 	rm -rf .proto-check
 
 bench: $(STAMP)

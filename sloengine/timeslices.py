@@ -10,8 +10,8 @@ value, its *error*:
                      slices' success ratios, OpenSLO's definition)
 
 A slice without traffic has no value and counts as good (error 0): "good minutes over total
-minutes", where a minute nobody was served is not a minute the service failed anyone (the
-reading of Datadog and Nobl9 time slices, where no data is not downtime). So a window of
+minutes", where a minute nobody was served is not a minute the service failed anyone
+(Datadog's time slice SLOs also count missing data as uptime). So a window of
 `w` holds `w / s` slices, and its error ratio is the sum of their errors over `w / s`:
 the share of bad slices (Timeslices) or the mean slice error ratio (RatioTimeslices).
 Burn rates and budgets then follow as for events (`sloengine.burn`): budget = 1 - target.

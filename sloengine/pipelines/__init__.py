@@ -42,6 +42,7 @@ from sloengine.pipelines._http import (
 )
 from sloengine.pipelines._mapping import RedMapping
 from sloengine.pipelines._otlp import OtlpMapping, otlp_decoder
+from sloengine.pipelines._pull_windows import PromWindowSource
 from sloengine.pipelines._receiver import IngestResult, PayloadError, PipelineReceiver
 from sloengine.pipelines._remote_write import decode_write_request
 
@@ -60,6 +61,7 @@ __all__ = [
     "IngestResult",
     "PayloadError",
     "PipelineReceiver",
+    "PromWindowSource",
     "RedConverter",
     "RedMapping",
     "SourcePoint",
