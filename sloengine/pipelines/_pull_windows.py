@@ -10,16 +10,15 @@ pushed or pulled, and the same verdicts; PromQL's `increase()` would instead ext
 to the window edges and give fractional, different counts.
 
 Cost: one instant query per (selector, evaluation time) with a range-vector selector
-(`name_bucket{service="x",variant="y"}[<longest window + lookback>]`), fetched by
-`prefetch` (async, before the judge runs) and cached for that evaluation step; each
-`window_sum` then costs no query.
+(`name_bucket{service="x",variant="y"}[<longest window + lookback>]`), fetched and
+converted by `prefetch` (async, before the judge runs) and cached for that evaluation step;
+each `window_sum` then sums cached rows (any selector narrower than a prefetched one).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import httpx
 import numpy as np
@@ -55,8 +54,8 @@ class PromWindowSource:
         self._client = client or httpx.AsyncClient(timeout=10.0)
         self.lookback_s = lookback_s
         self.store_bounds = tuple(float(b) for b in store_bounds)
-        # (selector, at) -> samples per source series: labels and [(ts_ms, value), ...]
-        self._cache: dict[tuple[tuple[tuple[str, str], ...], float], list[Any]] = {}
+        # (selector, at) -> the engine rows of every sample fetched for it
+        self._cache: dict[tuple[tuple[tuple[str, str], ...], float], list[EngineRow]] = {}
         self.queries = 0
 
     async def aclose(self) -> None:
@@ -88,10 +87,23 @@ class PromWindowSource:
         if body.get("status") != "success" or body["data"]["resultType"] != "matrix":
             raise SloEngineError(f"query API {self.base_url}: {body.get('error', body)}")
         self.queries += 1
-        self._cache[key] = [
-            (series["metric"], [(round(float(t) * 1000), float(v)) for t, v in series["values"]])
-            for series in body["data"]["result"]
-        ]
+        # Increments are between consecutive samples, so converting the whole range once
+        # gives every window's rows: a window sums those in (start, end]. A series' first
+        # fetched sample counts in full (remote_write's rule for a new series): for a series
+        # older than the range, that row lies before every window the range was sized for.
+        hist = f"{self.mapping.histogram_metric}_bucket"
+        points: list[SourcePoint] = []
+        for series in body["data"]["result"]:
+            labels = {**series["metric"], "__name__": hist}
+            sid = series_id(labels)
+            points.extend(
+                SourcePoint(labels, round(float(t) * 1000), float(v), series=sid)
+                for t, v in series["values"]
+            )
+        newest = math.floor(hi_s * 1000)
+        self._cache[key] = (
+            RedConverter(self.mapping).convert(points, oldest_ms=0, newest_ms=newest).rows
+        )
 
     def forget(self) -> None:
         """Drop every prefetched range (call once per evaluation step)."""
@@ -101,26 +113,21 @@ class PromWindowSource:
         self, selector: Mapping[str, str], window_seconds: float, at_unix_s: float
     ) -> WindowSum:
         """Requests, errors and latency over `(at - window, at]` on the store's grid."""
-        key = (tuple(sorted(selector.items())), float(at_unix_s))
-        try:
-            fetched = self._cache[key]
-        except KeyError:
-            raise SloEngineError(
-                f"window_sum({dict(selector)}) at {at_unix_s}: not prefetched"
-            ) from None
+        wanted = selector.items()
+        rows = None
+        for (fetched_selector, fetched_at), fetched_rows in self._cache.items():
+            if fetched_at == float(at_unix_s) and set(fetched_selector) <= wanted:
+                rows = fetched_rows
+                break
+        if rows is None:
+            raise SloEngineError(f"window_sum({dict(selector)}) at {at_unix_s}: not prefetched")
         hi_ms = math.floor(at_unix_s * 1000 / _RESOLUTION_MS) * _RESOLUTION_MS
         lo_ms = hi_ms - round(window_seconds * 1000 / _RESOLUTION_MS) * _RESOLUTION_MS
-        points: list[SourcePoint] = []
-        for metric, samples in fetched:
-            labels = {**metric, "__name__": f"{self.mapping.histogram_metric}_bucket"}
-            sid = series_id(labels)
-            before = [s for s in samples if s[0] <= lo_ms]
-            inside = [s for s in samples if lo_ms < s[0] <= hi_ms]
-            # The baseline (counted, then discarded below) and the window's samples.
-            for ts, value in ([before[-1]] if before else []) + inside:
-                points.append(SourcePoint(labels, ts, value, series=sid))
-        rows = RedConverter(self.mapping).convert(points, oldest_ms=0, newest_ms=hi_ms).rows
-        return self._sum([r for r in rows if r.ts_ms > lo_ms], lo_ms, hi_ms)
+        inside = [
+            r for r in rows
+            if lo_ms < r.ts_ms <= hi_ms and all(dict(r.key).get(k, "") == v for k, v in wanted)
+        ]  # fmt: skip
+        return self._sum(inside, lo_ms, hi_ms)
 
     def _sum(self, rows: list[EngineRow], lo_ms: int, hi_ms: int) -> WindowSum:
         bounds = np.asarray(self.store_bounds)
