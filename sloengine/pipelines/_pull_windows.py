@@ -6,15 +6,15 @@ it reads the raw cumulative samples of the RED histogram from any Prometheus-com
 API (Prometheus, Thanos, Mimir, VictoriaMetrics) and turns them into increments with the
 same converter remote_write uses (resets, joins, resends: `_convert`), on the same 10 s
 grid as the store's finest ring. So the same samples give the same counts, to the request,
-pushed or pulled, and the same verdicts; PromQL's `increase()` would instead extrapolate
+pushed or pulled (so the judge's maths gives the same verdicts); PromQL's `increase()` would instead extrapolate
 to the window edges and give fractional, different counts.
 
 Cost: one instant query per selector and evaluation step with a range-vector selector
 (`name_bucket{service="x",variant="y"}[<range>]`), fetched and converted by `prefetch`
 (async, before the judge runs). The first covers the longest window plus a lookback; as a
 controller polls forward, later ones only cover the time since the previous fetch (plus
-a minute for late samples), so a step costs the new samples, not the window. Each `window_sum` then
-sums cached rows (any selector narrower than a prefetched one).
+a minute for late samples), so a step costs the new samples, not the window. Each
+`window_sum` then sums cached rows (any selector narrower than a prefetched one).
 """
 
 from __future__ import annotations
