@@ -166,26 +166,39 @@ class PromWindowSource:
             raise SloEngineError(
                 f"window_sum({dict(selector)}, {window_seconds:g} s) at {at_unix_s}: not prefetched"
             )
-        inside = [
-            r for r in known.rows
-            if lo_ms < r.ts_ms <= hi_ms and all(dict(r.key).get(k, "") == v for k, v in wanted)
-        ]  # fmt: skip
+        matches: dict[tuple[tuple[str, str], ...], bool] = {}  # per engine series, once
+        inside = []
+        for r in known.rows:
+            if lo_ms < r.ts_ms <= hi_ms:
+                match = matches.get(r.key)
+                if match is None:
+                    labels = dict(r.key)
+                    match = matches[r.key] = all(labels.get(k, "") == v for k, v in wanted)
+                if match:
+                    inside.append(r)
         return self._sum(inside, lo_ms, hi_ms)
 
     def _sum(self, rows: list[EngineRow], lo_ms: int, hi_ms: int) -> WindowSum:
         bounds = np.asarray(self.store_bounds)
         latency = np.zeros(len(bounds))
         requests = errors = without = 0.0
+        by_bounds: dict[tuple[float, ...], list[float]] = {}  # summed before mapping
         for row in rows:
             requests += row.requests
             errors += row.errors
             if not row.latency_bounds_seconds:
                 without += row.requests
                 continue
+            acc = by_bounds.get(row.latency_bounds_seconds)
+            if acc is None:
+                acc = by_bounds[row.latency_bounds_seconds] = [0.0] * len(row.latency_counts)
+            for j, count in enumerate(row.latency_counts):
+                acc[j] += count
+        for sender_bounds, counts in by_bounds.items():
             # A sender bucket counts at the first store bound at or above it (the store's
             # own conservative mapping); above the last one it is implied slow.
-            target = np.searchsorted(bounds, np.asarray(row.latency_bounds_seconds), "left")
-            for j, count in zip(target, row.latency_counts, strict=True):
+            target = np.searchsorted(bounds, np.asarray(sender_bounds), "left")
+            for j, count in zip(target, counts, strict=True):
                 if j < len(bounds):
                     latency[j] += count
         return WindowSum(
