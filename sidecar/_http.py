@@ -96,9 +96,18 @@ def parse_authority(authority: bytes, default_port: int = 80) -> tuple[str, int]
 _HOST_VALUE = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?")
 
 
+_VALID_HOSTS: set[bytes] = set()  # a proxy sees few distinct hosts: skip the regex for them
+
+
 def is_valid_host(value: bytes) -> bool:
     """Whether a Host field value (stripped) is `host[:port]` as RFC 9110 allows."""
-    return _HOST_VALUE.fullmatch(value) is not None
+    if value in _VALID_HOSTS:
+        return True
+    if _HOST_VALUE.fullmatch(value) is None:
+        return False
+    if len(_VALID_HOSTS) < _CLASS_CACHE_MAX:
+        _VALID_HOSTS.add(value)
+    return True
 
 
 # Headers the proxy handles itself, classified once per header in the parser callbacks so

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--json", dest="json_out", metavar="FILE", help="write the JSON report ('-': stdout)"
     )
     p.add_argument("--html", dest="html_out", metavar="FILE", help="write the HTML report")
+    p.add_argument(
+        "--save-history",
+        metavar="FILE",
+        help="also write the history read (.csv or .parquet, the long format), to replay "
+        "it again with --input, e.g. after fetching it from Prometheus once",
+    )
     p.set_defaults(func=run)
 
 
@@ -117,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         result_to_json,
         run_replay,
         summary_table,
+        write_history,
     )
     from sloengine.specs import load_catalog
 
@@ -158,6 +166,11 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             timeout_s=_seconds(args.prometheus_timeout, "--prometheus-timeout"),
         )
+    if args.save_history:
+        try:
+            write_history(history.frame, args.save_history)
+        except (OSError, ImportError, ValueError) as exc:
+            raise ReplayError(args.save_history, f"cannot write: {exc}") from None
     options = ReplayOptions(
         first_s=first,
         last_s=last,
@@ -175,16 +188,22 @@ def run(args: argparse.Namespace) -> int:
     )
     result = run_replay(catalog, history, options)
     table = summary_table(result)
-    if args.json_out == "-":
-        print(table, file=sys.stderr)
-        json.dump(result_to_json(result), sys.stdout, indent=1)
-        print()
-    else:
-        print(table)
-        if args.json_out:
-            _write(args.json_out, json.dumps(result_to_json(result), indent=1) + "\n")
+    # Files first: a reader that closes stdout early (`| head`) must not lose them.
+    if args.json_out and args.json_out != "-":
+        _write(args.json_out, json.dumps(result_to_json(result), indent=1) + "\n")
     if args.html_out:
         _write(args.html_out, render_html(result))
+    try:
+        if args.json_out == "-":
+            print(table, file=sys.stderr)
+            json.dump(result_to_json(result), sys.stdout, indent=1)
+            print()
+        else:
+            print(table)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would report the closed pipe again at exit: point stdout at devnull.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

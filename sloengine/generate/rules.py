@@ -288,7 +288,7 @@ def slo_rule_groups(
     if slo.budgeting_method != "Occurrences":
         from sloengine.generate.timeslice_rules import timeslice_rule_groups
 
-        return timeslice_rule_groups(slo, policy, period_interval)
+        return timeslice_rule_groups(slo, policy, period_interval, links)
     labels = _merge(slo.labels, _identity(slo))
     period = format_duration(slo.period_seconds)
     rules: list[Rule] = []

@@ -23,6 +23,7 @@ from dataclasses import replace
 from sloengine import conventions as c
 from sloengine.durations import format_duration
 from sloengine.generate import rules as r
+from sloengine.generate.links import DEFAULT_LINKS, AlertLinks
 from sloengine.model import SLO, BurnRatePolicy, Labels
 from sloengine.sli_promql import format_number
 from sloengine.timeslices import slice_error_threshold, timeslice_refusal
@@ -61,7 +62,10 @@ def _window_rule(slo: SLO, errors: str, seconds: float, labels: Labels) -> r.Rec
 
 
 def timeslice_rule_groups(
-    slo: SLO, policy: BurnRatePolicy, period_interval: str | None = r.PERIOD_GROUP_INTERVAL
+    slo: SLO,
+    policy: BurnRatePolicy,
+    period_interval: str | None = r.PERIOD_GROUP_INTERVAL,
+    links: AlertLinks = DEFAULT_LINKS,
 ) -> tuple[r.RuleGroup, r.RuleGroup]:
     """The main and period groups of a Timeslices / RatioTimeslices SLO.
 
@@ -82,7 +86,7 @@ def timeslice_rule_groups(
             (c.SEVERITY_PAGE, slo.alerting.page),
             (c.SEVERITY_TICKET, slo.alerting.ticket),
         ):
-            alert = r._alert_rule(slo, policy, severity, settings)
+            alert = r._alert_rule(slo, policy, severity, settings, links)
             if alert is not None:
                 rules.append(alert)
     period = format_duration(slo.period_seconds)

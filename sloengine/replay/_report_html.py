@@ -224,7 +224,10 @@ def render_html(result: ReplayResult) -> str:
             parts += [_div(slo_figure([r])) for r in replays]
         parts.append("</section>")
     for c in result.canaries:
-        parts.append(f"<section class='canary'><h2>canary {html.escape(c.service)}</h2>")
+        parts.append(
+            f"<section class='canary' id='canary-{html.escape(c.service)}'>"
+            f"<h2>canary {html.escape(c.service)}</h2>"
+        )
         parts.append(_div(canary_figure(c)))
         parts.append("</section>")
     data = json.dumps(result_to_json(result)).replace("</", "<\\/")

@@ -30,6 +30,7 @@ from sloengine.replay._canary import CanaryReplay, replay_canary
 from sloengine.replay._history import History
 from sloengine.replay._slo import SLOReplay, replay_slo
 from sloengine.replay.errors import ReplayError
+from sloengine.timeslices import timeslice_refusal
 
 __all__ = [
     "CanaryTarget",
@@ -170,6 +171,10 @@ def run_replay(catalog: Catalog, history: History, options: ReplayOptions) -> Re
         for (variant, policy), label in zip(
             _variants(slo, options, known), _variant_labels(options), strict=True
         ):
+            refusal = timeslice_refusal(variant, policy.window_seconds())
+            if refusal is not None:  # e.g. slices that do not divide this policy's windows
+                skipped.append((f"{slo.id} [{label}]", refusal))
+                continue
             replay = replay_slo(variant, policy, history, times, options.chart_points)
             replays.append(dataclasses.replace(replay, variant=label))
     canary_times = times

@@ -19,7 +19,9 @@ from sloengine.bad_events import push_refusal
 from sloengine.evaluate import alert_enabled, status_windows
 from sloengine.model import SLO, BurnRatePolicy, NativeSLI
 from sloengine.replay._history import LATENCY_REQUESTS, History, SeriesSums, le_column
+from sloengine.replay._slices import WindowCounter, slice_window_counter
 from sloengine.replay.errors import ReplayError
+from sloengine.timeslices import is_timeslices, timeslice_refusal
 
 __all__ = ["AlertSpan", "ChartSeries", "SLOReplay", "replay_slo"]
 
@@ -132,12 +134,23 @@ def replay_slo(
     sums = history.sums(dict(slo.sli.selector), (total, bad))  # type: ignore[union-attr]
     step = float(times_s[1] - times_s[0]) if len(times_s) > 1 else 60.0
     windows = status_windows(slo, policy)
+
+    def events(at_s: F64, window_s: float) -> tuple[F64, F64]:
+        return _window_counts(sums, bad, at_s, window_s)
+
+    count: WindowCounter = events
+    if is_timeslices(slo):
+        refusal = timeslice_refusal(slo, policy.window_seconds())
+        if refusal is not None:
+            raise ReplayError(slo.id, refusal)
+        count = slice_window_counter(slo, events, float(times_s[0]), float(times_s[-1]),
+                                     max(windows))  # fmt: skip
     ratios: dict[float, F64] = {}
     for w in windows:
-        requests, errors = _window_counts(sums, bad, times_s, w)
+        requests, errors = count(times_s, w)
         ratios[w] = burn.error_ratio_array(errors, requests)
     objective = slo.objective_ratio
-    period_requests, _ = _window_counts(sums, bad, times_s, slo.period_seconds)
+    period_requests, _ = count(times_s, slo.period_seconds)
     consumed = burn.burn_rate_array(ratios[float(slo.period_seconds)], objective)
     remaining = 1.0 - consumed
     firing: dict[str, Bool] = {}
@@ -156,7 +169,7 @@ def replay_slo(
             resolved = float(times_s[end]) if end < len(times_s) else None
             until = resolved if resolved is not None else float(times_s[-1])
             span = until - fired + detection
-            req, err = _window_counts(sums, bad, np.array([until]), span)
+            req, err = count(np.array([until]), span)
             spent = (
                 burn.budget_consumed(
                     float(err[0]), float(period_requests[min(end, len(times_s) - 1)]), objective
@@ -175,8 +188,8 @@ def replay_slo(
                 )
             )
     alerts.sort(key=lambda a: (a.fired_at_s, a.severity))
-    total_req, total_err = _window_counts(
-        sums, bad, np.array([float(times_s[-1])]), float(times_s[-1] - times_s[0]) + step
+    total_req, total_err = events(
+        np.array([float(times_s[-1])]), float(times_s[-1] - times_s[0]) + step
     )
     size = max(1, -(-len(times_s) // max(1, chart_points)))
     chart = ChartSeries(

@@ -163,19 +163,40 @@ def _period_tests(at: _At, st: SLOStatusResult) -> list[dict[str, Any]]:
     ]
 
 
-def _alert_test(at: _At, statuses: list[SLOStatusResult]) -> dict[str, Any]:
+AlertRules = dict[tuple[str, str, str], dict[str, Any]]  # (service, slo, severity) -> rule
+
+
+def _alert_rules(rule_files: dict[str, str]) -> AlertRules:
+    """Every generated SLO alert rule, by (service, SLO name, severity)."""
+    rules: AlertRules = {}
+    for text in rule_files.values():
+        for group in yaml.safe_load(text)["groups"]:
+            for rule in group["rules"]:
+                labels = rule.get("labels", {})
+                if "alert" in rule and c.LABEL_SLO_SEVERITY in labels:
+                    key = (labels[c.LABEL_SLO_SERVICE], labels[c.LABEL_SLO_NAME])
+                    rules[(*key, labels[c.LABEL_SLO_SEVERITY])] = rule
+    return rules
+
+
+def _expanded(text: str, slo: SLO) -> str:
+    return text.replace(f"{{{{$labels.{c.LABEL_SLO_SERVICE}}}}}", slo.service).replace(
+        f"{{{{$labels.{c.LABEL_SLO_NAME}}}}}", slo.name
+    )
+
+
+def _alert_test(at: _At, statuses: list[SLOStatusResult], rules: AlertRules) -> dict[str, Any]:
+    """The alerts firing at `at` are exactly the engine's; labels and annotations are the
+    generated rule's (what is checked here is when, and which severities, fire)."""
     expected = []
     for st in statuses:
-        who = f"{st.slo.service} {st.slo.name}"
         for severity in firing(st):
+            rule = rules[(st.slo.service, st.slo.name, severity)]
             expected.append(
                 {
-                    "exp_labels": _labels(
-                        st.slo, **{c.LABEL_SEVERITY: severity, "slo_severity": severity}
-                    ),
+                    "exp_labels": {**_labels(st.slo), **rule.get("labels", {})},
                     "exp_annotations": {
-                        "summary": f"{who} SLO error budget burn rate is over expected.",
-                        "title": f"({severity}) {who} SLO error budget burn rate is too fast.",
+                        k: _expanded(v, st.slo) for k, v in rule.get("annotations", {}).items()
                     },
                 }
             )
@@ -183,6 +204,7 @@ def _alert_test(at: _At, statuses: list[SLOStatusResult]) -> dict[str, Any]:
 
 
 def _test_files(
+    alert_rules: AlertRules,
     rule_files: list[str],
     group_order: list[str],
     statuses: Statuses,
@@ -214,7 +236,7 @@ def _test_files(
                     for t in _period_tests(_At(step, s), st)
                 ],
                 "alert_rule_test": [
-                    _alert_test(_At(step, s), sts) for step, sts in statuses.items()
+                    _alert_test(_At(step, s), sts, alert_rules) for step, sts in statuses.items()
                 ],
             },
         ),
@@ -283,7 +305,8 @@ def promtool_agreement(
     # rates the main groups record at the same timestamp, so they go last (in Prometheus
     # they read the main group's latest evaluation).
     order = sorted(groups, key=lambda g: g.endswith("-period"))
-    tests = _test_files(rule_files, order, statuses, timeline, parts)
+    alert_rules = _alert_rules({n: files[n] for n in rule_files})
+    tests = _test_files(alert_rules, rule_files, order, statuses, timeline, parts)
     for name, doc in tests.items():
         (directory / name).write_text(yaml.safe_dump(doc, sort_keys=False))
     return _run_promtool(directory, sorted(tests))

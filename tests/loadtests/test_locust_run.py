@@ -347,6 +347,18 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
             "--loadtest-canary-host",
             canary,
         )
+        # A locustfile whose import burns CPU for 4 s, as a big one does on a busy machine.
+        slow = tmp / "slow_import_locustfile.py"
+        slow.write_text(
+            "import time\n"
+            "started = time.perf_counter()\n"
+            "while time.perf_counter() - started < 4:\n"
+            "    pass\n"
+            "from loadtests.locustfile import GatewayUser  # noqa: F401\n"
+        )
+        wave["slow-import"] = Scenario(
+            "slow-import", healthy, tmp, "local", "-f", str(slow), "-t", "8s"
+        )
         collected.update({name: s.collect() for name, s in wave.items()})
     yield collected
 
@@ -456,3 +468,11 @@ def test_a_master_stopped_by_sigterm_still_judges_every_worker(runs: dict[str, R
     # locust writes no HTML report when stopped by a signal; the plugin writes one.
     page = (run.json_path.parent / "sigterm.html").read_text()
     assert '<section id="loadtest-thresholds">' in page
+
+
+@pytest.mark.integration
+def test_run_time_is_honoured_after_a_slow_locustfile_import(runs: dict[str, Run]) -> None:
+    """gevent's cached clock would fire `-t 8s` about 4 s early here; the plugin refreshes it."""
+    run = runs["slow-import"]
+    assert run.returncode == 0, run.out
+    assert run.summary["duration_seconds"] >= 7.5, run.out

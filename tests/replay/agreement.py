@@ -11,6 +11,7 @@ or before the step, not yet resolved).
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -64,26 +65,42 @@ def firing_at(replay: SLOReplay, t: float) -> tuple[str, ...]:
     )
 
 
-def _alert_test(step: int, s: int, replays: list[SLOReplay]) -> dict[str, Any]:
+# (service, name, severity) -> (the alert rule's labels, its annotations as rendered)
+RuleAlerts = dict[tuple[str, str, str], tuple[dict[str, str], dict[str, str]]]
+_TEMPLATE = re.compile(r"\{\{\s*\$labels\.(\w+)\s*\}\}")
+
+
+def _rule_alerts(rule_texts: list[str]) -> RuleAlerts:
+    """Each SLO burn alert's labels and annotations as Prometheus sends them: the rule's
+    own (whatever labels and annotations the generator and policy add), templates filled."""
+    out: RuleAlerts = {}
+    for text in rule_texts:
+        for group in yaml.safe_load(text)["groups"]:
+            for rule in group["rules"]:
+                if rule.get("alert") != c.SLO_BURN_ALERT:
+                    continue
+                labels = {str(k): str(v) for k, v in rule.get("labels", {}).items()}
+
+                def fill(m: re.Match[str], labels: dict[str, str] = labels) -> str:
+                    return labels.get(m.group(1), "")
+
+                annotations = {
+                    str(k): _TEMPLATE.sub(fill, str(v))
+                    for k, v in rule.get("annotations", {}).items()
+                }
+                key = (labels[c.LABEL_SLO_SERVICE], labels[c.LABEL_SLO_NAME], labels["severity"])
+                out[key] = (labels, annotations)
+    return out
+
+
+def _alert_test(step: int, s: int, replays: list[SLOReplay], rules: RuleAlerts) -> dict[str, Any]:
     expected = []
     for r in replays:
         slo = r.slo
-        who = f"{slo.service} {slo.name}"
         for severity in firing_at(r, BASE_UNIX_S + step * s):
+            labels, annotations = rules[(slo.service, slo.name, severity)]
             expected.append(
-                {
-                    "exp_labels": {
-                        **dict(slo.labels),
-                        c.LABEL_SLO_SERVICE: slo.service,
-                        c.LABEL_SLO_NAME: slo.name,
-                        c.LABEL_SEVERITY: severity,
-                        c.LABEL_SLO_SEVERITY: severity,
-                    },
-                    "exp_annotations": {
-                        "summary": f"{who} SLO error budget burn rate is over expected.",
-                        "title": f"({severity}) {who} SLO error budget burn rate is too fast.",
-                    },
-                }
+                {"exp_labels": {**dict(slo.labels), **labels}, "exp_annotations": annotations}
             )
     return {"eval_time": f"{step * s}s", "alertname": c.SLO_BURN_ALERT, "exp_alerts": expected}
 
@@ -107,6 +124,7 @@ def promtool_alert_agreement(
     for name in rule_files:
         (directory / name).write_text(files[name])
     groups = [g["name"] for n in rule_files for g in yaml.safe_load(files[n])["groups"]]
+    rules = _rule_alerts([files[n] for n in rule_files])
     s = timeline.step_seconds
     doc = {
         "rule_files": rule_files,
@@ -117,7 +135,8 @@ def promtool_alert_agreement(
                 "interval": f"{s}s",
                 "input_series": input_series(timeline),
                 "alert_rule_test": [
-                    _alert_test(step, s, list(result.slos)) for step in range(1, timeline.steps + 1)
+                    _alert_test(step, s, list(result.slos), rules)
+                    for step in range(1, timeline.steps + 1)
                 ],
             }
         ],

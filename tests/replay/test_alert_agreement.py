@@ -5,7 +5,8 @@ The timelines are the agreement suite's (tests/agreement): the demo catalog's ga
 (availability 99.9%, /search latency 99% under 0.5 s) through healthy traffic, a slow burn,
 a fast burn, 75 minutes without any traffic and a recovery; and the demo policy's windows of
 seconds on 10-second steps, with and without a traffic pause. Policies: the sprint's
-fast-slow, the demo's, and a four-window table of the Workbook's shape.
+fast-slow, the demo's, and a four-window table of the Workbook's shape; Timeslices and
+RatioTimeslices budgeting as well as events.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from tests.agreement.test_engine_rules_agree import (
     _gateway_slos,
 )
 from tests.agreement.test_spec_features_agree import LATENCY_TIMELINE
+from tests.agreement.test_timeslices_agree import AVAILABILITY as SLICES_AVAILABILITY
+from tests.agreement.test_timeslices_agree import TIMELINE as SLICES_TIMELINE
 from tests.agreement.traffic import Phase, Timeline
 from tests.replay.agreement import firing_at, promtool_alert_agreement, replay_timeline
 
@@ -67,6 +70,23 @@ CASES = {
         lambda: (SLO("shop", "latency", 0.99, NativeSLI("latency", (("service", "shop"),), 0.5)),),
         lambda: builtin_policy("fast-slow"),
         LATENCY_TIMELINE,
+    ),
+    # Timeslices (bad minutes) and RatioTimeslices (mean minute ratio), with quiet bad
+    # minutes and minutes without traffic (tests/agreement/test_timeslices_agree.py).
+    "timeslices": (
+        lambda: (
+            SLICES_AVAILABILITY,
+            SLO(
+                "shop",
+                "latency-minutes",
+                0.99,
+                NativeSLI("latency", (("service", "shop"),), 0.5),
+                budgeting_method="RatioTimeslices",
+                timeslice_window_seconds=60,
+            ),
+        ),
+        lambda: builtin_policy("fast-slow"),
+        SLICES_TIMELINE,
     ),
     "healthy-then-silent": (
         _demo_slos,

@@ -151,3 +151,14 @@ def test_the_installed_command_runs(history_csv: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "gateway/requests-availability" in proc.stdout
+
+
+def test_saved_history_replays_the_same(
+    history_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "saved.parquet"
+    assert main(_args(history_csv, "--json", "-", "--save-history", str(saved))) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(_args(saved, "--json", "-")) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["slos"] == first["slos"] and again["source"] == str(saved)

@@ -148,3 +148,14 @@ def test_window_sums_are_sums_of_the_rows_in_the_window(
     got = sums.window_sums("errors", np.array([t]), w)[0]
     inside = frame[(frame.service == "gw") & (frame.time > t - w) & (frame.time <= t)]
     assert got == inside["errors"].sum()
+
+
+def test_a_header_only_file_is_an_empty_history(tmp_path: Path) -> None:
+    from sloengine.model import SLO, Catalog, NativeSLI
+    from sloengine.replay import ReplayOptions, run_replay
+
+    h = read_history(_csv(tmp_path))
+    assert h.frame.empty
+    slo = SLO("gw", "a", 0.99, NativeSLI("availability", (("service", "gw"),)))
+    (r,) = run_replay(Catalog(slos=(slo,)), h, ReplayOptions(60.0, 600.0)).slos
+    assert r.alerts == () and r.requests == 0 and r.budget_remaining_end == 1.0

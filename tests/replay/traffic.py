@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from sloengine import conventions as c
-from sloengine.replay import le_column
+from sloengine.replay import LABEL_COLUMNS, le_column
 from tests.agreement.traffic import Timeline
 
 __all__ = ["timeline_frame"]
@@ -44,4 +44,5 @@ def timeline_frame(timeline: Timeline, base_unix_s: int, revision: str = "") -> 
                 # A series without a histogram leaves its le_ cells empty.
                 row[le_column(bound)] = fast + slow if s.has_histogram else None
             rows.append(row)
-    return pd.DataFrame(rows)
+    columns = [*LABEL_COLUMNS, "time", "requests", "errors", *(le_column(b) for b in BOUNDS)]
+    return pd.DataFrame(rows, columns=columns)
