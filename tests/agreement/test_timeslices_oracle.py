@@ -89,3 +89,25 @@ def test_engine_windows_equal_the_oracle(
             assert abs(w.error_ratio - expected) <= 1e-12, (window_min, last)
             traffic = any(minutes[m - 1][0] for m in range(max(1, last - window_min + 1), last + 1))
             assert (w.requests > 0) == traffic
+
+
+def test_a_late_push_updates_a_recent_slice() -> None:
+    store = SeriesStore()
+    ledger = new_slice_ledger(SLO_MINUTES)
+
+    def push(seq: int, minute: int, requests: int, errors: int) -> None:
+        req = pb.PushRequest(producer_id=f"p{seq}", sequence=seq)
+        block = req.blocks.add()
+        block.key.service = "shop"
+        block.timestamps_unix_ms.append((BASE_UNIX_S + minute * 60) * 1000)
+        block.requests.append(requests)
+        block.errors.append(errors)
+        at = BASE_UNIX_S + 12 * 60
+        store.apply(decode_push(req, now_s=at, max_age_s=store.retention_seconds, max_future_s=0))
+
+    push(1, 10, 100, 1)  # a good minute so far
+    at = BASE_UNIX_S + 10 * 60
+    assert evaluate_slo(SLO_MINUTES, POLICY, store, at, ledger).window(300).errors == 0  # type: ignore[union-attr]
+    push(2, 10, 100, 60)  # another producer's share of minute 10 arrives late: 61/200 bad
+    later = evaluate_slo(SLO_MINUTES, POLICY, store, at + 120, ledger).window(300)
+    assert later is not None and later.errors == 1
