@@ -10,9 +10,11 @@ import argparse
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+from sidecar.podlabels import parse_variant_map
 from sidecar.proxy import ProxySettings
 from sidecar.routes import parse_route_templates
 from sloengine.conventions import REVISION_PATTERN, VARIANT_STABLE, VARIANTS
@@ -43,6 +45,11 @@ class SidecarConfig:
     drain_timeout_s: float
     proxy: ProxySettings
     revision: str = ""  # the deployed revision, a `revision` label on every series sent
+    # The pod's labels (downward API file), re-read on change: variant and revision.
+    pod_labels_file: Path | None = None
+    variant_label: str = "variant"
+    variant_map: tuple[tuple[str, str], ...] = ()
+    revision_label: str = ""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -108,6 +115,10 @@ def _build_parser(env: Mapping[str, str]) -> _Parser:
     opt("--upstream-idle-timeout", "4", "seconds a pooled upstream connection may idle", float)
     opt("--max-header-bytes", "32768", "request line + headers limit (431 beyond)", int)
     opt("--drain-timeout", "20", "seconds to finish in-flight requests on SIGTERM", float)
+    opt("--pod-labels-file", None, "downward API file of the pod's labels, re-read on change")
+    opt("--variant-label", "variant", "pod label holding the variant")
+    opt("--variant-map", "", "label value to variant, e.g. gateway-primary=primary,gateway=canary")
+    opt("--revision-label", "", "pod label holding the revision, e.g. rollouts-pod-template-hash")
     return p
 
 
@@ -145,6 +156,15 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> SidecarConfig:
         upstream_idle_timeout_s=_positive("--upstream-idle-timeout", ns.upstream_idle_timeout),
         max_header_bytes=ns.max_header_bytes,
     )
+    try:
+        variant_map = parse_variant_map(ns.variant_map)
+    except ValueError as exc:
+        raise ConfigError(f"--variant-map: {exc}") from None
+    bad = sorted(v for v in variant_map.values() if v not in VARIANTS)
+    if bad:
+        raise ConfigError(
+            f"--variant-map: variants must be one of {', '.join(VARIANTS)}, got {bad[0]!r}"
+        )
     return SidecarConfig(
         listen=_address("--listen", ns.listen),
         upstream=_upstream(ns.upstream),
@@ -161,4 +181,8 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> SidecarConfig:
         drain_timeout_s=_positive("--drain-timeout", ns.drain_timeout),
         proxy=proxy,
         revision=ns.revision,
+        pod_labels_file=Path(ns.pod_labels_file) if ns.pod_labels_file else None,
+        variant_label=ns.variant_label or "variant",
+        variant_map=tuple(sorted(variant_map.items())),
+        revision_label=ns.revision_label or "",
     )

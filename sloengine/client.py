@@ -113,7 +113,8 @@ class EngineClient:
         self._clock = clock
         self._next_seq = time.time_ns() // 1000 if initial_sequence is None else initial_sequence
         self._lock = threading.Lock()  # record() may come from other threads (sync facade)
-        self._deltas: dict[tuple[str, str, str, str], _SeriesDelta] = {}
+        # (service, variant, route, method, revision) -> counts since the last flush
+        self._deltas: dict[tuple[str, str, str, str, str], _SeriesDelta] = {}
         self._pending: OrderedDict[tuple[str, int], _Pending] = OrderedDict()
         self._unsent: deque[tuple[str, int]] = deque()
         self._counts = dict.fromkeys(_COUNTERS, 0)
@@ -133,10 +134,14 @@ class EngineClient:
         method: str,
         status_code: int,
         duration_s: float,
+        revision: str = "",
     ) -> None:
-        """Count one request; errors are status >= 500. O(1), thread-safe, never raises."""
+        """Count one request; errors are status >= 500. O(1), thread-safe, never raises.
+
+        `revision` (e.g. the pod template hash) becomes the series' `revision` label.
+        """
         try:
-            key = (service, variant, route, method)
+            key = (service, variant, route, method, revision)
             with self._lock:
                 self._counts["recorded_requests"] += 1
                 delta = self._deltas.get(key)
@@ -243,11 +248,13 @@ class EngineClient:
             return
         ts_ms = int(self._clock() * 1000)
         req = pb.PushRequest(producer_id=self.producer_id)
-        for (service, variant, route, method), d in deltas.items():
+        for (service, variant, route, method, revision), d in deltas.items():
             block = req.blocks.add()
             key = block.key
             key.service, key.variant, key.route, key.method = service, variant, route, method
             key.extra_labels.update(self.extra_labels)
+            if revision:  # the pod's current revision wins over a static one
+                key.extra_labels[conventions.LABEL_REVISION] = revision
             block.timestamps_unix_ms.append(ts_ms)
             block.requests.append(d.requests)
             block.errors.append(d.errors)
@@ -472,9 +479,10 @@ class ThreadedEngineClient:
         method: str,
         status_code: int,
         duration_s: float,
+        revision: str = "",
     ) -> None:
         """Same as EngineClient.record; safe from any thread."""
-        self._client.record(service, variant, route, method, status_code, duration_s)
+        self._client.record(service, variant, route, method, status_code, duration_s, revision)
 
     def push(self, request: pb.PushRequest, timeout_s: float = 30.0) -> pb.PushAck:
         """Send one batch and block until it is acked (raises TimeoutError after timeout_s)."""

@@ -49,6 +49,7 @@ LABEL_COLUMNS = ("service", "variant", "revision", "route", "method", "status_cl
 COUNT_COLUMNS = ("requests", "errors")
 LE_PREFIX = "le_"
 TIME_COLUMN = "time"
+MAX_UNIX_S = 253_402_300_799.0  # 9999-12-31T23:59:59Z: what RFC 3339 can write
 # Derived, not read: the requests a latency SLI counts (see _latency_requests).
 LATENCY_REQUESTS = "latency_requests"
 # The labels of an ingested series (status classes are summed into one series).
@@ -244,7 +245,11 @@ def _first_bad(mask: npt.NDArray[np.bool_]) -> int | None:
 
 
 def _times(raw: pd.Series[Any], source: str) -> F64:
-    """Unix seconds where a cell is a number, RFC 3339 elsewhere (both may be mixed)."""
+    """Unix seconds where a cell is a number, RFC 3339 elsewhere (both may be mixed); a
+    timestamp column (Parquet's) as it is."""
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        stamps = pd.to_datetime(raw, utc=True)
+        raw = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
     seconds = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, copy=True)
     text = np.isnan(seconds)
     if text.any():
@@ -257,9 +262,11 @@ def _times(raw: pd.Series[Any], source: str) -> F64:
                 f"{raw.iloc[row]!r} is not an RFC 3339 time or unix seconds",
             )
         seconds[text] = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
-    row = _first_bad(~np.isfinite(seconds) | (seconds < 0))
+    row = _first_bad(~np.isfinite(seconds) | (seconds < 0) | (seconds > MAX_UNIX_S))
     if row is not None:
-        raise ReplayError(_where(source, row, TIME_COLUMN), "must be a finite time after 1970")
+        raise ReplayError(
+            _where(source, row, TIME_COLUMN), "must be a time from 1970 to the year 9999"
+        )
     return seconds
 
 
