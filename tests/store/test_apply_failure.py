@@ -38,10 +38,11 @@ def test_a_series_no_read_selects_is_applied_after_a_read() -> None:
     store = SeriesStore()
     store.apply(batch(1, "a"))
     assert store.window_sum({"service": "a"}, 300, T0).requests == 10  # builds a view
-    store.apply(batch(2, "b"))  # matches no view: used to raise IndexError
-    store.apply(batch(3, "b"))
+    store.apply(batch(2, "a"))  # indexes which views each series feeds
+    store.apply(batch(3, "b"))  # matches no view: used to raise IndexError (stale index)
+    store.apply(batch(4, "b"))
     assert store.window_sum({"service": "b"}, 300, T0).requests == 20
-    assert store.window_sum({"service": "a"}, 300, T0).requests == 10
+    assert store.window_sum({"service": "a"}, 300, T0).requests == 20
 
 
 def test_a_snapshot_copy_does_not_see_later_applies_when_every_column_is_used() -> None:
