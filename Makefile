@@ -1,11 +1,13 @@
 # The README's two commands: `make demo` (the main job) and `make test` (what CI runs).
-# Both create or update the virtualenv first, so they work on a fresh clone.
+# Both install the Debian packages they need when missing (as root; otherwise they stop with
+# the exact apt-get command) and create or update the virtualenv, so they work on a fresh
+# clone.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed.stamp
 
-.PHONY: demo test test-fast lint typecheck generate check-generated proto check-proto bench clean
+.PHONY: demo test system-deps-demo system-deps-test test-fast lint typecheck generate check-generated proto check-proto bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,10 +17,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+system-deps-demo:
+	bash scripts/system_deps.sh demo
+
+system-deps-test:
+	bash scripts/system_deps.sh test
+
+demo: system-deps-demo $(STAMP)
 	$(BIN)/python -m examples.demo
 
-test: $(STAMP)
+test: system-deps-test $(STAMP)
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
@@ -33,12 +41,15 @@ typecheck: $(STAMP)
 # Regenerate the committed alerts/ and dashboards/ from the example catalog.
 generate: $(STAMP)
 	$(BIN)/sloengine generate examples/slos --out .
+	$(BIN)/sloengine generate examples/slos --format prometheus-operator --out deploy/kubernetes/monitoring
 
 check-generated: $(STAMP)
 	rm -rf .gen-check && mkdir .gen-check
 	$(BIN)/sloengine generate examples/slos --out .gen-check
 	diff -r --exclude=tests .gen-check/alerts alerts
 	diff -r .gen-check/dashboards dashboards
+	$(BIN)/sloengine generate examples/slos --format prometheus-operator --out .gen-check/k8s
+	diff -r .gen-check/k8s deploy/kubernetes/monitoring
 	rm -rf .gen-check
 
 proto: $(STAMP)
@@ -47,6 +58,7 @@ proto: $(STAMP)
 check-proto: $(STAMP)
 	rm -rf .proto-check && bash scripts/gen_proto.sh .proto-check
 	diff -r --exclude=__init__.py --exclude=engine.proto --exclude=__pycache__ .proto-check/sloengine/v1 sloengine/proto/sloengine/v1
+	diff -r --exclude=__init__.py --exclude=remote.proto --exclude=__pycache__ .proto-check/prometheus sloengine/proto/prometheus
 	rm -rf .proto-check
 
 bench: $(STAMP)

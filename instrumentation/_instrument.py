@@ -152,6 +152,7 @@ def instrument(
     service: str,
     variant: str = c.VARIANT_STABLE,
     version: str | None = None,
+    revision: str | None = None,
     environment: str | None = None,
     registry: CollectorRegistry | None = None,
     tracer_provider: trace.TracerProvider | None = None,
@@ -190,7 +191,9 @@ def instrument(
       and `data_version` (string or callback) are logged with every line.
     - `readiness_checks`: name -> callable returning bool (or awaitable bool); `/ready`
       answers 503 listing the failing names.
-    - `engine_target` (else `SLOENGINE_ENGINE`): push RED counters to the engine.
+    - `engine_target` (else `SLOENGINE_ENGINE`): push RED counters to the engine, each
+      series labelled `revision` when one is given (the canary judge then analyses that
+      revision alone).
     """
     existing: Instrumentation | None = getattr(app, _ATTR, None)
     if existing is not None:
@@ -199,6 +202,7 @@ def instrument(
         service=service,
         variant=variant,
         version=version,
+        revision=revision,
         environment=environment,
         request_id_header=request_id_header,
         user_id_header=user_id_header,
@@ -230,7 +234,7 @@ def instrument(
         readiness_checks=readiness_checks or {},
         request_hook=server_request_hook,
         response_hook=response_hook,
-        push=engine_push_from(engine_target, engine_token, service, variant),
+        push=engine_push_from(engine_target, engine_token, service, variant, revision),
         trace_httpx=trace_httpx,
         trace_sqlite3=trace_sqlite3,
     )

@@ -22,8 +22,16 @@ _logger = logging.getLogger("instrumentation")
 class EnginePush:
     """Lifecycle around one EngineClient; `record` is a no-op until `start` succeeded."""
 
-    def __init__(self, target: str, *, producer_id: str, token: str | None) -> None:
+    def __init__(
+        self,
+        target: str,
+        *,
+        producer_id: str,
+        token: str | None,
+        extra_labels: dict[str, str] | None = None,
+    ) -> None:
         self.target = target
+        self.extra_labels = extra_labels
         self.producer_id = producer_id
         self.token = token
         self.client: Any = None
@@ -36,7 +44,10 @@ class EnginePush:
             return
         try:
             client = EngineClient(
-                target=self.target, producer_id=self.producer_id, token=self.token
+                target=self.target,
+                producer_id=self.producer_id,
+                token=self.token,
+                extra_labels=self.extra_labels,
             )
             await client.start()
         except Exception as exc:
@@ -61,7 +72,7 @@ class EnginePush:
 
 
 def engine_push_from(
-    target: str | None, token: str | None, service: str, variant: str
+    target: str | None, token: str | None, service: str, variant: str, revision: str | None = None
 ) -> EnginePush | None:
     """An EnginePush for `target` (else `SLOENGINE_ENGINE`), or None when neither is set."""
     target = target or os.environ.get(ENGINE_TARGET_ENV) or None
@@ -69,4 +80,5 @@ def engine_push_from(
         return None
     token = token or os.environ.get(ENGINE_TOKEN_ENV) or None
     producer_id = f"instrumentation-{service}-{variant}-{os.getpid()}"
-    return EnginePush(target, producer_id=producer_id, token=token)
+    labels = {"revision": revision} if revision else None
+    return EnginePush(target, producer_id=producer_id, token=token, extra_labels=labels)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ class Settings:
     service: str
     variant: str = c.VARIANT_STABLE
     version: str | None = None
+    revision: str | None = None
     environment: str | None = None
     request_id_header: str = "x-request-id"
     user_id_header: str | None = "x-user-id"
@@ -43,6 +45,11 @@ class Settings:
         if self.variant not in c.VARIANTS:
             raise ValueError(
                 f"variant: must be one of {', '.join(c.VARIANTS)}, got {self.variant!r}"
+            )
+        if self.revision is not None and not re.fullmatch(c.REVISION_PATTERN, self.revision):
+            raise ValueError(
+                "revision: must be 1-128 of [A-Za-z0-9_.:-], not starting with '-',"
+                f" got {self.revision[:40]!r}"
             )
         for field in ("request_id_header", "user_id_header", "feature_flags_header"):
             value = getattr(self, field)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "REQUEST_HEADERS",
     "RESPONSE_HEADERS",
     "connection_tokens",
+    "is_valid_host",
     "listed_in_connection",
     "parse_authority",
     "request_header_class",
@@ -87,6 +89,25 @@ def parse_authority(authority: bytes, default_port: int = 80) -> tuple[str, int]
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         return None
     return host, int(port_text)
+
+
+# RFC 9110 section 7.2: Host = uri-host [ ":" port ]; uri-host is an IP-literal in brackets
+# or a reg-name (unreserved, pct-encoded, sub-delims); empty is allowed (RFC 9112 3.2).
+_HOST_VALUE = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?")
+
+
+_VALID_HOSTS: set[bytes] = set()  # a proxy sees few distinct hosts: skip the regex for them
+
+
+def is_valid_host(value: bytes) -> bool:
+    """Whether a Host field value (stripped) is `host[:port]` as RFC 9110 allows."""
+    if value in _VALID_HOSTS:
+        return True
+    if _HOST_VALUE.fullmatch(value) is None:
+        return False
+    if len(_VALID_HOSTS) < _CLASS_CACHE_MAX:
+        _VALID_HOSTS.add(value)
+    return True
 
 
 # Headers the proxy handles itself, classified once per header in the parser callbacks so

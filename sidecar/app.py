@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from sidecar.config import SidecarConfig
+from sidecar.podlabels import PodLabels
 from sidecar.proxy import EGRESS, INGRESS, ProxyListener
 from sidecar.routes import RouteMatcher
 from sidecar.spans import SpanSink, exporter_from_env
@@ -22,7 +23,13 @@ from sidecar.telemetry import RedMetrics, Telemetry
 from sidecar.tracecontext import IdGenerator
 from sidecar.upstream import ConnectionPool
 from sloengine.client import EngineClient, EngineClientCollector
-from sloengine.conventions import HTTP_HEALTHZ_PATH, HTTP_METRICS_PATH, HTTP_READYZ_PATH
+from sloengine.conventions import (
+    HTTP_HEALTHZ_PATH,
+    HTTP_METRICS_PATH,
+    HTTP_READYZ_PATH,
+    LABEL_REVISION,
+    VARIANTS,
+)
 
 __all__ = ["Sidecar"]
 
@@ -71,10 +78,22 @@ class Sidecar:
                 token=cfg.engine_token,
                 flush_interval_s=cfg.flush_interval_s,
                 max_pending_batches=cfg.max_pending_batches,
+                extra_labels={LABEL_REVISION: cfg.revision} if cfg.revision else None,
             )
             await self.engine.start()
             self.registry.register(EngineClientCollector(self.engine, prefix="sidecar_engine"))
-        red = RedMetrics(cfg.service, cfg.variant)
+        self.pod_labels = PodLabels(
+            cfg.pod_labels_file,
+            default_variant=cfg.variant,
+            default_revision=cfg.revision,
+            variant_label=cfg.variant_label,
+            variant_map=dict(cfg.variant_map),
+            revision_label=cfg.revision_label,
+            allowed_variants=VARIANTS,
+        )
+        identity = self.pod_labels.current()
+        red = RedMetrics(cfg.service, identity.variant, identity.revision)
+        self.red = red
         telemetry = Telemetry(red, engine=self.engine, spans=self.spans, in_flight=self._in_flight)
         self.registry.register(red)
         self.registry.register(telemetry)
@@ -155,6 +174,9 @@ class Sidecar:
             await asyncio.sleep(tick)
             now = loop.time()
             try:
+                # A relabelled pod (promotion) reports its new variant/revision from now on.
+                identity = self.pod_labels.current()
+                self.red.variant, self.red.revision = identity.variant, identity.revision
                 for listener in self.listeners.values():
                     listener.sweep(now)
                 if self._pool is not None:

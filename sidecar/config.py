@@ -7,14 +7,17 @@ Every flag `--some-name` can also be set as `SIDECAR_SOME_NAME`. Bad values rais
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+from sidecar.podlabels import parse_variant_map
 from sidecar.proxy import ProxySettings
 from sidecar.routes import parse_route_templates
-from sloengine.conventions import VARIANT_STABLE, VARIANTS
+from sloengine.conventions import REVISION_PATTERN, VARIANT_STABLE, VARIANTS
 
 __all__ = ["ConfigError", "SidecarConfig", "parse_config"]
 
@@ -41,6 +44,12 @@ class SidecarConfig:
     max_pending_batches: int
     drain_timeout_s: float
     proxy: ProxySettings
+    revision: str = ""  # the deployed revision, a `revision` label on every series sent
+    # The pod's labels (downward API file), re-read on change: variant and revision.
+    pod_labels_file: Path | None = None
+    variant_label: str = "variant"
+    variant_map: tuple[tuple[str, str], ...] = ()
+    revision_label: str = ""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,6 +100,7 @@ def _build_parser(env: Mapping[str, str]) -> _Parser:
     opt("--admin-listen", "127.0.0.1:9901", "HOST:PORT for /metrics, /healthz, /readyz")
     opt("--service", None, "service label")
     opt("--variant", VARIANT_STABLE, "variant label: " + ", ".join(VARIANTS))
+    opt("--revision", "", "deployed revision label, e.g. the pod template hash")
     opt("--routes", "", "comma list of route templates, e.g. /docs/{id},/search")
     opt("--engine", None, "engine gRPC address HOST:PORT (optional)")
     opt("--engine-token", None, "bearer token for the engine")
@@ -105,6 +115,10 @@ def _build_parser(env: Mapping[str, str]) -> _Parser:
     opt("--upstream-idle-timeout", "4", "seconds a pooled upstream connection may idle", float)
     opt("--max-header-bytes", "32768", "request line + headers limit (431 beyond)", int)
     opt("--drain-timeout", "20", "seconds to finish in-flight requests on SIGTERM", float)
+    opt("--pod-labels-file", None, "downward API file of the pod's labels, re-read on change")
+    opt("--variant-label", "variant", "pod label holding the variant")
+    opt("--variant-map", "", "label value to variant, e.g. gateway-primary=primary,gateway=canary")
+    opt("--revision-label", "", "pod label holding the revision, e.g. rollouts-pod-template-hash")
     return p
 
 
@@ -120,6 +134,11 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> SidecarConfig:
         raise ConfigError("--service is required (or SIDECAR_SERVICE)")
     if ns.variant not in VARIANTS:
         raise ConfigError(f"--variant: must be one of {', '.join(VARIANTS)}, got {ns.variant!r}")
+    if ns.revision and not re.fullmatch(REVISION_PATTERN, ns.revision):
+        raise ConfigError(
+            f"--revision: must be 1-128 of [A-Za-z0-9_.:-], not starting with '-',"
+            f" got {ns.revision[:40]!r}"
+        )
     try:
         routes = parse_route_templates(ns.routes)
     except ValueError as exc:
@@ -137,6 +156,15 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> SidecarConfig:
         upstream_idle_timeout_s=_positive("--upstream-idle-timeout", ns.upstream_idle_timeout),
         max_header_bytes=ns.max_header_bytes,
     )
+    try:
+        variant_map = parse_variant_map(ns.variant_map)
+    except ValueError as exc:
+        raise ConfigError(f"--variant-map: {exc}") from None
+    bad = sorted(v for v in variant_map.values() if v not in VARIANTS)
+    if bad:
+        raise ConfigError(
+            f"--variant-map: variants must be one of {', '.join(VARIANTS)}, got {bad[0]!r}"
+        )
     return SidecarConfig(
         listen=_address("--listen", ns.listen),
         upstream=_upstream(ns.upstream),
@@ -152,4 +180,9 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> SidecarConfig:
         max_pending_batches=ns.max_pending_batches,
         drain_timeout_s=_positive("--drain-timeout", ns.drain_timeout),
         proxy=proxy,
+        revision=ns.revision,
+        pod_labels_file=Path(ns.pod_labels_file) if ns.pod_labels_file else None,
+        variant_label=ns.variant_label or "variant",
+        variant_map=tuple(sorted(variant_map.items())),
+        revision_label=ns.revision_label or "",
     )

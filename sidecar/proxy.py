@@ -109,6 +109,7 @@ class ClientConnection(asyncio.Protocol):
         self.traceparents: list[str] = []
         self.tracestates: list[str] = []
         self.host = b""
+        self.host_seen = False
         self.xff = b""
         self.framing = NONE
         self.drop: set[bytes] | None = None
@@ -166,6 +167,7 @@ class ClientConnection(asyncio.Protocol):
         self.traceparents = []
         self.tracestates = []
         self.host = self.xff = b""
+        self.host_seen = False
         self.framing = NONE
         self.drop = None
         self.has_connection = False
@@ -198,12 +200,23 @@ class ClientConnection(asyncio.Protocol):
             if self.framing == NONE and value.strip() != b"0":
                 self.framing = LENGTH
         elif code == _http.H_HOST:
+            # RFC 9112 section 3.2: more than one Host, or an invalid one, is a 400. Two
+            # Hosts would let the service and the proxy (route, span) disagree on the target.
+            if self.host_seen:
+                raise _Rejected(400, "more than one Host header (RFC 9112 section 3.2)")
+            self.host_seen = True
             self.host = value.strip()
+            if not _http.is_valid_host(self.host):
+                raise _Rejected(400, "invalid Host header value (RFC 9110 section 7.2)")
         elif code == _http.H_TRACEPARENT:
             self.traceparents.append(value.decode("latin-1"))
         elif code == _http.H_TRACESTATE:
             self.tracestates.append(value.decode("latin-1"))
         elif code == _http.H_TRANSFER_ENCODING:
+            # The body is re-chunked upstream and Transfer-Encoding (hop-by-hop) dropped, so a
+            # coding other than chunked would be lost: RFC 9112 section 6.1 says 501.
+            if value.strip().lower() != b"chunked":
+                raise _Rejected(501, "transfer codings other than chunked are not supported")
             self.framing = CHUNKED
         elif code == _http.H_CONNECTION:
             self.has_connection = True
@@ -232,6 +245,8 @@ class ClientConnection(asyncio.Protocol):
             self.http_minor = 1
         else:
             self.http_minor = 0 if parser.get_http_version() == "1.0" else 1
+        if not self.host_seen and self.http_minor == 1:
+            raise _Rejected(400, "HTTP/1.1 request without a Host header (RFC 9112 section 3.2)")
         listener = self.listener
         ex = listener.new_exchange(self, parser.get_method())
         ex.keep_alive = keep_alive and not listener.draining

@@ -41,6 +41,7 @@ class EngineRecorder(Protocol):
         method: str,
         status_code: int,
         duration_s: float,
+        revision: str = "",
     ) -> None: ...
 
 
@@ -54,15 +55,20 @@ class _Series:
 
 
 class RedMetrics(Collector):
-    """`http_requests_total` and `http_request_duration_seconds` for one service/variant."""
+    """`http_requests_total` and `http_request_duration_seconds` for one service.
 
-    def __init__(self, service: str, variant: str) -> None:
+    `variant` and `revision` are the pod's current ones (a relabelled pod changes them
+    while running); series are kept per variant, so each label set's counters only grow.
+    """
+
+    def __init__(self, service: str, variant: str, revision: str = "") -> None:
         self.service = service
         self.variant = variant
-        self._series: dict[tuple[str, str, int], _Series] = {}
+        self.revision = revision
+        self._series: dict[tuple[str, str, str, int], _Series] = {}
 
     def observe(self, route: str, method: str, status: int, duration_s: float) -> None:
-        key = (route, method, status)
+        key = (self.variant, route, method, status)
         series = self._series.get(key)
         if series is None:
             series = self._series[key] = _Series()
@@ -79,8 +85,8 @@ class RedMetrics(Collector):
             "Time from the first request byte to the last response byte.",
             labels=RED_LABELS,
         )
-        for (route, method, status), s in sorted(self._series.items()):
-            labels = [self.service, self.variant, route, method, str(status)]
+        for (variant, route, method, status), s in sorted(self._series.items()):
+            labels = [self.service, variant, route, method, str(status)]
             total.add_metric(labels, s.count)
             cumulative = 0
             buckets = []
@@ -123,7 +129,13 @@ class Telemetry(Collector):
             if self.engine is not None:
                 red = self.red
                 self.engine.record(
-                    red.service, red.variant, ex.route, ex.method, ex.status, duration
+                    red.service,
+                    red.variant,
+                    ex.route,
+                    ex.method,
+                    ex.status,
+                    duration,
+                    red.revision,
                 )
         else:
             self._egress[ex.status] = self._egress.get(ex.status, 0) + 1

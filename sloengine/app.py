@@ -28,7 +28,7 @@ from prometheus_client import CollectorRegistry
 from sloengine import conventions
 from sloengine.config import EngineConfig, parse_listen
 from sloengine.credentials import Credentials
-from sloengine.errors import SloEngineError, SpecError, UnknownSLOError
+from sloengine.errors import SloEngineError, SpecError, UnknownSLOError, UnsupportedSLOError
 from sloengine.http import EngineMetrics, create_http_app
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
 from sloengine.policy import DEFAULT_POLICY, builtin_policy, builtin_policy_names
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from sloengine.pipelines import PipelineReceiver
     from sloengine.pull import PromPuller
     from sloengine.store import DurableStore, SeriesStore
+    from sloengine.timeslices import SliceLedger
 
 __all__ = ["EngineApp", "EngineConfig", "EngineState", "build_state", "load_specs"]
 
@@ -72,6 +73,11 @@ class EngineState:
     max_sample_age_seconds: float = 30 * _DAY_S
     # Latest canary verdicts, keyed (service, canary, baseline); written by sloengine.canary.
     verdicts: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    # SLO id -> why it cannot be evaluated from the data received (e.g. a latency threshold
+    # off the senders' bucket bounds; written by sloengine.pipelines).
+    sli_problems: dict[str, str] = field(default_factory=dict)
+    # Per Timeslices SLO id: its slices (sloengine.timeslices), in memory.
+    slice_ledgers: dict[str, SliceLedger] = field(default_factory=dict)
 
     @property
     def data_dir(self) -> Path | None:
@@ -100,6 +106,17 @@ class EngineState:
             )
         )
 
+    def slice_ledger(self, slo: SLO) -> SliceLedger | None:
+        """The slices of a Timeslices SLO, kept across evaluations (None: not one)."""
+        if slo.budgeting_method == "Occurrences":
+            return None
+        ledger = self.slice_ledgers.get(slo.id)
+        if ledger is None:
+            from sloengine.evaluate import new_slice_ledger
+
+            ledger = self.slice_ledgers[slo.id] = new_slice_ledger(slo)
+        return ledger
+
     def policy_for(self, slo: SLO) -> BurnRatePolicy:
         """The SLO's own policy if it names one, else the engine's default policy."""
         name = slo.policy or self.config.policy or DEFAULT_POLICY
@@ -123,10 +140,17 @@ class EngineState:
         """Burn rates and budget of one SLO at a time (default now), push or pull."""
         at = self.now() if at_unix_s is None else at_unix_s
         policy = self.policy_for(slo)
+        if (problem := self.sli_problems.get(slo.id)) is not None:
+            raise SloEngineError(problem)
         if isinstance(slo.sli, NativeSLI):
             from sloengine.evaluate import evaluate_slo
 
-            return evaluate_slo(slo, policy, self.store, at)
+            return evaluate_slo(slo, policy, self.store, at, self.slice_ledger(slo))
+        if slo.budgeting_method != "Occurrences":
+            raise UnsupportedSLOError(
+                f"SLO {slo.id}: {slo.budgeting_method} over a PromQL SLI is computed by the "
+                "generated Prometheus rules, not by the engine"
+            )
         if self.puller is None:
             raise SloEngineError(
                 f"SLO {slo.id} has a PromQL SLI; start the engine with --prometheus-url"
@@ -237,13 +261,14 @@ class EngineApp:
 
         canary = _plugin(CANARY_PLUGIN) if CANARY_PLUGIN in self.plugins else None
         extra = (conventions.GRPC_CANARY_SERVICE,) if canary is not None else ()
+        from sloengine import pipelines
+
+        extra = (*extra, pipelines.OTLP_METRICS_SERVICE)
         self.grpc, self.grpc_port = create_grpc_server(
             state, self.config.grpc_listen, extra_service_names=extra
         )
         self.http_app = create_http_app(state)
-        from sloengine import pipelines
-
-        self.pipelines = await pipelines.start(state, self.http_app)
+        self.pipelines = await pipelines.start(state, self.http_app, self.grpc.server)
         if canary is not None:
             canary.register(state, self.grpc.server, self.http_app)
         if UI_PLUGIN in self.plugins and (ui := _plugin(UI_PLUGIN)) is not None:

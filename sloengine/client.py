@@ -12,6 +12,11 @@ client reconnects with exponential backoff and full jitter and resends every una
 with its original (producer_id, sequence), which the engine dedupes. Beyond the bound the
 oldest batch is dropped and counted. Nothing here raises into, or blocks, the caller.
 
+A flush larger than `max_message_bytes` becomes several batches (`split_batches`). If the
+engine refuses a message as too large anyway (its limit is lower), the client lowers its
+own limit to the engine's and re-splits what is pending, so no batch blocks the ones
+after it; a series that cannot fit in any message is counted (`unsendable_*`), not sent.
+
 Sequence numbers start at the current time in microseconds, so a restarted producer with
 the same id never reuses a number the engine has already seen.
 """
@@ -26,7 +31,7 @@ import random
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +40,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from sloengine import conventions
+from sloengine._push_split import pack_blocks, refused_size_limit
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 
 __all__ = ["EngineClient", "EngineClientCollector", "ThreadedEngineClient"]
@@ -46,8 +52,13 @@ _PUSH_METHOD = "/sloengine.v1.IngestService/Push"
 _COUNTERS = (
     "recorded_requests", "batches_created", "sent_batches", "resent_batches", "acked_batches",
     "duplicate_batches", "rejected_batches", "dropped_batches", "dropped_samples",
-    "dropped_series", "invalid_durations", "reconnects", "stream_errors",
+    "dropped_series", "invalid_durations", "reconnects", "stream_errors", "split_batches",
+    "unsendable_batches", "unsendable_samples",
 )  # fmt: skip
+# gRPC's default receive limit, and the engine's default max_message_bytes.
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# However small a refusal suggests, never aim below this (a one-sample block is ~200 bytes).
+_MIN_MESSAGE_BYTES = 1024
 
 
 class _SeriesDelta:
@@ -85,19 +96,25 @@ class EngineClient:
         backoff_max_s: float = 5.0,
         clock: Callable[[], float] = time.time,
         initial_sequence: int | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        extra_labels: Mapping[str, str] | None = None,
     ) -> None:
         self.target = target
+        # Labels on every series this producer sends, e.g. {"revision": "<pod template hash>"}.
+        self.extra_labels = dict(extra_labels or {})
         self.producer_id = producer_id
         self.flush_interval_s = flush_interval_s
         self.max_pending_batches = max(1, max_pending_batches)
         self.max_series_per_batch = max_series_per_batch
+        self.max_message_bytes = max(_MIN_MESSAGE_BYTES, max_message_bytes)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._credentials = credentials
         self._backoff = (backoff_initial_s, backoff_max_s)
         self._clock = clock
         self._next_seq = time.time_ns() // 1000 if initial_sequence is None else initial_sequence
         self._lock = threading.Lock()  # record() may come from other threads (sync facade)
-        self._deltas: dict[tuple[str, str, str, str], _SeriesDelta] = {}
+        # (service, variant, route, method, revision) -> counts since the last flush
+        self._deltas: dict[tuple[str, str, str, str, str], _SeriesDelta] = {}
         self._pending: OrderedDict[tuple[str, int], _Pending] = OrderedDict()
         self._unsent: deque[tuple[str, int]] = deque()
         self._counts = dict.fromkeys(_COUNTERS, 0)
@@ -117,10 +134,14 @@ class EngineClient:
         method: str,
         status_code: int,
         duration_s: float,
+        revision: str = "",
     ) -> None:
-        """Count one request; errors are status >= 500. O(1), thread-safe, never raises."""
+        """Count one request; errors are status >= 500. O(1), thread-safe, never raises.
+
+        `revision` (e.g. the pod template hash) becomes the series' `revision` label.
+        """
         try:
-            key = (service, variant, route, method)
+            key = (service, variant, route, method, revision)
             with self._lock:
                 self._counts["recorded_requests"] += 1
                 delta = self._deltas.get(key)
@@ -161,10 +182,21 @@ class EngineClient:
             request.producer_id = self.producer_id
         if not request.sequence:
             request.sequence = self._take_sequence()
+        samples = sum(len(b.timestamps_unix_ms) for b in request.blocks)
+        size = request.ByteSize()
+        if size > self.max_message_bytes:  # would fail the stream: answer it here
+            self._count_unsendable(1, samples)
+            return pb.PushAck(
+                producer_id=request.producer_id,
+                sequence=request.sequence,
+                status=pb.PushAck.REJECTED,
+                code=grpc.StatusCode.RESOURCE_EXHAUSTED.value[0],
+                message=f"batch: {size} bytes, over max_message_bytes"
+                f" {self.max_message_bytes}; send fewer blocks per request",
+            )
         while len(self._pending) >= self.max_pending_batches:
             self._space.clear()
             await self._space.wait()
-        samples = sum(len(b.timestamps_unix_ms) for b in request.blocks)
         future: asyncio.Future[pb.PushAck] = asyncio.get_running_loop().create_future()
         self._enqueue(
             (request.producer_id, request.sequence), request.SerializeToString(), samples, future
@@ -215,18 +247,85 @@ class EngineClient:
         if not deltas:
             return
         ts_ms = int(self._clock() * 1000)
-        req = pb.PushRequest(producer_id=self.producer_id, sequence=self._take_sequence())
-        for (service, variant, route, method), d in deltas.items():
+        req = pb.PushRequest(producer_id=self.producer_id)
+        for (service, variant, route, method, revision), d in deltas.items():
             block = req.blocks.add()
             key = block.key
             key.service, key.variant, key.route, key.method = service, variant, route, method
+            key.extra_labels.update(self.extra_labels)
+            if revision:  # the pod's current revision wins over a static one
+                key.extra_labels[conventions.LABEL_REVISION] = revision
             block.timestamps_unix_ms.append(ts_ms)
             block.requests.append(d.requests)
             block.errors.append(d.errors)
             block.latency_bounds_seconds.extend(_BOUNDS)
             block.latency_bucket_counts.extend(d.buckets)
+        req.sequence = self._take_sequence()
+        raw = req.SerializeToString()
+        if len(raw) > self.max_message_bytes:
+            # Rare: split by encoded size (fresh sequences; skipping this one is harmless).
+            self._enqueue_blocks(list(req.blocks))
+            return
         self._counts["batches_created"] += 1
-        self._enqueue((req.producer_id, req.sequence), req.SerializeToString(), len(deltas), None)
+        self._enqueue((req.producer_id, req.sequence), raw, len(deltas), None)
+
+    def _enqueue_blocks(self, blocks: list[pb.SeriesBlock]) -> None:
+        """Queue blocks as as many batches as `max_message_bytes` needs (fresh sequences)."""
+        groups, too_big = pack_blocks(blocks, self.producer_id, self.max_message_bytes)
+        if too_big:
+            self._count_unsendable(len(too_big), sum(len(b.timestamps_unix_ms) for b in too_big))
+        self._counts["split_batches"] += max(0, len(groups) - 1)
+        for group in groups:
+            req = pb.PushRequest(
+                producer_id=self.producer_id, sequence=self._take_sequence(), blocks=group
+            )
+            self._counts["batches_created"] += 1
+            samples = sum(len(b.timestamps_unix_ms) for b in group)
+            self._enqueue((req.producer_id, req.sequence), req.SerializeToString(), samples, None)
+
+    def _count_unsendable(self, batches: int, samples: int) -> None:
+        self._counts["unsendable_batches"] += batches
+        self._counts["unsendable_samples"] += samples
+        self._counts["dropped_samples"] += samples
+        log.warning(
+            "engine client: %d batch(es) over max_message_bytes %d cannot be sent",
+            batches,
+            self.max_message_bytes,
+        )
+
+    def _fit_pending(self, details: str) -> None:
+        """The engine refused a message as too large: aim below its limit and re-split
+        every pending batch over it, so that none blocks the stream again."""
+        largest = max((len(p.raw) for p in self._pending.values()), default=0)
+        limit = refused_size_limit(details)
+        if limit is None:  # the engine did not say: aim below the largest batch sent
+            limit = largest // 2
+        self.max_message_bytes = max(_MIN_MESSAGE_BYTES, min(self.max_message_bytes, limit))
+        log.warning(
+            "engine refused a message as too large (%s); splitting batches to %d bytes",
+            details,
+            self.max_message_bytes,
+        )
+        for key, pending in list(self._pending.items()):
+            if len(pending.raw) <= self.max_message_bytes:
+                continue
+            del self._pending[key]
+            request = pb.PushRequest.FromString(pending.raw)
+            if pending.ack is not None:  # push(): the caller chose the batch; answer it
+                self._count_unsendable(1, pending.samples)
+                if not pending.ack.done():
+                    pending.ack.set_result(
+                        pb.PushAck(
+                            producer_id=request.producer_id,
+                            sequence=request.sequence,
+                            status=pb.PushAck.REJECTED,
+                            code=grpc.StatusCode.RESOURCE_EXHAUSTED.value[0],
+                            message=f"batch: refused by the engine as too large ({details})",
+                        )
+                    )
+                continue
+            # Never accepted (refused before decoding), so its sequence is simply abandoned.
+            self._enqueue_blocks(list(request.blocks))
 
     def _take_sequence(self) -> int:
         seq = self._next_seq
@@ -285,7 +384,9 @@ class EngineClient:
                     self._on_ack(ack)
             except grpc.aio.AioRpcError as exc:
                 self._counts["stream_errors"] += 1
-                if failures == 0 or exc.code() is grpc.StatusCode.UNAUTHENTICATED:
+                if exc.code() is grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    self._fit_pending(exc.details() or "")
+                elif failures == 0 or exc.code() is grpc.StatusCode.UNAUTHENTICATED:
                     log.warning("engine stream to %s failed: %s", self.target, exc.details())
             finally:
                 self._connected = False
@@ -378,9 +479,10 @@ class ThreadedEngineClient:
         method: str,
         status_code: int,
         duration_s: float,
+        revision: str = "",
     ) -> None:
         """Same as EngineClient.record; safe from any thread."""
-        self._client.record(service, variant, route, method, status_code, duration_s)
+        self._client.record(service, variant, route, method, status_code, duration_s, revision)
 
     def push(self, request: pb.PushRequest, timeout_s: float = 30.0) -> pb.PushAck:
         """Send one batch and block until it is acked (raises TimeoutError after timeout_s)."""

@@ -18,6 +18,13 @@ LABEL_VARIANT: Final = "variant"
 LABEL_ROUTE: Final = "route"
 LABEL_METHOD: Final = "method"
 LABEL_STATUS: Final = "status"
+# The deployed revision (e.g. the pod template hash): an extra series label, so that the
+# analysis of revision N never counts revision N-1's requests.
+LABEL_REVISION: Final = "revision"
+# What a revision may look like (pod template hash, git sha, semver, image tag): it reaches
+# rollback hooks as an argv element, so never a leading '-', no spaces, '/' or shell
+# metacharacters, at most 128 characters.
+REVISION_PATTERN: Final = r"[A-Za-z0-9_.][A-Za-z0-9_.:-]{0,127}"
 RED_LABELS: Final = (LABEL_SERVICE, LABEL_VARIANT, LABEL_ROUTE, LABEL_METHOD, LABEL_STATUS)
 
 # A latency SLI is "fraction of requests with le <= threshold", so every latency threshold
@@ -57,6 +64,20 @@ SLI_TOTAL_EVENTS_INCREASE_5M_RECORD: Final = "slo:sli_total_events:increase5m"
 LABEL_SLO_SERVICE: Final = "slo_service"
 LABEL_SLO_NAME: Final = "slo_name"
 LABEL_SLO_WINDOW: Final = "slo_window"
+
+# Timeslices / RatioTimeslices SLOs: each slice's error ratio, and (Timeslices) whether the
+# slice was bad; every window's ratio is summed from them (generate/timeslice_rules.py).
+TIMESLICE_ERROR_RATIO_RECORD: Final = "slo:timeslice_error:ratio"
+TIMESLICE_BAD_RECORD: Final = "slo:timeslice_bad:bool"
+
+# `generate --labels sloth`: Sloth's labels and records, added beside ours.
+LABEL_SLOTH_ID: Final = "sloth_id"
+LABEL_SLOTH_SERVICE: Final = "sloth_service"
+LABEL_SLOTH_SLO: Final = "sloth_slo"
+LABEL_SLOTH_WINDOW: Final = "sloth_window"
+LABEL_SLOTH_SEVERITY: Final = "sloth_severity"
+TIME_PERIOD_DAYS_RECORD: Final = "slo:time_period:days"
+SLOTH_SLO_INFO_RECORD: Final = "sloth_slo_info"
 
 
 def sli_error_ratio_record(window: str) -> str:

@@ -86,7 +86,9 @@ class Credentials:
             return True
         if token is None:
             return False
-        given = token.encode() if isinstance(token, str) else bytes(token)
+        # aiohttp decodes header bytes that are not UTF-8 as surrogates: take the bytes back
+        # (an encode error here was a 500 for `Authorization: Bearer \x80`).
+        given = token.encode("utf-8", "surrogateescape") if isinstance(token, str) else token
         candidates = [self.expected(scope)]
         if admin_ok and scope is not Scope.ADMIN:
             candidates.append(self.admin)

@@ -9,6 +9,7 @@ result, so both paths share one set of maths (`sloengine.burn`). Results mirror 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -18,17 +19,23 @@ from sloengine.bad_events import bad_and_total, push_refusal
 from sloengine.errors import UnsupportedSLOError
 from sloengine.model import SLO, BurnRatePolicy, NativeSLI
 from sloengine.store import SeriesStore
+from sloengine.timeslices import SliceLedger, is_timeslices, slice_error, timeslice_refusal
 
 # A latency SLO whose selected series sent requests without latency buckets.
 NO_LATENCY_DATA = "no latency data"
+# Slices this recent are recomputed at every evaluation: pushes may arrive late.
+SLICE_SETTLE_SECONDS = 300
 
 __all__ = [
     "AlertStatusResult",
     "SLOStatusResult",
     "WindowCounts",
     "WindowStatusResult",
+    "alert_enabled",
     "evaluate_slo",
+    "fill_slices",
     "native_window_counts",
+    "new_slice_ledger",
     "status_from_windows",
     "status_windows",
 ]
@@ -146,11 +153,66 @@ def _no_data_reason(slo: SLO, store: SeriesStore, at_unix_s: float) -> str:
     return ""
 
 
+def _exact_slice_age(store: SeriesStore, slice_seconds: float) -> float:
+    """How far back the store still holds a slice at the slice's own resolution."""
+    spans = [
+        lv.span_seconds - lv.resolution_seconds
+        for lv in store.levels
+        if slice_seconds % lv.resolution_seconds == 0
+    ]
+    return float(max(spans, default=0))
+
+
+def fill_slices(slo: SLO, ledger: SliceLedger, store: SeriesStore, at_unix_s: float) -> None:
+    """Record in `ledger` every slice of `slo` the store still holds exactly and the ledger
+    lacks, and re-record the last `SLICE_SETTLE_SECONDS` (samples may arrive late)."""
+    sli = slo.sli
+    if not isinstance(sli, NativeSLI):
+        raise TypeError(f"{slo.id}: only NativeSLI is computed from pushed series")
+    s = ledger.slice_seconds
+    last = math.floor(at_unix_s / s + 1e-9) * s
+    oldest = max(last - slo.period_seconds + s, at_unix_s - _exact_slice_age(store, s))
+    first = math.ceil(oldest / s - 1e-9) * s
+    if first > last:
+        return
+    settle_from = last - SLICE_SETTLE_SECONDS
+    numbers = {int(k) for k in ledger.missing(first, last)}
+    numbers.update(range(math.ceil(max(first, settle_from) / s), round(last / s) + 1))
+    for k in sorted(numbers):
+        end = k * s
+        errors, requests = bad_and_total(sli, store.window_sum(sli.selector, s, end))
+        ledger.record(end, slice_error(slo, errors, requests))
+
+
+def new_slice_ledger(slo: SLO) -> SliceLedger:
+    """An empty ledger sized for `slo`'s period and slices."""
+    if slo.timeslice_window_seconds is None:
+        raise ValueError(f"{slo.id}: not a timeslices SLO")
+    return SliceLedger(slo.timeslice_window_seconds, slo.period_seconds)
+
+
 def evaluate_slo(
-    slo: SLO, policy: BurnRatePolicy, store: SeriesStore, at_unix_s: float
+    slo: SLO,
+    policy: BurnRatePolicy,
+    store: SeriesStore,
+    at_unix_s: float,
+    ledger: SliceLedger | None = None,
 ) -> SLOStatusResult:
-    """The status of a NativeSLI SLO at `at_unix_s` from the pushed series in `store`."""
-    counts = native_window_counts(slo, store, status_windows(slo, policy), at_unix_s)
+    """The status of a NativeSLI SLO at `at_unix_s` from the pushed series in `store`.
+
+    Timeslices SLOs read their slices from `ledger` (filled here from the store); pass the
+    same ledger on every call, or only the slices the store still holds exactly count.
+    """
+    windows = status_windows(slo, policy)
+    if is_timeslices(slo):
+        refusal = push_refusal(slo) or timeslice_refusal(slo, policy.window_seconds())
+        if refusal is not None:
+            raise UnsupportedSLOError(refusal)
+        ledger = new_slice_ledger(slo) if ledger is None else ledger
+        fill_slices(slo, ledger, store, at_unix_s)
+        counts: Sequence[WindowCountsLike] = [ledger.window(w, at_unix_s) for w in windows]
+    else:
+        counts = native_window_counts(slo, store, windows, at_unix_s)
     status = status_from_windows(slo, policy, counts, at_unix_s)
     if not status.has_data:
         status = replace(status, no_data_reason=_no_data_reason(slo, store, at_unix_s))
@@ -209,6 +271,11 @@ def status_from_windows(
         alerts=tuple(alerts),
         has_data=any(w.has_data for w in windows),
     )
+
+
+def alert_enabled(slo: SLO, severity: str) -> bool:
+    """Whether the SLO alerts at this severity at all (its alerting may disable one or both)."""
+    return _alert_enabled(slo, severity)
 
 
 def _alert_enabled(slo: SLO, severity: str) -> bool:

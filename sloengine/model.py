@@ -149,6 +149,8 @@ class BurnRatePolicy:
     name: str
     period_seconds: float
     windows: tuple[BurnWindow, ...]
+    # Severities whose burn alerts carry rollback="true" (to the engine's rollback receiver).
+    rollback_severities: tuple[str, ...] = ()
 
     def window_seconds(self) -> tuple[float, ...]:
         """Every distinct window the policy needs, ascending."""

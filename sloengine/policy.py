@@ -58,7 +58,7 @@ def period_policy(period_seconds: float) -> BurnRatePolicy:
         raise ValueError(
             f"no burn-rate policy for a {format_duration(period_seconds)} period: the "
             f"derived SRE Workbook table needs a period of at least {format_duration(longest)}; "
-            "name a policy (BurnRatePolicy or Sloth AlertWindows) for this period"
+            "give a policy for this period (`policy:` in a native spec, or --policy NAME|FILE)"
         )
     windows = tuple(
         BurnWindow(
@@ -153,7 +153,11 @@ def _parse_burn_rate_policy(doc: dict[str, Any], spec: dict[str, Any], file: str
         _window(raw, str((raw or {}).get("severity")) if isinstance(raw, dict) else "", period, file, f"spec.windows[{i}]")
         for i, raw in enumerate(raws)
     )
-    return BurnRatePolicy(name, period, windows)
+    rollback = spec.get("rollback", [])
+    if not isinstance(rollback, list) or any(s not in conventions.SEVERITIES for s in rollback):
+        known = ", ".join(conventions.SEVERITIES)
+        raise SpecError(file, "spec.rollback", f"must be a list of severities ({known})")
+    return BurnRatePolicy(name, period, windows, tuple(rollback))
 
 
 def _parse_sloth_alert_windows(spec: dict[str, Any], file: str) -> BurnRatePolicy:

@@ -1,9 +1,9 @@
 """The `canary:` section of the engine config: windows, alpha, per-service guards.
 
     canary:
-      short_window: 5m            # absolute signal: both windows must breach
-      long_window: 1h             # relative signal: tested over the long window
-      alpha: 0.001                # per look; see docs/canary.md on repeated looks
+      short_window: 5m            # reported beside the long window (current rates)
+      long_window: 1h             # the sequential tests run on the analysis so far
+      alpha: 0.01                 # per analysis, every look and guard (anytime-valid)
       watch_interval: 10s         # WatchVerdicts polling when the request sets none
       verdict_requires_token: false   # true: /api/v1/verdict needs the bearer token too
       defaults:                   # every service, unless overridden below
@@ -13,6 +13,9 @@
         max_burn_rate: 10         # per NativeSLI SLO of the service; 0 disables
         guards: [error_ratio, latency_p95, slo_burn]
         rollback_on_fail: false   # a FAIL verdict runs the service's rollback hook
+        canary_variant: canary    # the request's default canary variant
+        baseline_variant: ""      # "": the first of baseline, stable (Argo), primary
+                                  # (Flagger) that has data for the service
       services:
         gateway: {max_error_ratio: 0.01, rollback_on_fail: true, selector: {route: /search}}
     audit:
@@ -23,6 +26,7 @@ Errors are SpecError lines naming the field path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -48,6 +52,8 @@ class ServiceCanaryConfig:
     guards: tuple[str, ...] = GUARD_KINDS
     rollback_on_fail: bool = False
     selector: tuple[tuple[str, str], ...] = ()
+    canary_variant: str = conventions.VARIANT_CANARY
+    baseline_variant: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class CanaryConfig:
 
 
 _SERVICE_KEYS = {f for f in ServiceCanaryConfig.__dataclass_fields__}
+_VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
 def _number(doc: Mapping[str, Any], key: str, path: str, file: str, lo: float, hi: float) -> float:
@@ -119,6 +126,19 @@ def _service(doc: Any, base: ServiceCanaryConfig, path: str, file: str) -> Servi
         if not isinstance(doc["rollback_on_fail"], bool):
             raise SpecError(file, f"{path}.rollback_on_fail", "must be true or false")
         out = replace(out, rollback_on_fail=doc["rollback_on_fail"])
+    for key in ("canary_variant", "baseline_variant"):
+        if key in doc:
+            value = doc[key]
+            if not isinstance(value, str) or not _VARIANT_NAME.fullmatch(
+                value or ("" if key == "canary_variant" else "x")
+            ):
+                raise SpecError(
+                    file, f"{path}.{key}", "must be a variant name ([A-Za-z0-9._-], <= 63 chars)"
+                )
+            if key == "canary_variant":
+                out = replace(out, canary_variant=value)
+            else:
+                out = replace(out, baseline_variant=value)
     if "selector" in doc:
         selector = doc["selector"]
         if not isinstance(selector, Mapping) or {"service", "variant"} & set(selector):

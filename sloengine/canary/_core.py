@@ -4,6 +4,15 @@ A live evaluation (no explicit eval time) updates `state.verdicts`, writes verdi
 to the audit log and, for a FAIL of a service with `rollback_on_fail`, starts its rollback
 hook in the background. An evaluation at an explicit time is a replay or a what-if: it
 changes nothing.
+
+Requests are checked before anything is read or recorded: an unknown service (no data, SLO
+or canary config) or variant (not a conventional or configured name, and no data) is
+CanaryNotFoundError, so a typo or a flood of invented names leaves no audit entry and no
+verdict in memory; a revision must match `REVISION_PATTERN` (it reaches rollback hooks as
+an argv element). When the canary's data carries revision labels, a FAIL needs data of the
+judged revision, so a rollback hook only sees revisions that sent data (its per-revision
+dedupe cannot be bypassed by inventing revisions); unlabelled data leaves the revision a
+tag, and the hooks' per-service cooldown bounds how often other revisions roll back.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,20 +31,38 @@ from sloengine import conventions, inputs
 from sloengine.audit import AuditLog
 from sloengine.canary._config import CanaryConfig
 from sloengine.canary._convert import verdict_to_pb
-from sloengine.canary._observe import WindowSource, build_checks
+from sloengine.canary._observe import Subject, WindowSource, build_checks
 from sloengine.canary._overrides import Overrides, apply_forced
-from sloengine.canary.errors import CanaryRequestError
+from sloengine.canary.errors import CanaryNotFoundError, CanaryRequestError
 from sloengine.errors import RequestError
 from sloengine.hooks import RollbackHooks, RollbackOutcome
 from sloengine.judge import judge
 from sloengine.model import SLO
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 
-__all__ = ["CanaryCore", "VerdictRequest"]
+__all__ = ["REVISION_PATTERN", "CanaryCore", "VerdictRequest", "validate_revision"]
 
 log = logging.getLogger(__name__)
 
 MAX_WINDOW_SECONDS = 30 * 86400
+MAX_LIVE_VERDICTS = 4096  # latest live verdicts kept (UI, WatchVerdicts); oldest evicted
+REVISION_PATTERN = re.compile(conventions.REVISION_PATTERN)  # see conventions
+BASELINE_CANDIDATES = (
+    conventions.VARIANT_BASELINE,
+    conventions.VARIANT_STABLE,
+    conventions.VARIANT_PRIMARY,
+)
+
+
+def validate_revision(revision: str, field: str = "revision") -> str:
+    """`revision` if empty or safe (REVISION_PATTERN); CanaryRequestError otherwise."""
+    if revision and not REVISION_PATTERN.fullmatch(revision):
+        raise CanaryRequestError(
+            field,
+            "must be 1-128 characters of [A-Za-z0-9_.:-], not starting with '-',"
+            f" got {revision[:40]!r}",
+        )
+    return revision
 
 
 class EngineStateLike(Protocol):
@@ -44,6 +72,7 @@ class EngineStateLike(Protocol):
 
     @property
     def store(self) -> Any: ...
+
     def now(self) -> float: ...
 
 
@@ -105,20 +134,72 @@ class CanaryCore:
                 )
         if short > long:
             raise CanaryRequestError("short_window_seconds", "must not exceed long_window_seconds")
-        canary = req.canary or conventions.VARIANT_CANARY
-        baseline = req.baseline or conventions.VARIANT_BASELINE
-        if canary == baseline:
-            raise CanaryRequestError(
-                "baseline_variant", f"must differ from the canary ({canary!r})"
-            )
         if req.at_unix_s is not None:
             try:  # finite, and a time a protobuf Timestamp can carry back in the answer
                 inputs.unix_seconds(req.at_unix_s, "eval_time")
             except RequestError as exc:
                 raise CanaryRequestError(exc.field, exc.reason) from None
-        return VerdictRequest(
-            req.service, canary, baseline, req.at_unix_s, short, long, req.revision
+        revision = validate_revision(req.revision)
+        cfg = self.config.for_service(req.service)
+        canary = req.canary or cfg.canary_variant
+        baseline = req.baseline or cfg.baseline_variant or self._default_baseline(req.service)
+        if canary == baseline:
+            raise CanaryRequestError(
+                "baseline_variant", f"must differ from the canary ({canary!r})"
+            )
+        self._check_service(req.service)
+        for field, variant in (("canary_variant", canary), ("baseline_variant", baseline)):
+            self._check_variant(req.service, field, variant, cfg)
+        return VerdictRequest(req.service, canary, baseline, req.at_unix_s, short, long, revision)
+
+    def _has_data(self, labels: dict[str, str]) -> bool:
+        has_series = getattr(self.state.store, "has_series", None)
+        return bool(has_series(labels)) if has_series is not None else True
+
+    def _revision_scope(self, req: VerdictRequest) -> tuple[str, bool]:
+        """The revision to select the canary's series by ("" to select them all), and
+        whether the requested revision sent data of its own.
+
+        Canary data labelled with revisions is always selected by the requested one (a
+        revision without data yet is "no canary data", never the previous revision's). A
+        producer that sends no revision label (an older sidecar, a controller whose revision
+        id is not the pod's) is judged on all its canary data, the revision being a tag.
+        """
+        if not req.revision:
+            return "", True
+        service, variant = conventions.LABEL_SERVICE, conventions.LABEL_VARIANT
+        canary = {service: req.service, variant: req.canary}
+        if self._has_data({**canary, conventions.LABEL_REVISION: req.revision}):
+            return req.revision, True
+        unlabelled = self._has_data({**canary, conventions.LABEL_REVISION: ""})
+        return ("" if unlabelled else req.revision), False
+
+    def _check_service(self, service: str) -> None:
+        known = (
+            service in self.config.services
+            or bool(self._slos(service))
+            or self._has_data({conventions.LABEL_SERVICE: service})
         )
+        if not known:
+            raise CanaryNotFoundError(
+                "service", f"unknown service {service[:80]!r}: no data, SLO or canary config"
+            )
+
+    def _default_baseline(self, service: str) -> str:
+        for variant in BASELINE_CANDIDATES:
+            labels = {conventions.LABEL_SERVICE: service, conventions.LABEL_VARIANT: variant}
+            if self._has_data(labels):
+                return variant
+        return conventions.VARIANT_STABLE
+
+    def _check_variant(self, service: str, field: str, variant: str, cfg: Any) -> None:
+        if variant in conventions.VARIANTS or variant in (cfg.canary_variant, cfg.baseline_variant):
+            return
+        labels = {conventions.LABEL_SERVICE: service, conventions.LABEL_VARIANT: variant}
+        if not self._has_data(labels):
+            raise CanaryNotFoundError(
+                field, f"unknown variant {variant[:80]!r} of service {service[:80]!r}"
+            )
 
     def evaluate(self, request: VerdictRequest, *, actor: str) -> pb.CanaryVerdict:
         """The verdict for one request; CanaryRequestError naming a bad field."""
@@ -127,9 +208,11 @@ class CanaryCore:
         at = self.state.now() if req.at_unix_s is None else req.at_unix_s
         service_cfg = self.config.for_service(req.service)
         source: WindowSource = self.state.store
+        scope, seen = self._revision_scope(req)
+        subject = Subject(req.canary, req.baseline, scope)
         checks = build_checks(
-            source, req.service, req.canary, req.baseline, service_cfg, self._slos(req.service),
-            req.short_window_seconds, req.long_window_seconds, at,
+            source, req.service, subject, service_cfg, self._slos(req.service),
+            req.short_window_seconds, req.long_window_seconds, at, live=live,
         )  # fmt: skip
         judgement = judge(checks, self.config.alpha)
         msg = verdict_to_pb(
@@ -137,19 +220,25 @@ class CanaryCore:
             at_unix_s=at, revision=req.revision,
         )  # fmt: skip
         msg = apply_forced(msg, self.overrides.forced(req.service, req.revision))
-        if live:
-            self._record(msg, actor, rollback=service_cfg.rollback_on_fail)
+        # Invented revision strings must not write the audit log: a labelled revision that
+        # sent no data yet is answered, not recorded; a revision that only tags unlabelled
+        # data is recorded, but changing the tag alone is no change.
+        if live and (seen or not scope):
+            self._record(msg, actor, rollback=service_cfg.rollback_on_fail, tag=not seen)
         return msg
 
-    def _record(self, msg: pb.CanaryVerdict, actor: str, *, rollback: bool) -> None:
+    def _record(
+        self, msg: pb.CanaryVerdict, actor: str, *, rollback: bool, tag: bool = False
+    ) -> None:
         key = (msg.service, msg.canary_variant, msg.baseline_variant)
-        previous = self.state.verdicts.get(key)
+        previous = self.state.verdicts.pop(key, None)
         self.state.verdicts[key] = msg
+        while len(self.state.verdicts) > MAX_LIVE_VERDICTS:
+            del self.state.verdicts[next(iter(self.state.verdicts))]
         verdict = pb.Verdict.Name(msg.verdict)
         self._verdicts.labels(verdict).inc()
-        changed = (
-            previous is None or previous.verdict != msg.verdict or previous.revision != msg.revision
-        )
+        new_revision = previous is not None and previous.revision != msg.revision and not tag
+        changed = previous is None or previous.verdict != msg.verdict or new_revision
         if changed and self.audit is not None:
             before = "none" if previous is None else pb.Verdict.Name(previous.verdict)
             self.audit.append(
@@ -176,7 +265,11 @@ class CanaryCore:
     def start_rollback(
         self, service: str, revision: str, reason: str, *, source: str, details: dict[str, Any]
     ) -> asyncio.Task[RollbackOutcome]:
-        """Run the service's rollback hook in the background (awaited by `aclose`)."""
+        """Run the service's rollback hook in the background (awaited by `aclose`).
+
+        CanaryRequestError for an unsafe revision: it never reaches a hook.
+        """
+        validate_revision(revision)
 
         async def run() -> RollbackOutcome:
             outcome = await self.hooks.trigger(

@@ -1,4 +1,7 @@
-"""`sloengine.v1.CanaryService` over grpc.aio: GetVerdict and WatchVerdicts."""
+"""`sloengine.v1.CanaryService` over grpc.aio: GetVerdict and WatchVerdicts.
+
+Bad input is INVALID_ARGUMENT naming the field; an unknown service or variant NOT_FOUND.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import grpc
 
 from sloengine import inputs
 from sloengine.canary._core import CanaryCore, VerdictRequest
+from sloengine.canary.errors import CanaryNotFoundError
 from sloengine.errors import RequestError, SloEngineError
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
@@ -44,6 +48,8 @@ class CanaryServicer(pb_grpc.CanaryServiceServicer):
             return self.core.evaluate(req, actor="grpc")
         except RequestError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except CanaryNotFoundError as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         except SloEngineError as exc:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         raise AssertionError("unreachable")  # context.abort raises
@@ -55,6 +61,7 @@ class CanaryServicer(pb_grpc.CanaryServiceServicer):
             service=request.service,
             canary=request.canary_variant,
             baseline=request.baseline_variant,
+            revision=request.revision,
         )
         interval = request.interval_seconds
         if not math.isfinite(interval) or interval < 0:
@@ -67,5 +74,7 @@ class CanaryServicer(pb_grpc.CanaryServiceServicer):
                 yield msg
         except RequestError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except CanaryNotFoundError as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         except SloEngineError as exc:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))

@@ -7,6 +7,7 @@ receiver is admin.
   -> 200 with the verdict JSON (`verdict` is PASS | FAIL | INCONCLUSIVE) for Argo Rollouts'
   web metric provider, whatever the verdict (Argo maps a non-2xx answer to Error, not to a
   verdict). Needs the read token when `tokens.read` is set (or `canary.verdict_requires_token`).
+  404 for an unknown service or variant (nothing is recorded for it).
 - `POST /api/v1/flagger/{gate}` with Flagger's webhook payload (name, namespace, phase,
   checksum, metadata). Flagger counts a status <= 202 as success, anything else as failure,
   and cannot send headers, so a read token may come as `metadata.token` (visible to anyone
@@ -39,9 +40,9 @@ from aiohttp import web
 
 from sloengine import conventions, inputs
 from sloengine.canary._convert import verdict_to_json
-from sloengine.canary._core import CanaryCore, VerdictRequest
+from sloengine.canary._core import CanaryCore, VerdictRequest, validate_revision
 from sloengine.canary._payloads import alertmanager_alerts
-from sloengine.canary.errors import CanaryRequestError
+from sloengine.canary.errors import CanaryNotFoundError, CanaryRequestError
 from sloengine.credentials import Credentials, Scope
 from sloengine.durations import parse_duration_seconds
 from sloengine.errors import RequestError, SloEngineError
@@ -134,6 +135,8 @@ def _guarded(handler: Handler) -> Handler:
             return await handler(request)
         except RequestError as exc:
             return _error(400, str(exc))
+        except CanaryNotFoundError as exc:
+            return _error(404, str(exc))
         except SloEngineError as exc:
             return _error(503, str(exc))
 
@@ -239,13 +242,16 @@ def add_routes(
         body = await _json_object(request)
         alerts = alertmanager_alerts(body)  # every field typed, or a 400 naming it
         triggered, resolved, ignored = [], [], 0
-        for alert in alerts:
+        for i, alert in enumerate(alerts):
             labels = alert.labels
             if labels.get(conventions.LABEL_ROLLBACK) != conventions.ROLLBACK_LABEL_VALUE:
                 ignored += 1
                 continue
             name = labels.get("alertname", "alert")
-            service = labels.get(conventions.LABEL_SERVICE, "")
+            # Canary guards label `service`; an SLO burn alert names it `slo_service`.
+            service = labels.get(conventions.LABEL_SERVICE) or labels.get(
+                conventions.LABEL_SLO_SERVICE, ""
+            )
             info = {
                 "alertname": name,
                 "fingerprint": alert.fingerprint,
@@ -273,9 +279,16 @@ def add_routes(
             annotations = alert.annotations
             summary = annotations.get("summary") or annotations.get("description") or ""
             reason = f"alert {name} firing" + (f": {summary}" if summary else "")
-            core.start_rollback(
-                service, labels.get("revision", ""), reason, source="alertmanager", details=info
-            )
+            try:  # the revision reaches the hook's argv: never an option or odd characters
+                revision = validate_revision(
+                    labels.get(conventions.LABEL_REVISION, ""), f"alerts[{i}].labels.revision"
+                )
+            except CanaryRequestError as exc:
+                if core.audit is not None:
+                    core.audit.append("alertmanager", "alert_ignored", str(exc), info)
+                ignored += 1
+                continue
+            core.start_rollback(service, revision, reason, source="alertmanager", details=info)
             triggered.append({"service": service, "alertname": name})
         return web.json_response({"triggered": triggered, "resolved": resolved, "ignored": ignored})
 

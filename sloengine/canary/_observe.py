@@ -1,5 +1,15 @@
 """From the store's window sums to the judge's (guard, observation) pairs.
 
+Time grid (docs/canary.md, "Exact replay"). The store keeps 10 s slots for the last 10m40s
+only and then coarser ones, and its rings advance with the newest sample of any series, so
+a window summed at 10 s resolution would change once other data moves the rings on. So:
+- a replay (explicit eval time) is read on the 1-minute grid: both window edges are rounded
+  down to the minute, which the 1-minute ring keeps for 2h16m, so the verdict does not depend
+  on what was ingested after it (for a 1 h window: while eval_time is within about 1 h of
+  the newest data);
+- a live verdict is read up to the end of the current, partial 10 s slot (the freshest
+  data counts), with the far edge on the minute grid.
+
 The store keeps one latency bucket layout for every series, so a variant that never sent
 a histogram shows all-zero bucket counts; that is read as "no histogram" (the latency
 guard is then INCONCLUSIVE), not as "every request slower than the last bound".
@@ -7,10 +17,13 @@ guard is then INCONCLUSIVE), not as "every request slower than the last bound".
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from sloengine import conventions
+from sloengine.bad_events import push_refusal
 from sloengine.canary._config import ServiceCanaryConfig
 from sloengine.judge import (
     ErrorRatioGuard,
@@ -21,7 +34,17 @@ from sloengine.judge import (
 )
 from sloengine.model import SLO, NativeSLI
 
-__all__ = ["WindowSource", "build_checks"]
+__all__ = [
+    "REPLAY_GRID_SECONDS",
+    "SLOT_SECONDS",
+    "Subject",
+    "WindowSource",
+    "build_checks",
+    "window_edges",
+]
+
+SLOT_SECONDS = 10.0
+REPLAY_GRID_SECONDS = 60.0
 
 
 class WindowSumLike(Protocol):
@@ -55,25 +78,49 @@ def _variant_window(ws: WindowSumLike, errors: float | None = None) -> VariantWi
     )
 
 
+def window_edges(seconds: float, at: float, *, live: bool) -> tuple[float, float]:
+    """(start, end] of a window of `seconds` at time `at` on the grid described above."""
+    if live:
+        end = math.ceil(at / SLOT_SECONDS) * SLOT_SECONDS
+    else:
+        end = math.floor(at / REPLAY_GRID_SECONDS) * REPLAY_GRID_SECONDS
+    start = math.floor((end - seconds) / REPLAY_GRID_SECONDS) * REPLAY_GRID_SECONDS
+    return start, end
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What is judged: the canary variant (of one revision, if given) against the baseline."""
+
+    canary: str
+    baseline: str
+    revision: str = ""
+
+
 def _observe(
     source: WindowSource,
     selector: Mapping[str, str],
-    canary: str,
-    baseline: str,
+    subject: Subject,
     short_s: float,
     long_s: float,
     at: float,
+    live: bool,
     bad_events: Callable[[WindowSumLike], float] | None = None,
 ) -> Observation:
-    def window(variant: str, seconds: float) -> VariantWindow:
-        ws = source.window_sum({**selector, conventions.LABEL_VARIANT: variant}, seconds, at)
+    def window(variant: str, seconds: float, revision: str) -> VariantWindow:
+        start, end = window_edges(seconds, at, live=live)
+        labels = {**selector, conventions.LABEL_VARIANT: variant}
+        if revision:
+            labels[conventions.LABEL_REVISION] = revision
+        ws = source.window_sum(labels, end - start, end)
         return _variant_window(ws, None if bad_events is None else bad_events(ws))
 
+    rev = subject.revision
     return Observation(
-        canary_short=window(canary, short_s),
-        canary_long=window(canary, long_s),
-        baseline_short=window(baseline, short_s),
-        baseline_long=window(baseline, long_s),
+        canary_short=window(subject.canary, short_s, rev),
+        canary_long=window(subject.canary, long_s, rev),
+        baseline_short=window(subject.baseline, short_s, ""),
+        baseline_long=window(subject.baseline, long_s, ""),
         short_window_seconds=short_s,
         long_window_seconds=long_s,
     )
@@ -89,19 +136,23 @@ def _slo_bad_events(sli: NativeSLI) -> Callable[[WindowSumLike], float]:
 def build_checks(
     source: WindowSource,
     service: str,
-    canary: str,
-    baseline: str,
+    subject: Subject,
     cfg: ServiceCanaryConfig,
     slos: Sequence[SLO],
     short_s: float,
     long_s: float,
     at: float,
+    *,
+    live: bool = False,
 ) -> list[tuple[Guard, Observation]]:
-    """Every configured guard of the service with its observation at time `at`."""
+    """Every configured guard of the service with its observation at time `at`.
+
+    The baseline is not filtered by revision: it is whatever the stable variant runs.
+    """
     selector = {**dict(cfg.selector), conventions.LABEL_SERVICE: service}
     checks: list[tuple[Guard, Observation]] = []
     if "error_ratio" in cfg.guards or "latency_p95" in cfg.guards:
-        obs = _observe(source, selector, canary, baseline, short_s, long_s, at)
+        obs = _observe(source, selector, subject, short_s, long_s, at, live)
         if "error_ratio" in cfg.guards:
             checks.append((ErrorRatioGuard(max_ratio=cfg.max_error_ratio), obs))
         if "latency_p95" in cfg.guards:
@@ -118,8 +169,12 @@ def build_checks(
             # more than every request to fail can never fire.
             if not isinstance(slo.sli, NativeSLI) or budget <= 0 or max_ratio >= 1:
                 continue
+            # Bad events the pushed counts cannot express (bad_events.push_refusal): no
+            # guard, rather than a guard on the 5xx ratio instead.
+            if push_refusal(slo) is not None:
+                continue
             slo_obs = _observe(
-                source, dict(slo.sli.selector), canary, baseline, short_s, long_s, at,
+                source, dict(slo.sli.selector), subject, short_s, long_s, at, live,
                 _slo_bad_events(slo.sli),
             )  # fmt: skip
             guard = ErrorRatioGuard(

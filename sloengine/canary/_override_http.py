@@ -23,6 +23,8 @@ from sloengine.canary._core import CanaryCore
 from sloengine.canary._overrides import check_text
 from sloengine.canary.errors import CanaryRequestError
 from sloengine.credentials import Scope
+from sloengine.errors import RequestError
+from sloengine.http.body import json_object
 
 __all__ = ["OVERRIDES_PATH", "add_override_routes"]
 
@@ -33,13 +35,10 @@ Action = Callable[[dict[str, Any], str], Awaitable[dict[str, Any]]]
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise CanaryRequestError("body", "must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise CanaryRequestError("body", "must be a JSON object")
-    return body
+    try:  # bounded depth, UTF-8, finite numbers (request.json() recursed into a 500)
+        return await json_object(request)
+    except RequestError as exc:
+        raise CanaryRequestError(exc.field, exc.reason) from None
 
 
 def add_override_routes(app: web.Application, core: CanaryCore, check_token: TokenCheck) -> None:

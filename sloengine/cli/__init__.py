@@ -15,7 +15,7 @@ from sloengine.errors import SloEngineError
 
 # Subcommand modules, in help order. Each defines register(subparsers) which adds a parser
 # whose `func(args) -> int` default runs the command.
-SUBCOMMANDS = ("validate", "generate", "serve", "audit", "smoke", "traces")
+SUBCOMMANDS = ("validate", "generate", "serve", "audit", "override", "smoke", "traces", "replay")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,6 +5,11 @@ Grafana dashboards.
     DIR/alerts/alertmanager.yml      rollback="true" -> the engine's webhook receiver
     DIR/dashboards/<name>.json       Grafana dashboards (sloengine.generate.dashboards)
 
+With `--format prometheus-operator`, the same content as Kubernetes objects in DIR itself
+(sloengine.generate.operator): `<service>.prometheusrule.yaml` (PrometheusRule),
+`dashboard-<name>.configmap.yaml` (ConfigMaps labelled grafana_dashboard), an
+AlertmanagerConfig and a kustomization.yaml.
+
 Generated files that no longer have a source (a service removed from the specs) are
 deleted; only files carrying our do-not-edit header are ever touched, and `alerts/tests/`
 is left alone. Spec errors: one line each on stderr, exit 2.
@@ -23,6 +28,9 @@ from sloengine.durations import parse_duration_seconds
 from sloengine.errors import SpecError, SpecErrors
 from sloengine.generate import (
     HEADER,
+    LABEL_SCHEMES,
+    LABELS_SLOENGINE,
+    AlertLinks,
     AlertmanagerOptions,
     CanaryGuardOptions,
     GenerateOptions,
@@ -30,12 +38,15 @@ from sloengine.generate import (
     render_alert_files,
 )
 from sloengine.generate.alertmanager import DEFAULT_TOKEN_FILE, DEFAULT_WEBHOOK_URL
+from sloengine.generate.links import DEFAULT_RUNBOOK_BASE_URL
 from sloengine.generate.rules import PERIOD_GROUP_INTERVAL
 from sloengine.model import BurnRatePolicy, Catalog
 from sloengine.policy import DEFAULT_POLICY, load_policy_file
 from sloengine.specs import load_catalog
 
 DashboardRenderer = Callable[..., dict[str, str]]
+# The engine's Service in deploy/kubernetes.
+IN_CLUSTER_WEBHOOK_URL = "http://sloengine.sloengine.svc.cluster.local:8080/api/v1/alertmanager"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -88,15 +99,48 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--webhook-url",
-        default=DEFAULT_WEBHOOK_URL,
+        default=None,
         metavar="URL",
-        help="the engine's Alertmanager receiver (default %(default)s)",
+        help=f"the engine's Alertmanager receiver (default {DEFAULT_WEBHOOK_URL}; "
+        f"with --format prometheus-operator {IN_CLUSTER_WEBHOOK_URL})",
     )
     parser.add_argument(
         "--token-file",
         default=DEFAULT_TOKEN_FILE,
         metavar="PATH",
         help="bearer token file Alertmanager sends to the receiver (default %(default)s)",
+    )
+    parser.add_argument(
+        "--runbook-base-url",
+        default=DEFAULT_RUNBOOK_BASE_URL,
+        metavar="URL",
+        help="runbook_url of each alert is URL#<alert name> (default %(default)s)",
+    )
+    parser.add_argument(
+        "--grafana-url",
+        default="",
+        metavar="URL",
+        help="dashboard_url of each alert is URL/d/<uid> (default: relative to Grafana's root)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("prometheus", "prometheus-operator"),
+        default="prometheus",
+        help="prometheus: DIR/alerts + DIR/dashboards files; prometheus-operator: "
+        "PrometheusRule, dashboard ConfigMaps and AlertmanagerConfig objects in DIR",
+    )
+    parser.add_argument(
+        "--namespace",
+        default="monitoring",
+        help="namespace of the prometheus-operator objects (default %(default)s)",
+    )
+    parser.add_argument(
+        "--labels",
+        choices=LABEL_SCHEMES,
+        default=LABELS_SLOENGINE,
+        help="label scheme of the SLO rules: sloengine (slo_service, slo_name, slo_window), or "
+        "sloth, which adds Sloth's sloth_id/sloth_service/sloth_slo/sloth_window labels and "
+        "its slo:time_period:days record so Sloth's dashboards keep working (default %(default)s)",
     )
     parser.add_argument(
         "--period-interval",
@@ -121,7 +165,9 @@ def _options(args: argparse.Namespace) -> GenerateOptions:
                 hold_for=args.canary_for,
             )
         )
-        alertmanager = AlertmanagerOptions(webhook_url=args.webhook_url, token_file=args.token_file)
+        alertmanager = AlertmanagerOptions(
+            webhook_url=args.webhook_url or DEFAULT_WEBHOOK_URL, token_file=args.token_file
+        )
     except ValueError as exc:
         raise SpecError("", "options", str(exc)) from None
     if args.period_interval:
@@ -134,6 +180,8 @@ def _options(args: argparse.Namespace) -> GenerateOptions:
         canary=canary,
         alertmanager=alertmanager,
         period_interval=args.period_interval or None,
+        links=AlertLinks(runbook_base_url=args.runbook_base_url, grafana_url=args.grafana_url),
+        labels=args.labels,
     )
 
 
@@ -217,6 +265,8 @@ def run(args: argparse.Namespace) -> int:
         print(err.line(), file=sys.stderr)
         return 2
     out = Path(args.out)
+    if args.format == "prometheus-operator":
+        return _write_operator(args, out, alert_files, dashboards or {})
     write_files(out / "alerts", alert_files, suffixes=(".rules.yml", ".yml"))
     if dashboards is None:
         print(
@@ -229,5 +279,26 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"generated {rules} rule file(s), alertmanager.yml and "
         f"{len(dashboards or {})} dashboard(s) for {len(catalog.slos)} SLO(s) in {out}"
+    )
+    return 0
+
+
+def _write_operator(
+    args: argparse.Namespace,
+    out: Path,
+    alert_files: Mapping[str, str],
+    dashboards: Mapping[str, str],
+) -> int:
+    from sloengine.generate.operator import OperatorOptions, render_operator_files
+
+    options = OperatorOptions(
+        namespace=args.namespace, webhook_url=args.webhook_url or IN_CLUSTER_WEBHOOK_URL
+    )
+    files = render_operator_files(alert_files, dashboards, options)
+    write_files(out, files, suffixes=(".yaml",))
+    rules = sum(1 for name in files if name.endswith(".prometheusrule.yaml"))
+    print(
+        f"generated {rules} PrometheusRule(s), {len(dashboards)} dashboard ConfigMap(s) and an "
+        f"AlertmanagerConfig in {out}"
     )
     return 0

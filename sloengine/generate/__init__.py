@@ -18,14 +18,20 @@ from pathlib import PurePath
 from sloengine.errors import SpecError, SpecErrors
 from sloengine.generate.alertmanager import AlertmanagerOptions, alertmanager_config
 from sloengine.generate.canary import CanaryGuardOptions, canary_rule_group
+from sloengine.generate.links import AlertLinks
 from sloengine.generate.rules import PERIOD_GROUP_INTERVAL, RuleGroup, slo_rule_groups
 from sloengine.generate.serialize import HEADER, dump_yaml, rule_groups_yaml
+from sloengine.generate.sloth_labels import with_sloth_labels
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
 from sloengine.policy import DEFAULT_POLICY, builtin_policy, builtin_policy_names
 
 __all__ = [
     "ALERTMANAGER_FILE",
     "HEADER",
+    "LABELS_SLOENGINE",
+    "LABELS_SLOTH",
+    "LABEL_SCHEMES",
+    "AlertLinks",
     "AlertmanagerOptions",
     "CanaryGuardOptions",
     "GenerateOptions",
@@ -36,6 +42,9 @@ __all__ = [
 ]
 
 ALERTMANAGER_FILE = "alertmanager.yml"
+LABELS_SLOENGINE = "sloengine"
+LABELS_SLOTH = "sloth"
+LABEL_SCHEMES = (LABELS_SLOENGINE, LABELS_SLOTH)
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -48,6 +57,10 @@ class GenerateOptions:
     alertmanager: AlertmanagerOptions = field(default_factory=AlertmanagerOptions)
     # Evaluation interval of each SLO's period group (None: Prometheus' global interval).
     period_interval: str | None = PERIOD_GROUP_INTERVAL
+    # Runbook and dashboard links in every alert's annotations.
+    links: AlertLinks = field(default_factory=AlertLinks)
+    # "sloth": the rules also carry Sloth's labels and records (generate/sloth_labels.py).
+    labels: str = LABELS_SLOENGINE
 
 
 def rules_filename(service: str) -> str:
@@ -97,9 +110,16 @@ def render_alert_files(
         except SpecError as exc:
             errors.append(exc)
             continue
-        groups.setdefault(slo.service, []).extend(
-            slo_rule_groups(slo, policy, options.period_interval)
-        )
+        try:
+            slo_groups: tuple[RuleGroup, ...] = slo_rule_groups(
+                slo, policy, options.period_interval, options.links
+            )
+        except ValueError as exc:  # e.g. a time slice the policy's windows cannot hold
+            errors.append(SpecError(slo.source.file, slo.source.path, str(exc)))
+            continue
+        if options.labels == LABELS_SLOTH:
+            slo_groups = with_sloth_labels(slo, slo_groups)
+        groups.setdefault(slo.service, []).extend(slo_groups)
         sources.setdefault(slo.service, set()).add(slo.source.file)
     if errors:
         raise SpecErrors(errors)
@@ -107,7 +127,7 @@ def render_alert_files(
         # Guards need our RED metrics (and their variant label): services with native SLIs.
         native = {slo.service for slo in catalog.slos if isinstance(slo.sli, NativeSLI)}
         for service in sorted(native):
-            groups[service].append(canary_rule_group(service, options.canary))
+            groups[service].append(canary_rule_group(service, options.canary, options.links))
     files = {
         rules_filename(service): rule_groups_yaml(
             service_groups, source=", ".join(sorted(_display(f) for f in sources[service]))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sloengine import conventions as c
 from sloengine.durations import format_duration, parse_duration_seconds
+from sloengine.generate.links import DEFAULT_LINKS, AlertLinks
 from sloengine.generate.rules import AlertingRule, RuleGroup
 from sloengine.sli_promql import format_number, label_matchers
 
@@ -88,9 +89,12 @@ def _query_value(expr: str, fmt: str) -> str:
     return f"{{{{ with query `{flat}` }}}}{{{{ . | first | value | {fmt} }}}}{{{{ else }}}}no data{{{{ end }}}}"
 
 
-def canary_rule_group(service: str, options: CanaryGuardOptions) -> RuleGroup:
+def canary_rule_group(
+    service: str, options: CanaryGuardOptions, links: AlertLinks = DEFAULT_LINKS
+) -> RuleGroup:
     """The error-rate and p95 guard alerts comparing a service's canary with its baseline."""
     o = options
+    board = {"service": service}
     labels = (
         (c.LABEL_ROLLBACK, c.ROLLBACK_LABEL_VALUE),
         (c.LABEL_SERVICE, service),
@@ -120,6 +124,7 @@ def canary_rule_group(service: str, options: CanaryGuardOptions) -> RuleGroup:
                 f"Canary of {service} fails more than {format_number(o.max_error_ratio * 100)}% "
                 f"of requests over {windows}, worse than the baseline.",
             ),
+            *links.annotations(c.CANARY_ERROR_RATE_ALERT, "canary", board),
         ),
         hold_for=o.hold_for or None,
     )
@@ -142,6 +147,7 @@ def canary_rule_group(service: str, options: CanaryGuardOptions) -> RuleGroup:
                 f"Canary of {service} has p95 latency above {max_p95}s over {windows}, "
                 "worse than the baseline.",
             ),
+            *links.annotations(c.CANARY_LATENCY_P95_ALERT, "canary", board),
         ),
         hold_for=o.hold_for or None,
     )

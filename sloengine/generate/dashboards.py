@@ -14,7 +14,6 @@ timestamps. JSON has no comments, so the do-not-edit note is each dashboard's de
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -30,6 +29,7 @@ from sloengine.generate.dashboards_canary import CanaryGuards, canary_dashboard
 from sloengine.generate.dashboards_panels import link_by_tags, link_to
 from sloengine.generate.dashboards_red import red_dashboard
 from sloengine.generate.dashboards_slo import slo_dashboard
+from sloengine.generate.links import dashboard_uid
 from sloengine.model import SLO, BurnRatePolicy, Catalog
 from sloengine.policy import DEFAULT_POLICY
 
@@ -39,15 +39,6 @@ RED_FILE = "red.json"
 CANARY_FILE = "canary.json"
 TAG = "sloengine"
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
-
-
-def dashboard_uid(key: str) -> str:
-    """A stable Grafana uid for a dashboard key (`red`, `canary`, `slo/<service>`).
-
-    Derived from the name alone, so a regenerated dashboard replaces the imported one
-    instead of creating a copy; 21 characters, well inside Grafana's limit of 40.
-    """
-    return "sloe-" + hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
 def slo_filename(service: str) -> str:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from sloengine import conventions as c
 from sloengine.durations import format_duration
+from sloengine.generate.links import DEFAULT_LINKS, AlertLinks
 from sloengine.model import SLO, BurnRatePolicy, BurnWindow, Labels, RawSLI, SeverityAlert
 from sloengine.sli_promql import error_ratio_expr, format_number, label_matchers, sli_queries
 
@@ -231,7 +232,11 @@ def _pair_expr(slo: SLO, window: BurnWindow) -> str:
 
 
 def _alert_rule(
-    slo: SLO, policy: BurnRatePolicy, severity: str, settings: SeverityAlert
+    slo: SLO,
+    policy: BurnRatePolicy,
+    severity: str,
+    settings: SeverityAlert,
+    links: AlertLinks = DEFAULT_LINKS,
 ) -> AlertingRule | None:
     pairs = [w for w in policy.windows if w.severity == severity]
     if settings.disable or not pairs:
@@ -241,9 +246,17 @@ def _alert_rule(
     annotations = {
         "summary": f"{who} SLO error budget burn rate is over expected.",
         "title": f"({severity}) {who} SLO error budget burn rate is too fast.",
+        # The runbook section is the burn alert's, whatever name a spec gave the alert.
+        **dict(links.annotations(c.SLO_BURN_ALERT, f"slo/{slo.service}")),
     }
+    # A policy may send a severity's burn to the engine's rollback receiver (the seed rolls
+    # back on a fast burn during a canary); a spec can also set rollback="true" itself.
+    rollback = (
+        {c.LABEL_ROLLBACK: c.ROLLBACK_LABEL_VALUE} if severity in policy.rollback_severities else {}
+    )
     labels = _merge(
         {c.LABEL_SEVERITY: severity},
+        rollback,
         slo.alerting.labels,
         settings.labels,
         # Identity labels are on the result already; as rule labels they also keep two
@@ -260,14 +273,22 @@ def _alert_rule(
 
 
 def slo_rule_groups(
-    slo: SLO, policy: BurnRatePolicy, period_interval: str | None = PERIOD_GROUP_INTERVAL
+    slo: SLO,
+    policy: BurnRatePolicy,
+    period_interval: str | None = PERIOD_GROUP_INTERVAL,
+    links: AlertLinks = DEFAULT_LINKS,
 ) -> tuple[RuleGroup, RuleGroup]:
     """Every rule of one SLO under `policy`: the main group (SLIs, burn rates, alerts) and
     the period group (30-day ratio and budget), evaluated every `period_interval`.
 
     The period moves by 1/8,640 in 5 minutes, so evaluating it every 5m loses nothing and
     reads a tenth of the samples of a 30s group, ten times less often.
+    Timeslices / RatioTimeslices SLOs get slice-based groups (`timeslice_rules.py`).
     """
+    if slo.budgeting_method != "Occurrences":
+        from sloengine.generate.timeslice_rules import timeslice_rule_groups
+
+        return timeslice_rule_groups(slo, policy, period_interval, links)
     labels = _merge(slo.labels, _identity(slo))
     period = format_duration(slo.period_seconds)
     rules: list[Rule] = []
@@ -283,7 +304,7 @@ def slo_rule_groups(
             (c.SEVERITY_PAGE, slo.alerting.page),
             (c.SEVERITY_TICKET, slo.alerting.ticket),
         ):
-            alert = _alert_rule(slo, policy, severity, settings)
+            alert = _alert_rule(slo, policy, severity, settings, links)
             if alert is not None:
                 rules.append(alert)
     name = f"sloengine-slo-{slo.service}-{slo.name}"

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import re
+import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -26,17 +25,12 @@ import httpx
 
 from sloengine.audit import AuditLog, read_entries
 from sloengine.hooks._config import CommandAction, HookConfig, WebhookAction
+from sloengine.hooks._signing import delivery_headers, new_delivery_id
 
-__all__ = ["SIGNATURE_HEADER", "RollbackHooks", "RollbackOutcome", "sign"]
+__all__ = ["RollbackHooks", "RollbackOutcome"]
 
-SIGNATURE_HEADER = "X-Sloengine-Signature"
 Status = Literal["succeeded", "failed", "duplicate", "cooldown", "dry_run", "no_hook"]
 _DONE_ACTIONS = ("rollback_succeeded", "rollback_dry_run")
-
-
-def sign(body: bytes, secret: bytes) -> str:
-    """The signature header value: `sha256=` + hex HMAC-SHA256 of the raw body."""
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -139,7 +133,10 @@ class RollbackHooks:
         source: str,
         info: dict[str, Any],
     ) -> RollbackOutcome:
-        target = _describe(hook.action, service, revision, reason)
+        # One delivery id for every attempt of this trigger: a webhook receiver that already
+        # acted on it (and whose answer was lost) recognises the retry.
+        delivery_id = new_delivery_id()
+        target = _describe(hook.action, service, revision, reason, delivery_id)
         if hook.dry_run:
             self._record(
                 source,
@@ -161,7 +158,7 @@ class RollbackHooks:
             started = time.perf_counter()
             try:
                 result = await asyncio.wait_for(
-                    self._once(hook.action, service, revision, reason, source),
+                    self._once(hook.action, service, revision, reason, source, delivery_id),
                     timeout=hook.timeout_seconds,
                 )
             except TimeoutError:
@@ -203,19 +200,23 @@ class RollbackHooks:
         revision: str,
         reason: str,
         source: str,
+        delivery_id: str,
     ) -> str:
         if isinstance(action, CommandAction):
             return await _run_command(
                 _argv(action, service, revision, reason), service, revision, reason
             )
+        now = self._clock()
         body = {
             "service": service,
             "revision": revision,
             "reason": reason,
             "source": source,
-            "time": self._clock(),
+            "time": now,
+            "delivery_id": delivery_id,
         }
-        return await _post_webhook(action, json.dumps(body, sort_keys=True).encode())
+        raw = json.dumps(body, sort_keys=True).encode()
+        return await _post_webhook(action, raw, delivery_id, int(now))
 
 
 _PLACEHOLDER = re.compile(r"\{(service|revision|reason)\}")
@@ -228,11 +229,15 @@ def _argv(action: CommandAction, service: str, revision: str, reason: str) -> li
 
 
 def _describe(
-    action: CommandAction | WebhookAction, service: str, revision: str, reason: str
+    action: CommandAction | WebhookAction,
+    service: str,
+    revision: str,
+    reason: str,
+    delivery_id: str,
 ) -> dict[str, Any]:
     if isinstance(action, CommandAction):
         return {"command": _argv(action, service, revision, reason)}
-    return {"webhook": action.url}
+    return {"webhook": action.url, "delivery_id": delivery_id}
 
 
 async def _run_command(argv: list[str], service: str, revision: str, reason: str) -> str:
@@ -243,33 +248,47 @@ async def _run_command(argv: list[str], service: str, revision: str, reason: str
         "SLOENGINE_REASON": reason,
     }
     try:
+        # Its own session, so its process group holds the command and everything it starts
+        # (helm's and kubectl's children, a shell script's pipeline): killed as one below.
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=env,
+            start_new_session=True,
         )
     except OSError as exc:
         raise _AttemptError(f"cannot run {argv[0]}: {exc.strerror}", permanent=True) from None
     try:
         out, err = await proc.communicate()
     except asyncio.CancelledError:
-        # Timeout (wait_for cancels us): never leave the child running.
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
+        # Timeout (wait_for cancels us): never leave the command or its children running.
+        _kill_group(proc.pid)
         await proc.wait()
         raise
+    finally:
+        # A child the command left behind (`cmd &`) would outlive the hook: end it too.
+        _kill_group(proc.pid)
     if proc.returncode != 0:
         tail = err.decode(errors="replace").strip()[-300:]
         raise _AttemptError(f"{argv[0]} exited {proc.returncode}: {tail}")
     return f"{argv[0]} exited 0 {out.decode(errors='replace').strip()[-200:]}".strip()
 
 
-async def _post_webhook(action: WebhookAction, body: bytes) -> str:
+def _kill_group(pgid: int) -> None:
+    """SIGKILL a hook's process group (its leader's pid); nothing left is not an error."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+async def _post_webhook(
+    action: WebhookAction, body: bytes, delivery_id: str, timestamp: int
+) -> str:
     headers = {"Content-Type": "application/json", **dict(action.headers)}
-    if action.secret is not None:
-        headers[SIGNATURE_HEADER] = sign(body, action.secret)
+    headers.update(
+        delivery_headers(body, action.secret, timestamp=timestamp, delivery_id=delivery_id)
+    )
     try:
         async with httpx.AsyncClient(timeout=None) as client:  # the hook timeout bounds it
             resp = await client.post(action.url, content=body, headers=headers)

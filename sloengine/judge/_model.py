@@ -97,25 +97,31 @@ class ErrorRatioGuard:
     def __post_init__(self) -> None:
         if not 0 < self.max_ratio < 1:
             raise ValueError(f"{self.name}: threshold must be in (0, 1), got {self.max_ratio!r}")
+        if self.min_ratio_increase < 1:
+            raise ValueError(f"{self.name}: min_ratio_increase must be >= 1")
 
 
 @dataclass(frozen=True)
 class LatencyQuantileGuard:
-    """Fail when the canary's latency quantile is above `max_seconds` and worse than baseline.
+    """Fail when more than `1 - quantile` of the canary's requests are slower than
+    `max_seconds` (its quantile is above the threshold) and worse than the baseline.
 
-    `min_relative_increase`: practical effect, canary quantile / baseline quantile - 1.
+    `min_ratio_increase`: practical effect, the canary's share of slow requests / the
+    baseline's (pseudo-counts) must reach this.
     """
 
     name: str = "latency_p95"
     quantile: float = 0.95
     max_seconds: float = conventions.DEFAULT_CANARY_MAX_P95_SECONDS
-    min_relative_increase: float = 0.10
+    min_ratio_increase: float = 1.5
 
     def __post_init__(self) -> None:
         if not 0 < self.quantile < 1:
             raise ValueError(f"{self.name}: quantile must be in (0, 1), got {self.quantile!r}")
         if self.max_seconds <= 0:
             raise ValueError(f"{self.name}: threshold must be > 0, got {self.max_seconds!r}")
+        if self.min_ratio_increase < 1:
+            raise ValueError(f"{self.name}: min_ratio_increase must be >= 1")
 
 
 Guard = ErrorRatioGuard | LatencyQuantileGuard
@@ -138,7 +144,7 @@ class GuardOutcome:
     test: str
     canary_samples: float
     baseline_samples: float
-    min_samples: float
+    min_samples: float  # canary requests that decide at current rates; 0: not soon
     short_window_seconds: float
     long_window_seconds: float
     reason: str

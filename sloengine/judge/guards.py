@@ -1,16 +1,26 @@
-"""One guard, two signals: the absolute threshold and the relative comparison to baseline.
+"""One guard, two signals, one statistical core: every guard counts bad events.
 
-A guard FAILs only when both signals agree:
-1. absolute: the canary breaches the threshold in both the short and the long window, and
-   the long window holds enough data of its own (older than the short window) to confirm
-   that the breach is sustained, not a burst;
-2. relative: over the long window the canary is worse than the baseline with p < alpha
-   AND by a practical effect size.
-Before either is looked at, the guard needs enough traffic to support a decision
-(`stats.min_samples_to_bound_ratio`); below that it is INCONCLUSIVE, never PASS or FAIL.
+- error ratio: bad = 5xx, threshold = the allowed error ratio;
+- latency: bad = requests slower than the threshold (from the histogram bucket at the
+  threshold), threshold = 1 - quantile ("p95 > 1.5 s" is "more than 5% slower than 1.5 s");
+- SLO burn: bad = the SLI's bad events, threshold = burn-rate limit x error budget.
+
+Over the long window (the analysis so far, for a canary younger than it), two anytime-valid
+sequential tests (`sequential`) give the two signals:
+1. absolute: the canary's bad-event rate is above the threshold;
+2. relative: the canary's rate is above the baseline's (conditional on the bad events of
+   both), and by a practical effect (`min_ratio_increase`, and for errors an absolute
+   difference of `min_delta_fraction` of the threshold).
+FAIL needs evidence: both signals at p < alpha, at any traffic. PASS needs power: the
+canary is shown under the threshold, or shown not `min_ratio_increase` times worse than
+the baseline (a shared problem). Otherwise INCONCLUSIVE, with the reason and how much
+more canary traffic would decide at the current rates.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 from sloengine.durations import format_duration
 from sloengine.judge._model import (
@@ -21,19 +31,20 @@ from sloengine.judge._model import (
     VariantWindow,
     Verdict,
 )
-from sloengine.judge.stats import (
-    align_histograms,
-    bucketed_mann_whitney,
-    histogram_quantile,
-    min_samples_to_bound_ratio,
-    pseudo_count_ratio,
-    rate_increase_test,
+from sloengine.judge.sequential import (
+    log_mixture_ratio,
+    relative_boundary,
+    requests_to_decide,
+    sequential_p_value,
 )
+from sloengine.judge.stats import histogram_quantile, pseudo_count_ratio
 
-__all__ = ["evaluate_error_ratio_guard", "evaluate_latency_guard"]
+__all__ = ["BadEvents", "evaluate_error_ratio_guard", "evaluate_latency_guard"]
 
-RATE_TEST = "exact conditional binomial (Poisson rates), one-sided"
-RANK_TEST = "Mann-Whitney U on histogram buckets (tie-corrected), one-sided"
+SEQUENTIAL_TEST = (
+    "anytime-valid beta-mixture sequential tests: bad-event rate vs threshold,"
+    " canary share of bad events vs baseline"
+)
 
 
 def _window(seconds: float) -> str:
@@ -47,74 +58,137 @@ def _p(p: float) -> str:
     return f"p={p:.2g}" if p > 1e-300 else "p<1e-300"
 
 
-def _low_traffic(
-    what: str, canary_short: float, baseline_long: float, min_n: float, obs: Observation
-) -> str | None:
-    """The INCONCLUSIVE reason when traffic cannot support a verdict, else None."""
-    short, long = _window(obs.short_window_seconds), _window(obs.long_window_seconds)
-    if canary_short <= 0:
-        return f"INCONCLUSIVE: no canary data in the last {short}"
-    if baseline_long <= 0:
-        return f"INCONCLUSIVE: no baseline data in the last {long}"
-    if canary_short < min_n:
-        return (
-            f"INCONCLUSIVE: {canary_short:.0f} canary requests in {short}, {min_n:.0f} needed"
-            f" to tell {what}"
-        )
-    if baseline_long < min_n:
-        return (
-            f"INCONCLUSIVE: {baseline_long:.0f} baseline requests in {long}, {min_n:.0f} needed"
-            f" to tell {what}"
-        )
-    return None
+@dataclass(frozen=True)
+class BadEvents:
+    """Bad events out of requests, for the canary and the baseline over one window."""
+
+    canary_bad: float
+    canary_total: float
+    baseline_bad: float
+    baseline_total: float
 
 
-def _unconfirmed(canary_short: float, canary_long: float, min_n: float, obs: Observation) -> str:
-    """The INCONCLUSIVE reason when the long window holds too little data of its own.
+@dataclass(frozen=True)
+class _Signals:
+    p_absolute: float  # evidence the canary is over the threshold
+    p_relative: float  # evidence the canary is worse than the baseline
+    p_under: float  # evidence the canary is under the threshold
+    p_not_worse: float  # evidence the canary is not min_ratio_increase x worse
+    ratio: float  # canary rate / baseline rate (pseudo-counts: finite)
+    more_requests: float | None  # canary requests that would decide, None: unknown
+    clean_baseline: bool  # no bad event in the baseline: a ratio would mean little
 
-    A canary younger than the short window has the same data in both windows, so "breached
-    in both" would not show a sustained problem: one bad burst in the first minute would
-    do. The long window confirms only with at least `min_n` canary requests older than the
-    short window (the same bound as for the short window itself); until then, a breach of
-    both signals is INCONCLUSIVE.
-    """
-    older = max(canary_long - canary_short, 0.0)
-    if older >= min_n:
-        return ""
-    short = _window(obs.short_window_seconds)
-    return (
-        f"not yet confirmed by the long window: {older:.0f} canary requests older than {short},"
-        f" {min_n:.0f} needed"
-    )
+
+def _signals(ev: BadEvents, threshold: float, margin: float, alpha: float) -> _Signals:
+    """The four sequential p-values of one guard, and the traffic that would decide it."""
+    kc, nc, kb, nb = ev.canary_bad, ev.canary_total, ev.baseline_bad, ev.baseline_total
+    p_abs = sequential_p_value(log_mixture_ratio(kc, nc, threshold, "above"))
+    p_under = sequential_p_value(log_mixture_ratio(kc, nc, threshold, "below"))
+    p_rel = p_not_worse = 1.0
+    ratio = pseudo_count_ratio(kc, nc, kb, nb)
+    events = kc + kb
+    if nc > 0 and nb > 0 and events > 0:
+        even = relative_boundary(nc, nb, 1.0)
+        p_rel = sequential_p_value(log_mixture_ratio(kc, events, even, "above"))
+        worse = relative_boundary(nc, nb, margin)
+        p_not_worse = sequential_p_value(log_mixture_ratio(kc, events, worse, "below"))
+    more: float | None = None
+    if nc > 0:
+        rate = kc / nc
+        needed = requests_to_decide(rate, nc, threshold, alpha)
+        if needed is not None and rate > threshold and p_abs < alpha and events > 0 and nb > 0:
+            # Over the threshold already: the relative test decides; its trials are bad
+            # events, which grow with canary requests at the current share.
+            share = kc / events
+            boundary = relative_boundary(nc, nb, 1.0 if share > 0.5 else margin)
+            events_needed = requests_to_decide(share, events, boundary, alpha)
+            needed = None if events_needed is None else nc * events_needed / events
+        more = None if needed is None else max(needed - nc, 0.0)
+    return _Signals(p_abs, p_rel, p_under, p_not_worse, ratio, more, kb <= 0)
 
 
 def _decide(
-    values: str,
-    evidence: str,
-    *,
-    absolute: bool,
-    relative: bool,
-    inconclusive: str | None,
-    unconfirmed: str,
-) -> tuple[Verdict, str]:
-    """The guard's verdict and its one-line reason from the two signals."""
-    if inconclusive is not None:
-        return Verdict.INCONCLUSIVE, inconclusive
+    s: _Signals, alpha: float, practical: bool, values: str, rps: float
+) -> tuple[Verdict, str, bool, bool]:
+    """Verdict, reason, absolute and relative signal."""
+    absolute = s.p_absolute < alpha
+    relative = s.p_relative < alpha and practical
+    over = f"over the threshold ({_p(s.p_absolute)})"
+    versus = "worse than a clean baseline" if s.clean_baseline else f"{s.ratio:.1f}x the baseline"
+    worse = f"{versus} ({_p(s.p_relative)})"
     if absolute and relative:
-        if unconfirmed:
-            return Verdict.INCONCLUSIVE, f"INCONCLUSIVE: {values}, {evidence}; {unconfirmed}"
-        return Verdict.FAIL, f"FAIL: {values}, {evidence}"
-    if absolute:
+        return Verdict.FAIL, f"FAIL: {values}; {over} and {worse}", True, True
+    if s.p_under < alpha:
+        why = f"under the threshold ({_p(s.p_under)})"
+        if relative:
+            why += f", though {worse}"
+        return Verdict.PASS, f"PASS: {values}; {why}", absolute, relative
+    if absolute and s.p_not_worse < alpha:
         return Verdict.PASS, (
-            f"PASS: {values}; not clearly worse than the baseline ({evidence}):"
+            f"PASS: {values}; {over} but not worse than the baseline ({_p(s.p_not_worse)}):"
             " a shared problem, not the canary"
-        )
-    if relative:
-        return (
-            Verdict.PASS,
-            f"PASS: {values}; worse than baseline ({evidence}) but under the threshold",
-        )
-    return Verdict.PASS, f"PASS: {values}"
+        ), True, relative  # fmt: skip
+    if absolute:
+        why = f"{over}, not yet shown worse than the baseline ({_p(s.p_relative)})"
+    elif relative:
+        why = f"{worse}, not yet shown over the threshold ({_p(s.p_absolute)})"
+    else:
+        why = f"not yet shown over ({_p(s.p_absolute)}) or under ({_p(s.p_under)}) the threshold"
+    if s.more_requests is None:
+        need = "more traffic at the current rates would not decide soon"
+    else:
+        seconds = 10.0 * math.ceil(max(10.0, s.more_requests / rps) / 10.0) if rps else 0.0
+        when = f" (~{_window(seconds)} at {rps:.2g} rps)" if rps else ""
+        need = f"about {s.more_requests:.0f} more canary requests{when} would decide"
+    return Verdict.INCONCLUSIVE, f"INCONCLUSIVE: {values}; {why}; {need}", absolute, relative
+
+
+def _no_data(obs: Observation, canary: float, baseline: float) -> str | None:
+    long = _window(obs.long_window_seconds)
+    if canary <= 0:
+        return f"INCONCLUSIVE: no canary data in the last {long}"
+    if baseline <= 0:
+        return f"INCONCLUSIVE: no baseline data in the last {long}"
+    return None
+
+
+def _outcome(
+    name: str,
+    obs: Observation,
+    verdict: Verdict,
+    reason: str,
+    threshold: float,
+    values: tuple[float, float, float],
+    signals: _Signals | None,
+    flags: tuple[bool, bool],
+    effect: float,
+    samples: tuple[float, float],
+) -> GuardOutcome:
+    p_value = 1.0 if signals is None else max(signals.p_absolute, signals.p_relative)
+    more = None if signals is None else signals.more_requests
+    return GuardOutcome(
+        guard=name,
+        verdict=verdict,
+        threshold=threshold,
+        absolute_breached=flags[0],
+        canary_value_short=values[0],
+        canary_value_long=values[1],
+        baseline_value_long=values[2],
+        relative_breached=flags[1],
+        p_value=p_value,
+        effect_size=effect if math.isfinite(effect) else 0.0,
+        test=SEQUENTIAL_TEST,
+        canary_samples=samples[0],
+        baseline_samples=samples[1],
+        min_samples=samples[0] + more if more is not None else 0.0,
+        short_window_seconds=obs.short_window_seconds,
+        long_window_seconds=obs.long_window_seconds,
+        reason=reason,
+    )
+
+
+def _rps(obs: Observation, canary_short: float) -> float:
+    return canary_short / obs.short_window_seconds if obs.short_window_seconds > 0 else 0.0
 
 
 def evaluate_error_ratio_guard(
@@ -123,16 +197,6 @@ def evaluate_error_ratio_guard(
     """Error ratio (or SLO burn rate, via `value_scale`) of canary vs baseline."""
     cs, cl, bl = obs.canary_short, obs.canary_long, obs.baseline_long
     scale = guard.value_scale
-    min_n = min_samples_to_bound_ratio(guard.max_ratio, alpha)
-    p_value = rate_increase_test(cl.errors, cl.requests, bl.errors, bl.requests)
-    ratio = pseudo_count_ratio(cl.errors, cl.requests, bl.errors, bl.requests)
-    delta = cl.error_ratio - bl.error_ratio
-    absolute = cs.error_ratio > guard.max_ratio and cl.error_ratio > guard.max_ratio
-    relative = (
-        p_value < alpha
-        and ratio >= guard.min_ratio_increase
-        and delta >= guard.min_delta_fraction * guard.max_ratio
-    )
 
     def fmt(ratio_value: float) -> str:
         if guard.unit == "%":
@@ -146,99 +210,89 @@ def evaluate_error_ratio_guard(
         f"{label} {fmt(cs.error_ratio)} ({short}) / {fmt(cl.error_ratio)} ({long}) in canary"
         f" vs {fmt(bl.error_ratio)} baseline (threshold {fmt(guard.max_ratio)})"
     )
-    what = f"{label} {fmt(guard.max_ratio)} from 0"
-    inconclusive = _low_traffic(what, cs.requests, bl.requests, min_n, obs)
-    unconfirmed = _unconfirmed(cs.requests, cl.requests, min_n, obs)
-    versus = "error-free baseline" if bl.errors == 0 else f"{ratio:.1f}x the baseline"
-    verdict, reason = _decide(
-        values, f"{versus}, {_p(p_value)}", absolute=absolute, relative=relative,
-        inconclusive=inconclusive, unconfirmed=unconfirmed,
-    )  # fmt: skip
-    return GuardOutcome(
-        guard=guard.name,
-        verdict=verdict,
-        threshold=guard.max_ratio * scale,
-        absolute_breached=absolute,
-        canary_value_short=cs.error_ratio * scale,
-        canary_value_long=cl.error_ratio * scale,
-        baseline_value_long=bl.error_ratio * scale,
-        relative_breached=relative,
-        p_value=p_value,
-        effect_size=delta * scale,
-        test=RATE_TEST,
-        canary_samples=cs.requests,
-        baseline_samples=bl.requests,
-        min_samples=min_n,
-        short_window_seconds=obs.short_window_seconds,
-        long_window_seconds=obs.long_window_seconds,
-        reason=reason,
+    delta = cl.error_ratio - bl.error_ratio
+    numbers = (cs.error_ratio * scale, cl.error_ratio * scale, bl.error_ratio * scale)
+    samples = (cl.requests, bl.requests)
+    missing = _no_data(obs, cl.requests, bl.requests)
+    if missing is not None:
+        return _outcome(
+            guard.name, obs, Verdict.INCONCLUSIVE, missing, guard.max_ratio * scale, numbers,
+            None, (False, False), delta * scale, samples,
+        )  # fmt: skip
+    events = BadEvents(cl.errors, cl.requests, bl.errors, bl.requests)
+    signals = _signals(events, guard.max_ratio, guard.min_ratio_increase, alpha)
+    practical = (
+        signals.ratio >= guard.min_ratio_increase
+        and delta >= guard.min_delta_fraction * guard.max_ratio
     )
+    verdict, reason, absolute, relative = _decide(
+        signals, alpha, practical, values, _rps(obs, cs.requests)
+    )
+    return _outcome(
+        guard.name, obs, verdict, reason, guard.max_ratio * scale, numbers, signals,
+        (absolute, relative), delta * scale, samples,
+    )  # fmt: skip
 
 
 def _quantile(q: float, w: VariantWindow) -> float:
     return histogram_quantile(q, w.latency_bounds_seconds, w.latency_counts, w.requests)
 
 
+def slower_than(w: VariantWindow, threshold_s: float) -> float | None:
+    """Requests slower than the histogram bound at `threshold_s` (the smallest bound at or
+    above it: never counts a request as slow that might not be); None without a histogram
+    or a bound at or above the threshold."""
+    if not w.has_latency:
+        return None
+    limit = threshold_s * (1 - 1e-9)
+    index = next((i for i, b in enumerate(w.latency_bounds_seconds) if b >= limit), None)
+    if index is None:
+        return None
+    at_or_below = sum(w.latency_counts[: index + 1])
+    return min(max(w.requests - at_or_below, 0.0), w.requests)
+
+
 def evaluate_latency_guard(
     guard: LatencyQuantileGuard, obs: Observation, alpha: float
 ) -> GuardOutcome:
-    """Latency quantile from histogram buckets, canary vs baseline."""
+    """Requests slower than the threshold, canary vs the allowed share and vs baseline."""
     cs, cl, bl = obs.canary_short, obs.canary_long, obs.baseline_long
     q = guard.quantile
-    # "p95 > 1.5 s" is "more than 5% of requests slower than 1.5 s": a ratio guard on slow
-    # requests, so the same derivation gives the minimum sample size.
-    min_n = min_samples_to_bound_ratio(1.0 - q, alpha)
+    allowed = 1.0 - q
     label = f"p{q * 100:g} latency"
     short, long = _window(obs.short_window_seconds), _window(obs.long_window_seconds)
-    canary_short_n = cs.requests if cs.has_latency else 0.0
-    baseline_long_n = bl.requests if bl.has_latency else 0.0
     p_short, p_long, p_base = _quantile(q, cs), _quantile(q, cl), _quantile(q, bl)
-    p_value, effect = 1.0, 0.0
-    if cl.has_latency and bl.has_latency:
-        bounds, a, b = align_histograms(
-            cl.latency_bounds_seconds, cl.latency_counts, cl.requests,
-            bl.latency_bounds_seconds, bl.latency_counts, bl.requests,
-        )  # fmt: skip
-        p_value, _ = bucketed_mann_whitney(a, b)
-        floor = min((x for x in bounds if x > 0), default=1e-3)
-        effect = p_long / max(p_base, floor) - 1.0
-    absolute = p_short > guard.max_seconds and p_long > guard.max_seconds
-    relative = p_value < alpha and effect >= guard.min_relative_increase
+    slow_c, slow_b = slower_than(cl, guard.max_seconds), slower_than(bl, guard.max_seconds)
+    share_c = slow_c / cl.requests if slow_c is not None and cl.requests > 0 else 0.0
+    share_b = slow_b / bl.requests if slow_b is not None and bl.requests > 0 else 0.0
     values = (
         f"{label} {p_short:.3g}s ({short}) / {p_long:.3g}s ({long}) in canary vs"
-        f" {p_base:.3g}s baseline (threshold {guard.max_seconds:g}s)"
+        f" {p_base:.3g}s baseline (threshold {guard.max_seconds:g}s:"
+        f" {share_c:.1%} vs {share_b:.1%} slower, {allowed:.0%} allowed)"
     )
-    inconclusive = _low_traffic(
-        f"a {label} above {guard.max_seconds:g}s", canary_short_n, baseline_long_n, min_n, obs
+    numbers = (p_short, p_long, p_base)
+    samples = (cl.requests, bl.requests)
+    effect = share_c - share_b
+    missing = _no_data(obs, cl.requests, bl.requests)
+    if missing is None and (slow_c is None or slow_b is None):
+        has_histograms = cl.has_latency and bl.has_latency
+        missing = (
+            f"INCONCLUSIVE: no histogram bucket at or above {guard.max_seconds:g}s"
+            if has_histograms
+            else "INCONCLUSIVE: no latency histogram in the canary or baseline data"
+        )
+    if missing is not None or slow_c is None or slow_b is None:
+        return _outcome(
+            guard.name, obs, Verdict.INCONCLUSIVE, str(missing), guard.max_seconds, numbers,
+            None, (False, False), effect, samples,
+        )  # fmt: skip
+    events = BadEvents(slow_c, cl.requests, slow_b, bl.requests)
+    signals = _signals(events, allowed, guard.min_ratio_increase, alpha)
+    practical = signals.ratio >= guard.min_ratio_increase
+    verdict, reason, absolute, relative = _decide(
+        signals, alpha, practical, values, _rps(obs, cs.requests)
     )
-    if (
-        inconclusive is not None
-        and (cs.requests > 0 and bl.requests > 0)
-        and not (cs.has_latency and bl.has_latency)
-    ):
-        inconclusive = "INCONCLUSIVE: no latency histogram in the canary or baseline data"
-    canary_long_n = cl.requests if cl.has_latency else 0.0
-    unconfirmed = _unconfirmed(canary_short_n, canary_long_n, min_n, obs)
-    verdict, reason = _decide(
-        values, f"{effect:+.0%} vs baseline, {_p(p_value)}", absolute=absolute,
-        relative=relative, inconclusive=inconclusive, unconfirmed=unconfirmed,
+    return _outcome(
+        guard.name, obs, verdict, reason, guard.max_seconds, numbers, signals,
+        (absolute, relative), effect, samples,
     )  # fmt: skip
-    return GuardOutcome(
-        guard=guard.name,
-        verdict=verdict,
-        threshold=guard.max_seconds,
-        absolute_breached=absolute,
-        canary_value_short=p_short,
-        canary_value_long=p_long,
-        baseline_value_long=p_base,
-        relative_breached=relative,
-        p_value=p_value,
-        effect_size=effect,
-        test=RANK_TEST,
-        canary_samples=canary_short_n,
-        baseline_samples=baseline_long_n,
-        min_samples=min_n,
-        short_window_seconds=obs.short_window_seconds,
-        long_window_seconds=obs.long_window_seconds,
-        reason=reason,
-    )

@@ -3,12 +3,11 @@
 FAIL if any guard FAILs; else INCONCLUSIVE if any guard lacks the data to decide (PASS
 needs every guard to have enough traffic); else PASS. No guards at all is INCONCLUSIVE.
 
-Repeated looks: a controller polls the judge every few seconds or minutes, and each look
-is a new chance for a false FAIL. The default `DEFAULT_ALPHA` = 0.001 per look keeps a
-Bonferroni bound of 1% over 10 independent looks; looks at overlapping windows are strongly
-correlated, so far more polls than that cost much less, and a FAIL also needs the absolute
-signal (a threshold breach in two windows), which a healthy canary rarely shows. The bench
-(`bench/bench_verdicts.py`) measures the resulting false-positive rate over whole analyses.
+Repeated looks: a controller polls the judge every 10-30 s for the whole analysis. Every
+guard's signals come from anytime-valid sequential tests (`sequential`), so `alpha` bounds
+the chance of a false FAIL over all looks of an analysis, not per look. It is split evenly
+over the guards (Bonferroni), so the whole verdict keeps it: with the default 0.01 and three
+guards each guard tests at 0.0033.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from sloengine.judge.guards import evaluate_error_ratio_guard, evaluate_latency_
 
 __all__ = ["DEFAULT_ALPHA", "combine", "evaluate_guard", "judge"]
 
-DEFAULT_ALPHA = 0.001
+DEFAULT_ALPHA = 0.01
 
 
 def evaluate_guard(guard: Guard, obs: Observation, alpha: float = DEFAULT_ALPHA) -> GuardOutcome:
@@ -58,4 +57,5 @@ def judge(checks: Sequence[tuple[Guard, Observation]], alpha: float = DEFAULT_AL
     """Evaluate every (guard, observation) pair and combine them into one verdict."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    return combine([evaluate_guard(guard, obs, alpha) for guard, obs in checks])
+    per_guard = alpha / max(len(checks), 1)
+    return combine([evaluate_guard(guard, obs, per_guard) for guard, obs in checks])

@@ -13,6 +13,9 @@ Config (YAML `pipelines:` section of the engine config):
 
     pipelines:
       initial: keep            # keep | drop: does a new series' first value count?
+      otlp:                    # resource attributes naming the variant and the revision
+        variant_attribute: sloengine.variant
+        revision_attribute: service.version
       mapping:                 # names of the senders' RED metrics and labels
         histogram_metric: http_request_duration_seconds
         counter_metric: http_requests_total
@@ -28,23 +31,37 @@ from typing import TYPE_CHECKING, Any
 from sloengine.errors import SpecError
 from sloengine.pipelines._convert import EngineRow, RedConverter, SourcePoint
 from sloengine.pipelines._cumulative import STALE_NAN_BITS, is_stale_marker
-from sloengine.pipelines._http import PROTOCOL_REMOTE_WRITE, REMOTE_WRITE_PATH, add_routes
+from sloengine.pipelines._http import (
+    OTLP_METRICS_PATH,
+    OTLP_METRICS_SERVICE,
+    PROTOCOL_OTLP,
+    PROTOCOL_REMOTE_WRITE,
+    REMOTE_WRITE_PATH,
+    add_routes,
+    otlp_grpc_handler,
+)
 from sloengine.pipelines._mapping import RedMapping
+from sloengine.pipelines._otlp import OtlpMapping, otlp_decoder
+from sloengine.pipelines._pull_windows import PromWindowSource
 from sloengine.pipelines._receiver import IngestResult, PayloadError, PipelineReceiver
 from sloengine.pipelines._remote_write import decode_write_request
 
 if TYPE_CHECKING:
+    import grpc
     from aiohttp import web
 
     from sloengine.app import EngineState
 
 __all__ = [
+    "OTLP_METRICS_PATH",
+    "OTLP_METRICS_SERVICE",
     "REMOTE_WRITE_PATH",
     "STALE_NAN_BITS",
     "EngineRow",
     "IngestResult",
     "PayloadError",
     "PipelineReceiver",
+    "PromWindowSource",
     "RedConverter",
     "RedMapping",
     "SourcePoint",
@@ -61,7 +78,7 @@ def receiver_options(config: Any, file: str = "") -> dict[str, Any]:
         return {}
     if not isinstance(config, Mapping):
         raise SpecError(file, "pipelines", "must be a mapping")
-    known = {"initial", "mapping"}
+    known = {"initial", "mapping", "otlp"}
     for key in config:
         if key not in known:
             raise SpecError(file, f"pipelines.{key}", f"unknown key; known: {sorted(known)}")
@@ -71,16 +88,25 @@ def receiver_options(config: Any, file: str = "") -> dict[str, Any]:
     return {
         "keep_initial": initial == "keep",
         "mapping": RedMapping.from_config(config.get("mapping"), file),
+        "otlp": OtlpMapping.from_config(config.get("otlp"), file),
     }
 
 
-async def start(state: EngineState, http_app: web.Application) -> PipelineReceiver:
-    """Open the receiver (replaying its journal into the store) and add its routes."""
+async def start(
+    state: EngineState, http_app: web.Application, grpc_server: grpc.aio.Server | None = None
+) -> PipelineReceiver:
+    """Open the receiver (replaying its journal into the store) and add its endpoints."""
     file = str(state.config.path or "")
     options = receiver_options(state.config.raw.get("pipelines"), file)
-    receiver = PipelineReceiver(
-        state, {PROTOCOL_REMOTE_WRITE: ("remote_write", decode_write_request)}, **options
-    )
+    mapping = options.get("mapping", RedMapping())
+    otlp = options.pop("otlp", OtlpMapping())
+    decoders = {
+        PROTOCOL_REMOTE_WRITE: ("remote_write", decode_write_request),
+        PROTOCOL_OTLP: ("otlp", otlp_decoder(mapping, otlp)),
+    }
+    receiver = PipelineReceiver(state, decoders, **options)
     await receiver.open()
     add_routes(state, http_app, receiver)
+    if grpc_server is not None:
+        grpc_server.add_generic_rpc_handlers((otlp_grpc_handler(state, receiver),))
     return receiver

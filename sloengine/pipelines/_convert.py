@@ -9,12 +9,15 @@ non-cumulative latency counts with `sum(latency) <= requests`. A Prometheus hist
 arrives as one counter per bucket (`le`), possibly split across requests (remote_write
 shards by series). So the increments of one scrape (one timestamp) of one histogram
 (its labels without `le`) are collected until the group is complete, then become one row:
-complete = the `+Inf` bucket is there along with every bound seen in the previous complete
-group. Buckets that arrive after their group was flushed are "late": dropped without
-advancing their cursor, so their increment is carried into the next scrape. If increments
-are ever inconsistent (a bucket above exceeds a bucket below, e.g. after a late bucket),
-the cumulative counts are clamped to be monotone (counted as `repaired`): requests and
-errors stay exact, latency errs on the slow side.
+complete = the `+Inf` bucket is there along with every bound the histogram is known to have
+(at first the conventions' buckets; a histogram with other bounds is flushed, merged, once
+five scrapes are pending, and its bounds are learned from them). Since each series keeps
+its order within a remote_write shard, a complete scrape means every earlier one is
+complete too, so with known bounds no bucket is ever late. A bucket that arrives after its group was flushed is "late": its
+cursor moves and its increment is dropped, so the requests it held stay counted as slower
+than the bounds that were present. If increments are ever inconsistent (a bucket above
+exceeds a bucket below), the cumulative counts are clamped to be monotone (`repaired`).
+Either way requests and errors stay exact and latency only ever errs on the slow side.
 """
 
 from __future__ import annotations
@@ -23,17 +26,24 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS
 from sloengine.pipelines._cumulative import CounterCursors, Step
 from sloengine.pipelines._mapping import RedMapping, parse_le
 
 __all__ = ["Conversion", "EngineRow", "RedConverter", "SourcePoint"]
 
 _INF = math.inf
-# A histogram whose buckets stopped matching (the sender changed its bounds) is flushed
-# with what it has once this many scrapes are pending, so a group never waits forever.
-_MAX_PENDING = 3
+# What a new histogram is expected to carry until its own bounds are learned: the
+# conventions' buckets (every instrumented service's), and +Inf.
+_CONVENTION_BOUNDS = frozenset((*DEFAULT_LATENCY_BUCKETS_SECONDS, _INF))
+# A histogram that has never shown one of the bounds it is waiting for (other bounds than
+# the conventions', or changed ones) is flushed with what it has, and its bounds learned,
+# once this many scrapes are pending; one that showed them all is only lagging (a shard
+# behind the others) and is waited for much longer. Either way no group waits forever.
+_LEARN_AFTER = 5
+_MAX_PENDING = 64
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,11 @@ class SourcePoint:
     ts_ms: int
     value: float
     cumulative: bool = True
+    # Every bound of the histogram (+Inf included), when the sender says so (an OTLP data
+    # point carries all its buckets): the scrape is complete once they are all there.
+    bounds: frozenset[float] | None = None
+    # `series_id(labels)`, when the decoder has it already (computed otherwise).
+    series: str = ""
 
 
 @dataclass
@@ -68,16 +83,30 @@ class Conversion:
     outcomes: Counter[str] = field(default_factory=Counter)
 
 
+class _Meta(NamedTuple):
+    kind: str
+    key: tuple[tuple[str, str], ...]
+    error: bool
+    bound: float | None  # a bucket's `le`
+    group: str  # the histogram's id (labels without `le`); a counter's own id
+
+
+_MISSING = object()
+_MAX_META = 500_000
+
+
 class _Group:
     """One histogram (labels without `le`) collecting bucket increments per timestamp."""
 
-    __slots__ = ("error", "expected", "flushed_ts", "key", "pending")
+    __slots__ = ("error", "expected", "flushed_ts", "key", "pending", "seen")
 
     def __init__(self, key: tuple[tuple[str, str], ...], error: bool) -> None:
         self.key = key
         self.error = error
-        self.expected: set[float] = set()
-        self.pending: dict[int, dict[float, float]] = {}
+        self.expected: set[float] = set(_CONVENTION_BOUNDS)
+        self.seen: set[float] = set()  # every bound that ever arrived
+        # timestamp -> bound -> (increment, raw value, counter reset seen)
+        self.pending: dict[int, dict[float, tuple[float, float, bool]]] = {}
         self.flushed_ts = -1
 
     def to_json(self) -> dict[str, Any]:
@@ -86,9 +115,11 @@ class _Group:
             "e": self.error,
             "x": sorted(_le_text(b) for b in self.expected),
             "p": {
-                str(t): {_le_text(b): d for b, d in les.items()} for t, les in self.pending.items()
+                str(t): {_le_text(b): list(d) for b, d in les.items()}
+                for t, les in self.pending.items()
             },
             "f": self.flushed_ts,
+            "s": sorted(_le_text(b) for b in self.seen),
         }
 
     @classmethod
@@ -96,9 +127,11 @@ class _Group:
         group = cls(tuple((k, v) for k, v in doc["k"]), bool(doc["e"]))
         group.expected = {float(b) for b in doc["x"]}
         group.pending = {
-            int(t): {float(b): float(d) for b, d in les.items()} for t, les in doc["p"].items()
+            int(t): {float(b): (float(d[0]), float(d[1]), bool(d[2])) for b, d in les.items()}
+            for t, les in doc["p"].items()
         }
         group.flushed_ts = int(doc["f"])
+        group.seen = {float(b) for b in doc["s"]}
         return group
 
 
@@ -118,6 +151,36 @@ class RedConverter:
         self.mapping = mapping
         self.cursors = CounterCursors(keep_initial=keep_initial)
         self._groups: dict[str, _Group] = {}
+        # What the mapping says of a series, by series id: a pure function of its labels,
+        # cached because a scrape repeats every series (cleared when it grows too big).
+        self._meta: dict[str, _Meta | None] = {}
+
+    def _meta_of(self, point: SourcePoint, sid: str, out: Conversion) -> _Meta | None:
+        meta = self._meta.get(sid, _MISSING)
+        if meta is not _MISSING:
+            return meta  # type: ignore[return-value]
+        if len(self._meta) > _MAX_META:
+            self._meta.clear()
+        labels = point.labels
+        kind = self.mapping.kind_of(labels.get("__name__", ""))
+        key = self.mapping.engine_key(labels) if kind is not None else None
+        result: _Meta | None = None
+        if kind is not None and key is not None:
+            bound = parse_le(labels.get("le", "")) if kind == "bucket" else None
+            if kind == "counter" or bound is not None:
+                gid = series_id(labels, without="le") if kind == "bucket" else sid
+                result = _Meta(kind, key, self.mapping.is_error(labels), bound, gid)
+        self._meta[sid] = result
+        return result
+
+    def _skip_reason(self, point: SourcePoint) -> str:
+        labels = point.labels
+        kind = self.mapping.kind_of(labels.get("__name__", ""))
+        if kind is None:
+            return "ignored"
+        if self.mapping.engine_key(labels) is None:
+            return "no_service"
+        return "invalid"  # a bucket without a usable `le`
 
     def convert(
         self, points: Iterable[SourcePoint], *, oldest_ms: int, newest_ms: int
@@ -128,47 +191,47 @@ class RedConverter:
         of a histogram completes each scrape before the next one starts.
         """
         out = Conversion()
-        le_label = "le"
         for point in sorted(points, key=lambda p: p.ts_ms):
-            name = point.labels.get("__name__", "")
-            kind = self.mapping.kind_of(name)
-            if kind is None:
-                out.outcomes["ignored"] += 1
+            sid = point.series or series_id(point.labels)
+            meta = self._meta_of(point, sid, out)
+            if meta is None:
+                out.outcomes[self._skip_reason(point)] += 1
                 continue
-            key = self.mapping.engine_key(point.labels)
-            if key is None:
-                out.outcomes["no_service"] += 1
-                continue
+            kind, key, error, bound, gid = meta
             if point.ts_ms > newest_ms:
                 out.outcomes["too_far_future"] += 1
                 continue
-            bound: float | None = None
             if kind == "bucket":
-                bound = parse_le(point.labels.get(le_label, ""))
-                if bound is None:
-                    out.outcomes["invalid"] += 1
-                    continue
-                gid = series_id(point.labels, without=le_label)
                 group = self._groups.get(gid)
-                if group is not None and point.ts_ms <= group.flushed_ts and self._counts(point):
-                    out.outcomes["late_bucket"] += 1  # carried into the next scrape
+                if (
+                    group is not None
+                    and point.ts_ms <= group.flushed_ts
+                    and self._counts(point, sid)
+                ):
+                    # Its scrape was flushed without it (those requests were counted as
+                    # slower than the bounds present): move its cursor, drop the increment.
+                    self.cursors.advance(sid, point.ts_ms, point.value)
+                    assert bound is not None
+                    group.expected.add(bound)  # the next scrapes wait for it
+                    out.outcomes["late_bucket"] += 1
                     continue
             if point.cumulative:
-                step = self.cursors.advance(series_id(point.labels), point.ts_ms, point.value)
+                step = self.cursors.advance(sid, point.ts_ms, point.value)
                 out.outcomes[step.step.value] += 1
                 if step.step not in (Step.INCREMENT, Step.RESET):
                     continue
                 increment = step.increment
+                reset = step.step is Step.RESET
             else:
                 if not (math.isfinite(point.value) and point.value >= 0):
                     out.outcomes["invalid"] += 1
                     continue
                 out.outcomes["increment"] += 1
                 increment = point.value
+                reset = False
             if point.ts_ms < oldest_ms:
                 out.outcomes["too_old"] += 1  # the cursor moved: the next increment is exact
                 continue
-            error = self.mapping.is_error(point.labels)
             if kind == "counter":
                 if increment > 0:
                     out.rows.append(
@@ -179,15 +242,18 @@ class RedConverter:
             group = self._groups.get(gid)
             if group is None:
                 group = self._groups[gid] = _Group(key, error)
-            group.pending.setdefault(point.ts_ms, {})[bound] = increment
+            if point.bounds is not None:
+                group.expected = set(point.bounds)
+            group.pending.setdefault(point.ts_ms, {})[bound] = (increment, point.value, reset)
+            group.seen.add(bound)
             self._flush_complete(group, out)
         return out
 
-    def _counts(self, point: SourcePoint) -> bool:
+    def _counts(self, point: SourcePoint, sid: str) -> bool:
         """Would the point bring an increment (not a resend, duplicate or stale marker)?"""
         if not point.cumulative:
             return True
-        step = self.cursors.check(series_id(point.labels), point.ts_ms, point.value).step
+        step = self.cursors.check(sid, point.ts_ms, point.value).step
         return step in (Step.INCREMENT, Step.RESET)
 
     def _flush_complete(self, group: _Group, out: Conversion) -> None:
@@ -195,7 +261,8 @@ class RedConverter:
         complete = [
             t for t, les in group.pending.items() if _INF in les and group.expected <= les.keys()
         ]
-        if not complete and len(group.pending) >= _MAX_PENDING:
+        limit = _MAX_PENDING if group.expected <= group.seen else _LEARN_AFTER
+        if not complete and len(group.pending) >= limit:
             with_inf = [t for t, les in group.pending.items() if _INF in les]
             if with_inf:
                 complete = [max(with_inf)]
@@ -204,12 +271,17 @@ class RedConverter:
         if not complete:
             return
         ts = max(complete)
+        scrapes = [group.pending.pop(t) for t in sorted(group.pending) if t <= ts]
         merged: dict[float, float] = {}
-        for t in sorted(group.pending):
-            if t > ts:
-                continue
-            for bound, d in group.pending.pop(t).items():
-                merged[bound] = merged.get(bound, 0.0) + d
+        if len(scrapes) == 1 and any(reset for _, _, reset in scrapes[0].values()):
+            # One bucket dropped: the process restarted, so every bucket did (a bucket whose
+            # new value is not below its old one cannot show it alone).
+            merged = {bound: raw for bound, (_, raw, _) in scrapes[0].items()}
+            out.outcomes["histogram_reset"] += 1
+        else:
+            for les in scrapes:
+                for bound, (d, _, _) in les.items():
+                    merged[bound] = merged.get(bound, 0.0) + d
         group.flushed_ts = ts
         group.expected |= merged.keys()
         row, repaired = _histogram_row(group, ts, merged)

@@ -1,11 +1,25 @@
-"""HTTP endpoints of the receivers: remote_write (`/api/v1/write`) and OTLP/HTTP (`/v1/metrics`)."""
+"""Endpoints of the receivers: remote_write (`POST /api/v1/write`), OTLP/HTTP
+(`POST /v1/metrics`, protobuf or JSON, optionally gzip) and OTLP/gRPC
+(`opentelemetry.proto.collector.metrics.v1.MetricsService/Export`).
+
+OTLP answers as the specification asks: 200 with an ExportMetricsServiceResponse whose
+`partial_success` counts the data points that were dropped (not retried); 400 with a
+google.rpc.Status for a malformed body; 503 / UNAVAILABLE (retried) when the data could not
+be made durable.
+"""
 
 from __future__ import annotations
 
+import gzip
 import logging
-from typing import TYPE_CHECKING
+import zlib
+from typing import TYPE_CHECKING, Any
 
+import grpc
 from aiohttp import web
+from google.protobuf import json_format
+from google.rpc import code_pb2, status_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
 
 from sloengine.http.auth import Scope, require_token
 from sloengine.pipelines._receiver import REJECTED_OUTCOMES, PayloadError, PipelineReceiver
@@ -14,12 +28,21 @@ from sloengine.pipelines._remote_write import V1_MESSAGE, V2_MESSAGE
 if TYPE_CHECKING:
     from sloengine.app import EngineState
 
-__all__ = ["REMOTE_WRITE_PATH", "add_routes"]
+__all__ = [
+    "OTLP_METRICS_PATH",
+    "OTLP_METRICS_SERVICE",
+    "REMOTE_WRITE_PATH",
+    "add_routes",
+    "otlp_grpc_handler",
+]
 
 log = logging.getLogger(__name__)
 
 REMOTE_WRITE_PATH = "/api/v1/write"
+OTLP_METRICS_PATH = "/v1/metrics"
+OTLP_METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
 PROTOCOL_REMOTE_WRITE = 1
+PROTOCOL_OTLP = 2
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
@@ -38,7 +61,13 @@ def add_routes(state: EngineState, app: web.Application, receiver: PipelineRecei
         receiver.requests.labels("remote_write", str(response.status)).inc()
         return response
 
+    async def otlp(request: web.Request) -> web.Response:
+        response = await _otlp_http(state, receiver, request)
+        receiver.requests.labels("otlp", str(response.status)).inc()
+        return response
+
     app.router.add_post(REMOTE_WRITE_PATH, remote_write)
+    app.router.add_post(OTLP_METRICS_PATH, otlp)
 
 
 def _text(status: int, text: str) -> web.Response:
@@ -81,3 +110,113 @@ async def _remote_write(
         )
         return _text(400, f"samples dropped: {dropped}; the others were counted")
     return web.Response(status=204)
+
+
+# --- OTLP ---------------------------------------------------------------------------------
+
+
+def _otlp_response(result_rejected: int, message: str) -> ms.ExportMetricsServiceResponse:
+    response = ms.ExportMetricsServiceResponse()
+    if result_rejected:
+        response.partial_success.rejected_data_points = result_rejected
+        response.partial_success.error_message = message
+    return response
+
+
+def _rejection_message(outcomes: Any) -> str:
+    return "dropped: " + ", ".join(
+        f"{n} {o.replace('_', ' ')}"
+        for o, n in sorted(outcomes.items())
+        if o in REJECTED_OUTCOMES and n
+    )
+
+
+def _encode(message: Any, json: bool) -> tuple[bytes, str]:
+    if json:
+        return json_format.MessageToJson(message).encode(), "application/json"
+    return message.SerializeToString(), "application/x-protobuf"
+
+
+def _status(http: int, code: int, text: str, json: bool) -> web.Response:
+    body, content_type = _encode(status_pb2.Status(code=code, message=text), json)
+    return web.Response(status=http, body=body, content_type=content_type)
+
+
+async def _otlp_http(
+    state: EngineState, receiver: PipelineReceiver, request: web.Request
+) -> web.Response:
+    require_token(state, request)
+    media, _ = _media(request.headers.get("Content-Type", ""))
+    json = media == "application/json"
+    if not json and media != "application/x-protobuf":
+        return _text(
+            415, f"Content-Type {media!r}: expected application/x-protobuf or application/json"
+        )
+    if not state.ready:
+        return _status(503, code_pb2.UNAVAILABLE, "not ready", json)
+    body = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return _status(413, code_pb2.RESOURCE_EXHAUSTED, f"body: over {MAX_BODY_BYTES} bytes", json)
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    try:
+        if encoding == "gzip":
+            body = _gunzip(body)
+        elif encoding != "identity":
+            return _text(415, f"Content-Encoding {encoding!r}: only gzip or none")
+        if json:
+            try:
+                message = json_format.Parse(
+                    body, ms.ExportMetricsServiceRequest(), ignore_unknown_fields=True
+                )
+            except (json_format.ParseError, UnicodeDecodeError) as exc:
+                raise PayloadError(
+                    f"body: not an OTLP JSON ExportMetricsServiceRequest ({exc})"
+                ) from None
+            body = message.SerializeToString()
+        result = await receiver.ingest(PROTOCOL_OTLP, body)
+    except PayloadError as exc:
+        return _status(400, code_pb2.INVALID_ARGUMENT, str(exc), json)
+    except Exception as exc:  # the journal or the store failed: retriable
+        log.error("otlp: not durable: %s", exc)
+        return _status(503, code_pb2.UNAVAILABLE, f"not durable, retry later: {exc}", json)
+    response = _otlp_response(result.rejected, _rejection_message(result.outcomes))
+    payload, content_type = _encode(response, json)
+    return web.Response(status=200, body=payload, content_type=content_type)
+
+
+def _gunzip(body: bytes) -> bytes:
+    try:
+        out = gzip.decompress(body)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise PayloadError(f"body: not gzip ({exc})") from None
+    return out
+
+
+def otlp_grpc_handler(state: EngineState, receiver: PipelineReceiver) -> grpc.GenericRpcHandler:
+    """`MetricsService/Export`; requests reach the receiver as raw bytes (journalled as is)."""
+
+    async def export(
+        raw: bytes, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> ms.ExportMetricsServiceResponse:
+        if not state.ready:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "not ready")
+        try:
+            result = await receiver.ingest(PROTOCOL_OTLP, raw)
+        except PayloadError as exc:
+            receiver.requests.labels("otlp_grpc", "INVALID_ARGUMENT").inc()
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except Exception as exc:
+            log.error("otlp: not durable: %s", exc)
+            receiver.requests.labels("otlp_grpc", "UNAVAILABLE").inc()
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"not durable, retry later: {exc}")
+        receiver.requests.labels("otlp_grpc", "OK").inc()
+        return _otlp_response(result.rejected, _rejection_message(result.outcomes))
+
+    return grpc.method_handlers_generic_handler(
+        OTLP_METRICS_SERVICE,
+        {
+            "Export": grpc.unary_unary_rpc_method_handler(
+                export, response_serializer=ms.ExportMetricsServiceResponse.SerializeToString
+            )
+        },
+    )

@@ -37,6 +37,7 @@ from sloengine.errors import CapacityError, IngestError
 from sloengine.pipelines._convert import Conversion, EngineRow, RedConverter, SourcePoint
 from sloengine.pipelines._journal import Journal
 from sloengine.pipelines._mapping import RedMapping
+from sloengine.pipelines._thresholds import ThresholdCheck
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.store import decode_push
 
@@ -97,6 +98,7 @@ class PipelineReceiver:
         self._decoders = decoders
         self.converter = RedConverter(mapping or RedMapping(), keep_initial=keep_initial)
         self.journal = Journal(Path(state.data_dir) / "pipelines", fsync=fsync)
+        self.thresholds = ThresholdCheck(state.catalog, state.sli_problems)
         self.snapshot_every_bytes = snapshot_every_bytes
         self._next_sequence = 1
         self._inflight: dict[int, asyncio.Future[None]] = {}
@@ -198,6 +200,7 @@ class PipelineReceiver:
         oldest = math.floor(now_ms - state.max_sample_age_seconds * 1000)
         newest = math.floor(now_ms + state.config.max_future_skew_seconds * 1000)
         conversion = self.converter.convert(points, oldest_ms=oldest, newest_ms=newest)
+        self.thresholds.check(conversion.rows)
         if bad_series:
             conversion.outcomes["invalid_labels"] += bad_series
         return conversion

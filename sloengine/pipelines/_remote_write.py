@@ -57,10 +57,26 @@ def decode_write_request(body: bytes) -> tuple[list[SourcePoint], int]:
     points: list[SourcePoint] = []
     bad = 0
     for series in request.timeseries:
-        labels = {label.name: label.value for label in series.labels}
-        if len(labels) != len(series.labels) or not labels.get("__name__"):
-            bad += len(series.samples)  # duplicate label names, or no metric name
-            continue
+        pairs = [(label.name, label.value) for label in series.labels]
+        names = [n for n, _ in pairs]
+        if names != sorted(names):
+            pairs.sort()  # the sender should sort them; the id must not depend on it
+        sid = "\xff".join(f"{n}\xfe{v}" for n, v in pairs)
+        labels = _LABELS.get(sid)
+        if labels is None:
+            labels = dict(pairs)
+            if len(labels) != len(pairs) or not labels.get("__name__"):
+                bad += len(series.samples)  # duplicate label names, or no metric name
+                continue
+            if len(_LABELS) > _MAX_CACHED:
+                _LABELS.clear()
+            _LABELS[sid] = labels
         for sample in series.samples:
-            points.append(SourcePoint(labels, sample.timestamp, sample.value))
+            points.append(SourcePoint(labels, sample.timestamp, sample.value, series=sid))
     return points, bad
+
+
+# Label dicts by series id: a scrape repeats every series, so most requests build none.
+# Shared read-only (the converter never mutates a point's labels).
+_LABELS: dict[str, dict[str, str]] = {}
+_MAX_CACHED = 200_000

@@ -31,6 +31,7 @@ from sloengine.specs import _native, _openslo, _openslo_v1alpha, _sloth
 from sloengine.specs._documents import Document, read_documents, spec_files
 from sloengine.specs._fields import At, Collector, type_name
 from sloengine.specs._loaded import LoadedSLO, PolicyRef
+from sloengine.timeslices import timeslice_refusal
 
 _POLICY_KINDS = {"sloengine/v1": "BurnRatePolicy", "sloth.slok.dev/v1": "AlertWindows"}
 _KINDS_BY_API = {
@@ -71,6 +72,7 @@ def load_catalog(
     periods = _check_policy_refs(state.policy_refs, policies, state.collector)
     slos = _resolve_policies(state.slos, periods)
     slos, chosen = _choose_policies(slos, policies, default_policy, state.collector)
+    _check_timeslices(slos, {**policies, **{p.name: p for p in chosen}}, state.collector)
     _check_duplicates(slos, state.collector)
     if state.collector.errors:
         raise SpecErrors(state.collector.errors)
@@ -218,6 +220,23 @@ def _choose_policies(
                 created[policy.name] = policy
         out.append(replace(slo, policy=policy.name))
     return out, list(created.values())
+
+
+def _check_timeslices(
+    slos: list[SLO], policies: dict[str, BurnRatePolicy], collector: Collector
+) -> None:
+    """Each timeslices SLO's slice must divide its policy's windows and its period."""
+    for slo in slos:
+        if slo.policy is None:
+            continue
+        policy = policies.get(slo.policy)
+        if policy is None and slo.policy in builtin_policy_names():
+            policy = builtin_policy(slo.policy)
+        if policy is None:
+            continue
+        refusal = timeslice_refusal(slo, policy.window_seconds())
+        if refusal is not None:
+            collector.add(At(slo.source.file, slo.source.path).error(refusal))
 
 
 def _period_name(period_seconds: float) -> str:

@@ -117,6 +117,8 @@ class SeriesStore:
         # series without a histogram is "no latency data", never "every request slow".
         self._has_latency = np.zeros(16, dtype=bool)
         self._without_latency = 0  # series not (yet) in _has_latency: 0 skips the check
+        # selector -> its member series without latency buckets; cleared when either changes.
+        self._no_latency_members: dict[Selector, _I64] = {}
         self._ids: dict[SeriesLabels, int] = {}
         self._index: dict[tuple[str, str], list[int]] = defaultdict(list)
         # Views: selector -> slot in the view arrays, in least-recently-read order.
@@ -228,8 +230,10 @@ class SeriesStore:
         if self._without_latency:
             owners = np.unique(key[(vals[:, LATENCY0:] > 0).any(axis=1)] >> 32)
             newly = owners[~self._has_latency[owners]]
-            self._has_latency[newly] = True
-            self._without_latency -= int(newly.size)
+            if newly.size:
+                self._has_latency[newly] = True
+                self._without_latency -= int(newly.size)
+                self._no_latency_members.clear()
         self._advance(int(b0.max()))
         self._add(self._data, key, vals, oldest)
         if view_rows is not None:
@@ -259,6 +263,7 @@ class SeriesStore:
             self._has_latency[sid] = False
         self._n = min(self._n, first)
         self._resolved.clear()
+        self._no_latency_members.clear()
         self._csr = None
 
     def _grow(self, needed: int) -> None:
@@ -281,6 +286,7 @@ class SeriesStore:
                 (self._has_latency, np.zeros_like(self._has_latency))
             )
         self._without_latency += 1
+        self._no_latency_members.clear()
         self._ids[labels] = sid
         self._labels.append(labels)
         self._series_views.append([])
@@ -410,6 +416,11 @@ class SeriesStore:
         return view
 
     # --- reads ---------------------------------------------------------------------------------
+    def has_series(self, selector: Mapping[str, str] | Selector) -> bool:
+        """Whether any series matches `selector`; builds no view (a cheap, side-effect free
+        existence check, e.g. for an unknown service in a verdict request)."""
+        return bool(self._members(normalise_selector(selector)).size)
+
     def window_sum(
         self, selector: Mapping[str, str] | Selector, window_seconds: float, at_unix_s: float
     ) -> WindowSum:
@@ -452,8 +463,12 @@ class SeriesStore:
     def _requests_without_latency(self, selector: Selector, lo: int, hi: int) -> float:
         """Requests in base buckets [lo, hi) (as window_sum covers them) of the matching
         series that never pushed latency buckets: their latency is unknown, not slow."""
-        members = self._members(selector)
-        members = members[~self._has_latency[members]]
+        members = self._no_latency_members.get(selector)
+        if members is None:
+            if len(self._no_latency_members) >= self._max_views:
+                self._no_latency_members.clear()
+            members = self._members(selector)
+            members = self._no_latency_members[selector] = members[~self._has_latency[members]]
         if members.size == 0 or self._heads[0] == _NO_HEAD or lo >= hi:
             return 0.0
         total = 0.0
@@ -464,12 +479,12 @@ class SeriesStore:
             end = min(end, self._heads[k] + 1)
             if first >= end:
                 continue
-            requests = self._data[k][:, members, REQUESTS]
+            data = self._data[k]
             s0 = first % slots
             s1 = s0 + (end - first)
-            total += float(requests[s0 : min(s1, slots)].sum())
+            total += float(data[s0 : min(s1, slots), members, REQUESTS].sum())
             if s1 > slots:
-                total += float(requests[: s1 - slots].sum())
+                total += float(data[: s1 - slots, members, REQUESTS].sum())
         return total
 
     # --- snapshot ------------------------------------------------------------------------------

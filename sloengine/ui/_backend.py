@@ -43,7 +43,7 @@ from sloengine.ui._slo_views import (
 if TYPE_CHECKING:
     from sloengine.app import EngineState
     from sloengine.canary import CanaryCore
-    from sloengine.store import SeriesStore, WindowSum
+    from sloengine.store import Level, SeriesStore, WindowSum
 
 __all__ = ["HISTORY_POINTS", "UIBackend", "UIRequestError"]
 
@@ -72,6 +72,11 @@ class _SharedWindowSums:
     def __init__(self, store: SeriesStore) -> None:
         self._store = store
         self._sums: dict[tuple[Any, ...], WindowSum] = {}
+
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        """The store's resolutions (Timeslices SLOs read how long slices stay exact)."""
+        return self._store.levels
 
     def window_sum(
         self,
@@ -129,7 +134,8 @@ class UIBackend:
         try:
             # evaluate_slo only calls window_sum, which the shared cache provides.
             store = cast("SeriesStore", shared)
-            return evaluate_slo(slo, self.state.policy_for(slo), store, at), ""
+            ledger = self.state.slice_ledger(slo)
+            return evaluate_slo(slo, self.state.policy_for(slo), store, at, ledger), ""
         except SloEngineError as exc:
             return None, str(exc)
 
@@ -301,6 +307,8 @@ class UIBackend:
             "series": canary_series_json(times, sums(key[1]), sums(key[2]), quantile),
             "timeline": timeline_json(entries, key),
             "rollbacks": rollbacks_json(entries, service),
+            # Manual overrides in force (pause of automatic rollback, forced verdicts).
+            "overrides": self.canary.overrides.active(service) if self.canary else {},
         }
 
     # --- audit -----------------------------------------------------------------------------------

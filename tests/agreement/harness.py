@@ -21,11 +21,12 @@ import yaml
 
 from sloengine import conventions as c
 from sloengine.durations import format_duration
-from sloengine.evaluate import SLOStatusResult, evaluate_slo
+from sloengine.evaluate import SLOStatusResult, evaluate_slo, new_slice_ledger
 from sloengine.generate import GenerateOptions, catalog_policies, render_alert_files
 from sloengine.generate.rules import ERROR_EVENTS_RECORD_PREFIX, TOTAL_EVENTS_RECORD_PREFIX
 from sloengine.model import SLO, BurnRatePolicy, Catalog
 from sloengine.store import SeriesStore, decode_push
+from sloengine.timeslices import is_timeslices
 from tests.agreement.traffic import Timeline, input_series, push_requests
 from tests.support.prometheus import promtool_test_rules
 
@@ -53,12 +54,17 @@ Statuses = dict[int, list[SLOStatusResult]]  # step -> one status per SLO, in SL
 def engine_statuses(slos: tuple[SLO, ...], policy: BurnRatePolicy, timeline: Timeline) -> Statuses:
     """Push the timeline one step per batch, evaluating every SLO after each step."""
     store = SeriesStore()
+    # Timeslices SLOs keep their slices across evaluations, as the engine does.
+    ledgers = [new_slice_ledger(slo) if is_timeslices(slo) else None for slo in slos]
     out: Statuses = {}
     for step in range(1, timeline.steps + 1):
         at = BASE_UNIX_S + step * timeline.step_seconds
         req = push_requests(timeline, BASE_UNIX_S, step, step, sequence=step)
         store.apply(decode_push(req, now_s=at, max_age_s=store.retention_seconds, max_future_s=0))
-        out[step] = [evaluate_slo(slo, policy, store, at) for slo in slos]
+        out[step] = [
+            evaluate_slo(slo, policy, store, at, ledger)
+            for slo, ledger in zip(slos, ledgers, strict=True)
+        ]
     return out
 
 
@@ -123,11 +129,14 @@ def _window_tests(at: _At, st: SLOStatusResult) -> list[dict[str, Any]]:
     five = st.window(300)
     assert five is not None, "every SLO records 5m events"
     labels5 = _labels(slo, **{c.LABEL_SLO_WINDOW: "5m"})
+    current = _expect(
+        at, c.CURRENT_BURN_RATE_RECORD + sel, labels5, five.burn_rate if five.requests else None
+    )
+    if is_timeslices(slo):
+        return [*tests, current]  # slices, not events: no event-rate records
     return [
         *tests,
-        _expect(
-            at, c.CURRENT_BURN_RATE_RECORD + sel, labels5, five.burn_rate if five.requests else None
-        ),
+        current,
         # Event rates over 5m, times 300 s: the engine's counts of its 5m window.
         _expect(at, f"{TOTAL_EVENTS_RECORD_PREFIX}5m{sel}", labels5, five.requests, 300),
         _expect(at, f"{ERROR_EVENTS_RECORD_PREFIX}5m{sel}", labels5, five.errors, 300),
@@ -154,19 +163,40 @@ def _period_tests(at: _At, st: SLOStatusResult) -> list[dict[str, Any]]:
     ]
 
 
-def _alert_test(at: _At, statuses: list[SLOStatusResult]) -> dict[str, Any]:
+AlertRules = dict[tuple[str, str, str], dict[str, Any]]  # (service, slo, severity) -> rule
+
+
+def _alert_rules(rule_files: dict[str, str]) -> AlertRules:
+    """Every generated SLO alert rule, by (service, SLO name, severity)."""
+    rules: AlertRules = {}
+    for text in rule_files.values():
+        for group in yaml.safe_load(text)["groups"]:
+            for rule in group["rules"]:
+                labels = rule.get("labels", {})
+                if "alert" in rule and c.LABEL_SLO_SEVERITY in labels:
+                    key = (labels[c.LABEL_SLO_SERVICE], labels[c.LABEL_SLO_NAME])
+                    rules[(*key, labels[c.LABEL_SLO_SEVERITY])] = rule
+    return rules
+
+
+def _expanded(text: str, slo: SLO) -> str:
+    return text.replace(f"{{{{$labels.{c.LABEL_SLO_SERVICE}}}}}", slo.service).replace(
+        f"{{{{$labels.{c.LABEL_SLO_NAME}}}}}", slo.name
+    )
+
+
+def _alert_test(at: _At, statuses: list[SLOStatusResult], rules: AlertRules) -> dict[str, Any]:
+    """The alerts firing at `at` are exactly the engine's; labels and annotations are the
+    generated rule's (what is checked here is when, and which severities, fire)."""
     expected = []
     for st in statuses:
-        who = f"{st.slo.service} {st.slo.name}"
         for severity in firing(st):
+            rule = rules[(st.slo.service, st.slo.name, severity)]
             expected.append(
                 {
-                    "exp_labels": _labels(
-                        st.slo, **{c.LABEL_SEVERITY: severity, "slo_severity": severity}
-                    ),
+                    "exp_labels": {**_labels(st.slo), **rule.get("labels", {})},
                     "exp_annotations": {
-                        "summary": f"{who} SLO error budget burn rate is over expected.",
-                        "title": f"({severity}) {who} SLO error budget burn rate is too fast.",
+                        k: _expanded(v, st.slo) for k, v in rule.get("annotations", {}).items()
                     },
                 }
             )
@@ -174,6 +204,7 @@ def _alert_test(at: _At, statuses: list[SLOStatusResult]) -> dict[str, Any]:
 
 
 def _test_files(
+    alert_rules: AlertRules,
     rule_files: list[str],
     group_order: list[str],
     statuses: Statuses,
@@ -195,9 +226,17 @@ def _test_files(
                     for step, sts in statuses.items()
                     for st in sts
                     for t in _window_tests(_At(step, s), st)
+                ]
+                # Timeslices: every group must run every slice, so the period is checked here.
+                + [
+                    t
+                    for step, sts in statuses.items()
+                    for st in sts
+                    if is_timeslices(st.slo)
+                    for t in _period_tests(_At(step, s), st)
                 ],
                 "alert_rule_test": [
-                    _alert_test(_At(step, s), sts) for step, sts in statuses.items()
+                    _alert_test(_At(step, s), sts, alert_rules) for step, sts in statuses.items()
                 ],
             },
         ),
@@ -209,6 +248,7 @@ def _test_files(
                     for step, sts in statuses.items()
                     if step % every == 0
                     for st in sts
+                    if not is_timeslices(st.slo)
                     for t in _period_tests(_At(step, s), st)
                 ]
             },
@@ -265,7 +305,8 @@ def promtool_agreement(
     # rates the main groups record at the same timestamp, so they go last (in Prometheus
     # they read the main group's latest evaluation).
     order = sorted(groups, key=lambda g: g.endswith("-period"))
-    tests = _test_files(rule_files, order, statuses, timeline, parts)
+    alert_rules = _alert_rules({n: files[n] for n in rule_files})
+    tests = _test_files(alert_rules, rule_files, order, statuses, timeline, parts)
     for name, doc in tests.items():
         (directory / name).write_text(yaml.safe_dump(doc, sort_keys=False))
     return _run_promtool(directory, sorted(tests))

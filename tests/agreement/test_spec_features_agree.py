@@ -137,3 +137,26 @@ def test_an_error_status_the_pushed_counts_cannot_express_is_refused(tmp_path: P
     # The rules keep the spec's definition.
     files = render_alert_files(Catalog(slos=(refused,)), GenerateOptions(canary=None))
     assert 'status=~"5..|429"' in files["shop.rules.yml"]
+
+
+@pytest.mark.integration
+def test_an_error_status_equal_to_5xx_agrees_with_the_rules(tmp_path: Path) -> None:
+    # Spelled differently from "5..", the same codes: the engine computes it from the
+    # pushed 5xx counts and the rules from the status label, with the same results.
+    spec = _native(
+        tmp_path,
+        "  - {name: ok, objective: 99.9, availability: {errorStatus: '5[0-9][0-9]'}}\n",
+    )
+    slos = load_catalog([spec], default_policy="fast-slow").slos
+    policy = builtin_policy("fast-slow")
+    timeline = Timeline(
+        series=(SEARCH,),
+        phases=(
+            Phase("healthy", 20, {SEARCH: Counts(ok=990, client_errors=9, server_errors=1)}),
+            Phase("burn", 20, {SEARCH: Counts(ok=960, client_errors=9, server_errors=31)}),
+        ),
+    )
+    statuses = engine_statuses(slos, policy, timeline)
+    assert firing(statuses[40][0]) == ("page", "ticket")
+    failures = promtool_agreement(tmp_path, slos, policy, timeline, statuses)
+    assert not failures, "\n".join(failures)

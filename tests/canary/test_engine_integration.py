@@ -68,7 +68,14 @@ async def test_engine_judges_pushed_samples_and_rolls_back_a_failing_canary(tmp_
                     "canary-test",
                     1,
                     block(
-                        "gateway", "canary", end_s=T, seconds=3600, rps=20, error_ratio=0.06, seed=1
+                        "gateway",
+                        "canary",
+                        end_s=T,
+                        seconds=3600,
+                        rps=20,
+                        error_ratio=0.06,
+                        seed=1,
+                        revision="rev-21",
                     ),
                     block(
                         "gateway",

@@ -79,16 +79,30 @@ def test_no_baseline_data_is_inconclusive() -> None:
     assert "no baseline data" in outcome.reason
 
 
-def test_low_traffic_is_inconclusive_even_when_every_request_failed() -> None:
-    outcome = evaluate_guard(ErrorRatioGuard(), obs((50, 50), (5000, 0)))
-    assert outcome.verdict is Verdict.INCONCLUSIVE
-    assert outcome.min_samples == 346
-    assert "50 canary requests in 5m, 346 needed" in outcome.reason
+def test_low_traffic_blatant_errors_fail_fail_needs_evidence_not_volume() -> None:
+    # 1 rps for 5 minutes, 20% errors: 60 errors in 300 requests prove a rate over 2%.
+    young = Observation(
+        VariantWindow(300, 60), VariantWindow(300, 60), *windows(5000, 5), SHORT, LONG
+    )
+    outcome = evaluate_guard(ErrorRatioGuard(), young)
+    assert outcome.verdict is Verdict.FAIL, outcome.reason
+    # Even 10 requests that all failed are evidence enough.
+    all_failed = Observation(
+        VariantWindow(10, 10), VariantWindow(10, 10), *windows(5000, 5), SHORT, LONG
+    )
+    assert evaluate_guard(ErrorRatioGuard(), all_failed).verdict is Verdict.FAIL
 
 
-def test_low_traffic_clean_canary_is_inconclusive_not_pass() -> None:
-    outcome = evaluate_guard(ErrorRatioGuard(), obs((200, 0), (5000, 0)))
+def test_low_traffic_clean_canary_is_inconclusive_saying_how_much_more_traffic() -> None:
+    few = Observation(VariantWindow(30, 0), VariantWindow(30, 0), *windows(5000, 5), SHORT, LONG)
+    outcome = evaluate_guard(ErrorRatioGuard(), few)
     assert outcome.verdict is Verdict.INCONCLUSIVE
+    assert "more canary requests" in outcome.reason and "would decide" in outcome.reason
+    assert outcome.min_samples > 30
+    # With that many requests, still clean, the guard PASSes: PASS needs power.
+    enough = VariantWindow(outcome.min_samples, 0)
+    more = Observation(enough, enough, *windows(5000, 5), SHORT, LONG)
+    assert evaluate_guard(ErrorRatioGuard(), more).verdict is Verdict.PASS
 
 
 def test_only_absolute_breached_shared_outage_is_not_fail() -> None:
@@ -111,13 +125,13 @@ def test_fail_needs_both_signals() -> None:
     assert outcome.verdict is Verdict.FAIL
 
 
-def test_absolute_needs_both_windows() -> None:
-    # A burst in the last 5 minutes only: the long window is still under 2%.
+def test_absolute_signal_is_tested_on_the_whole_analysis() -> None:
+    # A burst in the last 5 minutes only: over the hour the canary is still under 2%.
     cs, cl = VariantWindow(1000, 100), VariantWindow(12000, 110)
     bs, bl = windows(10000, 10)
     outcome = evaluate_guard(ErrorRatioGuard(), Observation(cs, cl, bs, bl, SHORT, LONG))
     assert not outcome.absolute_breached
-    assert outcome.verdict is Verdict.PASS
+    assert outcome.verdict is not Verdict.FAIL
 
 
 def test_tiny_relative_effect_is_not_practical() -> None:
@@ -139,7 +153,7 @@ def test_burn_rate_guard_reports_values_in_burn_units() -> None:
     assert "20x" in outcome.reason
 
 
-def test_min_samples_derived_from_threshold() -> None:
+def test_min_samples_to_bound_ratio_rule_of_three() -> None:
     assert min_samples_to_bound_ratio(0.02, 0.001) == 346  # ceil(ln(1000) / 0.02)
     assert min_samples_to_bound_ratio(0.05, 0.001) == 139
     assert min_samples_to_bound_ratio(0.01, 0.001) == 691
@@ -153,19 +167,19 @@ def test_rate_test_is_exact_for_zero_baseline() -> None:
     assert rate_increase_test(0, 1000, 0, 1000) == 1.0
 
 
-def test_young_canary_breach_is_inconclusive_until_the_long_window_confirms() -> None:
-    # Five minutes old: both windows hold the same 1000 requests, one burst would do.
+def test_young_canary_fails_as_soon_as_the_evidence_suffices() -> None:
+    # Five minutes old: both windows hold the same 1000 requests; 6.1% errors is evidence.
     young = Observation(
         VariantWindow(1000, 61), VariantWindow(1000, 61), *windows(1000, 0), SHORT, LONG
     )
     outcome = evaluate_guard(ErrorRatioGuard(), young)
     assert outcome.absolute_breached and outcome.relative_breached
-    assert outcome.verdict is Verdict.INCONCLUSIVE
-    assert "0 canary requests older than 5m, 346 needed" in outcome.reason
-    older = Observation(
-        VariantWindow(1000, 61), VariantWindow(1400, 90), *windows(1000, 0), SHORT, LONG
+    assert outcome.verdict is Verdict.FAIL
+    # 2.5% over 1000 requests is not yet evidence of a rate over 2%.
+    unsure = Observation(
+        VariantWindow(1000, 25), VariantWindow(1000, 25), *windows(1000, 0), SHORT, LONG
     )
-    assert evaluate_guard(ErrorRatioGuard(), older).verdict is Verdict.FAIL
+    assert evaluate_guard(ErrorRatioGuard(), unsure).verdict is Verdict.INCONCLUSIVE
 
 
 # --- latency ----------------------------------------------------------------------------------
@@ -189,8 +203,31 @@ def test_latency_p95_up_30_percent_across_threshold_fails() -> None:
     result = judge([(LatencyQuantileGuard(), latency_obs(canary, baseline))])
     outcome = result.guards[0]
     assert outcome.baseline_value_long < 1.5 < outcome.canary_value_long
-    assert outcome.effect_size == pytest.approx(0.3, abs=0.1)
+    assert outcome.effect_size > 0.02  # share of requests slower than 1.5 s, canary - baseline
     assert result.verdict is Verdict.FAIL, result.reason
+
+
+def test_slow_tail_with_unchanged_median_fails() -> None:
+    # Issue 13, cause 1: 9.7% of the canary's requests over 1.5 s against 0.1%, same median.
+    rng = np.random.default_rng(5)
+    baseline = rng.lognormal(mean=math.log(0.3), sigma=0.5, size=20000)
+    canary = rng.lognormal(mean=math.log(0.3), sigma=0.5, size=20000)
+    slow = rng.random(canary.size) < 0.097
+    canary[slow] = rng.uniform(1.6, 4.0, size=int(slow.sum()))
+    result = judge([(LatencyQuantileGuard(), latency_obs(canary, baseline))])
+    assert result.verdict is Verdict.FAIL, result.reason
+    assert "slower" in result.reason
+
+
+def test_latency_threshold_between_bounds_uses_the_bound_above() -> None:
+    # 1.2 s is not a bucket bound: requests over 1.5 s are certainly over 1.2 s.
+    window = latency_window(np.array([0.2] * 90 + [1.3] * 5 + [2.0] * 5))
+    from sloengine.judge.guards import slower_than
+
+    assert slower_than(window, 1.2) == 5
+    assert slower_than(window, 1.5) == 5
+    assert slower_than(window, 1.0) == 10
+    assert slower_than(window, 50.0) is None
 
 
 def test_latency_same_distribution_passes() -> None:

@@ -19,6 +19,8 @@ from tests.canary.conftest import TOKEN, Harness, T
 from tests.canary.traffic import block, push
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+# A service named in the canary config is known before it sends data.
+GATEWAY_CONFIGURED: dict[str, Any] = {"canary": {"services": {"gateway": {}}}}
 
 
 def traffic(
@@ -29,6 +31,7 @@ def traffic(
     canary_latency: float = 0.2,
     end: float = T,
     rps: float = 20,
+    revision: str = "",
 ) -> None:
     h.state.ingest(
         push(
@@ -43,6 +46,7 @@ def traffic(
                 error_ratio=canary_errors,
                 median_latency_s=canary_latency,
                 seed=1,
+                revision=revision,
             ),
             block(
                 "gateway",
@@ -87,7 +91,7 @@ async def test_get_verdict_fails_a_canary_with_errors_against_a_clean_baseline(
     harness_factory: Any,
 ) -> None:
     h = await harness_factory()
-    traffic(h, canary_errors=0.06)
+    traffic(h, canary_errors=0.06, revision="rev-2")
     verdict = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", revision="rev-2"))
     assert verdict.verdict == pb.FAIL, verdict.reason
     assert verdict.reason.startswith("FAIL: error ratio")
@@ -100,7 +104,7 @@ async def test_get_verdict_fails_a_canary_with_errors_against_a_clean_baseline(
 
 
 async def test_get_verdict_without_data_is_inconclusive(harness_factory: Any) -> None:
-    h = await harness_factory()
+    h = await harness_factory(GATEWAY_CONFIGURED)
     verdict = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway"))
     assert verdict.verdict == pb.INCONCLUSIVE
     assert "no canary data" in verdict.reason
@@ -172,7 +176,15 @@ async def test_eval_time_replays_without_recording(harness_factory: Any) -> None
             pb.GetVerdictRequest(service="gateway", short_window_seconds=7200),
             "short_window_seconds",
         ),
-        (pb.GetVerdictRequest(service="gateway", canary_variant="baseline"), "baseline_variant"),
+        (
+            pb.GetVerdictRequest(
+                service="gateway", canary_variant="stable", baseline_variant="stable"
+            ),
+            "baseline_variant",
+        ),
+        (pb.GetVerdictRequest(service="gateway", revision="--evil-flag"), "revision"),
+        (pb.GetVerdictRequest(service="gateway", revision="a b;rm"), "revision"),
+        (pb.GetVerdictRequest(service="gateway", revision="r" * 129), "revision"),
     ],
 )
 async def test_bad_request_is_invalid_argument_naming_the_field(
@@ -221,7 +233,7 @@ async def test_fail_runs_the_rollback_hook_once_per_revision(
     h = await harness_factory(
         {"hooks": hooks, "canary": {"services": {"gateway": {"rollback_on_fail": True}}}}
     )
-    traffic(h, canary_errors=0.06)
+    traffic(h, canary_errors=0.06, revision="rev-9")
     for _ in range(3):
         await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", revision="rev-9"))
     await h.core.aclose()
@@ -275,18 +287,18 @@ def flagger_payload(**metadata: str) -> dict[str, Any]:
 async def test_flagger_gates_go_only_on_pass_and_rollback_only_on_fail(
     harness_factory: Any,
 ) -> None:
-    h = await harness_factory()
+    h = await harness_factory(GATEWAY_CONFIGURED)
     async with httpx.AsyncClient(base_url=h.http_url, headers=AUTH) as client:
         early = await client.post("/api/v1/flagger/confirm-promotion", json=flagger_payload())
         assert early.status_code == 425 and early.json()["verdict"] == "INCONCLUSIVE"
         assert (
             await client.post("/api/v1/flagger/rollback", json=flagger_payload())
         ).status_code == 412
-        traffic(h, canary_errors=0.001, baseline_errors=0.001)
+        traffic(h, canary_errors=0.001, baseline_errors=0.001, revision="6d8f")
         ok = await client.post("/api/v1/flagger/rollout", json=flagger_payload())
         assert ok.status_code == 200 and ok.json()["verdict"] == "PASS"
         assert ok.json()["revision"] == "6d8f"  # Flagger's checksum identifies the revision
-        traffic(h, canary_errors=0.2, end=T + 600)
+        traffic(h, canary_errors=0.2, end=T + 600, revision="6d8f")
         h.state.now_s = T + 600
         failing = await client.post(
             "/api/v1/flagger/confirm-promotion", json=flagger_payload(service="gateway")
@@ -312,7 +324,9 @@ async def test_mutating_endpoints_need_the_bearer_token(harness_factory: Any) ->
 
 
 async def test_verdict_endpoint_can_require_the_token(harness_factory: Any) -> None:
-    h = await harness_factory({"canary": {"verdict_requires_token": True}})
+    h = await harness_factory(
+        {"canary": {"verdict_requires_token": True, "services": {"gateway": {}}}}
+    )
     async with httpx.AsyncClient(base_url=h.http_url) as client:
         params = {"service": "gateway"}
         assert (await client.get("/api/v1/verdict", params=params)).status_code == 401

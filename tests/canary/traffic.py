@@ -31,13 +31,20 @@ def block(
     sigma: float = 0.5,
     seed: int = 0,
     route: str = "/search",
+    revision: str = "",
 ) -> pb.SeriesBlock:
-    """`seconds` of traffic ending at `end_s`, one sample per 10 s."""
+    """`seconds` of traffic ending at `end_s`, one sample per 10 s (of `revision`, if set)."""
     rng = np.random.default_rng(seed)
     steps = int(seconds // STEP_S)
     probs = bucket_probabilities(median_latency_s, sigma)
     out = pb.SeriesBlock(
-        key=pb.SeriesKey(service=service, variant=variant, route=route, method="GET"),
+        key=pb.SeriesKey(
+            service=service,
+            variant=variant,
+            route=route,
+            method="GET",
+            extra_labels={"revision": revision} if revision else {},
+        ),
         latency_bounds_seconds=list(BOUNDS),
     )
     for i in range(steps):

@@ -167,3 +167,24 @@ async def test_aclose_flushes_what_was_recorded(engine: object) -> None:
     client.record("checkout", "stable", "/pay", "GET", 200, 0.01)
     await client.aclose(timeout_s=5)
     assert client.stats["acked_batches"] == 1
+
+
+async def test_extra_labels_mark_every_series_of_the_producer(
+    engine: object,
+) -> None:
+    port = engine.grpc_port  # type: ignore[attr-defined]
+    client = client_for(port, extra_labels={"revision": "r7"})
+    await client.start()
+    try:
+        for i in range(100):
+            client.record("checkout", "canary", "/pay", "POST", 503 if i % 2 else 200, 0.1)
+        await until(
+            lambda: client.stats["acked_batches"] >= 1 and not client.stats["pending_batches"]
+        )
+    finally:
+        await client.aclose()
+    store = engine.state.store  # type: ignore[attr-defined]
+    mine = store.window_sum({"service": "checkout", "revision": "r7"}, 600, T0)
+    other = store.window_sum({"service": "checkout", "revision": "r8"}, 600, T0)
+    assert (mine.requests, mine.errors) == (100, 50)
+    assert other.requests == 0

@@ -79,8 +79,9 @@ class RunningEngine:
             return
         self.sequence += 1
         request = pb.PushRequest(producer_id="sim", sequence=self.sequence, blocks=blocks)
+        token = self.tokens.get("ingest")
         call = pb_grpc.IngestServiceStub(self.channel).Push(
-            metadata=(("authorization", f"Bearer {self.tokens['ingest']}"),)
+            metadata=(("authorization", f"Bearer {token}"),) if token else None
         )
         await call.write(request)
         await call.done_writing()
@@ -88,13 +89,26 @@ class RunningEngine:
         assert [a.status for a in acks] == [pb.PushAck.ACCEPTED]
 
 
-async def start_engine(tmp_path: Path) -> RunningEngine:
+async def start_engine(
+    tmp_path: Path,
+    *,
+    extra: dict[str, Any] | None = None,
+    scopes: tuple[str, ...] | None = None,
+    tokens: dict[str, str] | None = None,
+) -> RunningEngine:
+    """The shipped engine.yaml; `extra` adds sections (hooks...), `scopes` keeps only
+    those token files (None: all three), `tokens` reuses tokens (for a restart)."""
     doc = engine_yaml_from_configmap()
-    tokens = {scope: secrets.token_hex(16) for scope in doc["engine"]["tokens"]}
+    doc.update(extra or {})
+    keep = tuple(doc["engine"]["tokens"]) if scopes is None else scopes
+    doc["engine"]["tokens"] = {k: v for k, v in doc["engine"]["tokens"].items() if k in keep}
+    if not doc["engine"]["tokens"]:
+        del doc["engine"]["tokens"]
+    tokens = tokens or {scope: secrets.token_hex(16) for scope in keep}
     token_dir = tmp_path / "tokens"
-    token_dir.mkdir()
-    for scope, token in tokens.items():
-        (token_dir / scope).write_text(token + "\n")
+    token_dir.mkdir(exist_ok=True)
+    for scope in keep:
+        (token_dir / scope).write_text(tokens[scope] + "\n")
         doc["engine"]["tokens"][scope] = str(token_dir / scope)
     doc["engine"].update(
         grpc_listen="127.0.0.1:0",

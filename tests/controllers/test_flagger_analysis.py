@@ -125,6 +125,8 @@ async def test_low_traffic_canary_waits(engine: RunningEngine) -> None:
 
 async def test_gates_refuse_calls_without_the_read_token(engine: RunningEngine) -> None:
     spec = shipped_canary(engine)
+    engine.now[0] += 60
+    await engine.push_minute("gateway", {"primary": Traffic(5, 0.0)})
     async with httpx.AsyncClient(base_url=engine.http_url) as client:
         payload = {"name": "gateway", "namespace": "shop", "phase": "Progressing",
                    "checksum": CHECKSUM, "metadata": {"service": "gateway"}}  # fmt: skip

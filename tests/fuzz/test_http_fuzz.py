@@ -36,6 +36,15 @@ FLAGGER_GATES = (
     "confirm-promotion", "rollback", "post-rollout", "event",
 )  # fmt: skip
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")
+# Header values h11 can send (visible ASCII, obs-text, inner spaces), hostile to a token parser.
+authorizations = st.one_of(
+    st.none(),
+    st.just(AUTH["Authorization"]),
+    st.sampled_from(["Bearer", "bearer fuzz-token", "Basic Zm9vOmJhcg==", "Bearer a b"]),
+    st.binary(max_size=40)
+    .map(lambda b: bytes(c for c in b if c == 9 or (c >= 0x20 and c != 0x7F)))
+    .map(lambda b: (b"Bearer " + b).rstrip(b" \t")),
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +78,9 @@ def assert_no_server_error(resp: httpx.Response) -> None:
     )
     is_json = resp.headers.get("content-type", "").startswith("application/json")
     if resp.status_code == 400 and is_json and resp.request.method != "HEAD":
-        error = resp.json().get("error")
+        body = resp.json()
+        # Ours: {"error": "field: reason"}; OTLP/HTTP: a google.rpc.Status with a message.
+        error = body.get("error") or body.get("message")
         assert isinstance(error, str) and error, resp.text  # names what is wrong
 
 
@@ -104,7 +115,10 @@ def test_every_route_survives_garbage(
         label="segment",
     )
     query = data.draw(query_strings(), label="query")
-    headers = dict(AUTH) if data.draw(st.booleans(), label="auth") else {}
+    headers: dict[str, Any] = {}
+    authorization = data.draw(authorizations, label="authorization")
+    if authorization is not None:
+        headers["Authorization"] = authorization
     content_type = data.draw(content_types, label="content_type")
     if content_type is not None:
         headers["Content-Type"] = content_type
@@ -329,6 +343,36 @@ def test_flagger_payloads_of_any_shape(
 )
 def test_ui_api_params(client: httpx.Client, path: str, params: dict[str, str]) -> None:
     assert_no_server_error(client.get(path, params=params))
+
+
+# Bodies that break naive parsers, sent to every POST route (the router's list) in turn.
+HOSTILE_BODIES = {
+    "nested-100k": b"[" * 100_000 + b"]" * 100_000,
+    "nested-objects-5k": b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
+    "nan": b'{"service": NaN, "eval_time": Infinity}',
+    "huge-float": b'{"service": "checkout", "eval_time": 1e999}',
+    "huge-int": b'{"service": "checkout", "eval_time": ' + b"9" * 5000 + b"}",
+    "not-utf8": b'{"service": "\xff\xfe"}',
+    "truncated": b'{"service": "checkout", "metadata": {',
+}
+
+
+@pytest.mark.parametrize("body", list(HOSTILE_BODIES.values()), ids=list(HOSTILE_BODIES))
+def test_every_post_route_survives_hostile_json(
+    client: httpx.Client, routes: list[tuple[str, str]], body: bytes
+) -> None:
+    for method, template in routes:
+        if method != "POST":
+            continue
+        for segment in ("rollout", "pause-rollback", "force-verdict", "rollback", "x"):
+            resp = client.post(
+                _fill(template, segment),
+                content=body,
+                headers={**AUTH, "Content-Type": "application/json"},
+            )
+            assert_no_server_error(resp)
+            if "{" not in template:
+                break
 
 
 @pytest.mark.parametrize(

@@ -72,6 +72,17 @@ def test_invalid_arguments_name_the_argument(registry: CollectorRegistry) -> Non
         instrument(_app(), service=" ", registry=registry)
     with pytest.raises(ValueError, match=r"^metrics_path:"):
         instrument(_app(), service="svc", metrics_path="metrics", registry=registry)
+    with pytest.raises(ValueError, match=r"^revision: must be"):
+        instrument(_app(), service="svc", revision="--evil-flag", registry=registry)
+
+
+def test_revision_labels_what_is_pushed_to_the_engine() -> None:
+    from instrumentation._push import engine_push_from
+
+    push = engine_push_from("127.0.0.1:1", None, "svc", "canary", "7d9c5b8f4")
+    assert push is not None and push.extra_labels == {"revision": "7d9c5b8f4"}
+    plain = engine_push_from("127.0.0.1:1", None, "svc", "canary")
+    assert plain is not None and plain.extra_labels is None
 
 
 async def test_hooks_that_raise_do_not_fail_the_request(

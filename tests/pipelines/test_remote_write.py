@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from sloengine.app import EngineApp
+from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS as BOUNDS
 from tests.pipelines.rw import HEADERS, STALE_NAN, histogram_scrape, write_request
 from tests.server.conftest import T0
 
@@ -17,13 +18,13 @@ pytestmark = pytest.mark.asyncio
 CANARY = {"service": "checkout", "variant": "canary", "route": "/pay", "method": "POST",
           "revision": "abc123", "instance": "10.0.0.1:8000", "job": "checkout"}  # fmt: skip
 MS = int(T0 * 1000)
+SERIES = len(BOUNDS) + 1  # bucket series per scrape of one histogram
 
 
 def scrape(ts_ms: int, fast: float, slow: float, total: float, status: str = "200") -> list[Any]:
-    """le=0.1 holds `fast`, le=0.5 `slow` (cumulative), +Inf `total`."""
-    return histogram_scrape(
-        {**CANARY, "status": status}, ts_ms, [("0.1", fast), ("0.5", slow), ("+Inf", total)]
-    )
+    """The conventions' buckets: `fast` up to 0.1 s, `slow` up to 0.5 s, `total` above."""
+    les = [(f"{b:g}", fast if b <= 0.1 else slow if b <= 0.5 else total) for b in BOUNDS]
+    return histogram_scrape({**CANARY, "status": status}, ts_ms, [*les, ("+Inf", total)])
 
 
 @pytest.fixture
@@ -75,7 +76,7 @@ async def test_counter_reset_counts_from_zero(engine: EngineApp, post: Any) -> N
     await post(write_request(scrape(MS - 30_000, 5, 5, 10)))
     await post(write_request(scrape(MS - 15_000, 1, 2, 3)))  # the process restarted
     assert totals(engine)[0] == 13
-    assert metric(engine, "reset") == 3
+    assert metric(engine, "reset") == SERIES
 
 
 async def test_stale_marker_then_resume_is_not_counted_twice(engine: EngineApp, post: Any) -> None:
@@ -84,7 +85,7 @@ async def test_stale_marker_then_resume_is_not_counted_twice(engine: EngineApp, 
     assert (await post(write_request(stale)))[0] == 204
     await post(write_request(scrape(MS - 15_000, 6, 6, 12)))
     assert totals(engine)[0] == 12
-    assert metric(engine, "stale") == 3
+    assert metric(engine, "stale") == SERIES
 
 
 async def test_resend_is_accepted_and_not_counted_again(engine: EngineApp, post: Any) -> None:
@@ -92,7 +93,7 @@ async def test_resend_is_accepted_and_not_counted_again(engine: EngineApp, post:
     assert (await post(body))[0] == 204
     assert (await post(body))[0] == 204  # a retry after a lost response
     assert totals(engine)[0] == 10
-    assert metric(engine, "resent") == 3
+    assert metric(engine, "resent") == SERIES
 
 
 async def test_out_of_order_and_conflicting_samples_are_dropped_with_400(
@@ -103,10 +104,11 @@ async def test_out_of_order_and_conflicting_samples_are_dropped_with_400(
         write_request(scrape(MS - 30_000, 1, 1, 1) + scrape(MS - 15_000, 5, 5, 11))
     )
     assert status == 400
-    assert "3 out of order" in text and "1 duplicate" in text  # only +Inf conflicts
+    # Only the buckets above 0.5 s (5 of them) and +Inf conflict: the others are resends.
+    assert f"{SERIES} out of order" in text and "6 duplicate" in text
     assert totals(engine)[0] == 10
-    assert metric(engine, "out_of_order") == 3
-    assert metric(engine, "duplicate") == 1
+    assert metric(engine, "out_of_order") == SERIES
+    assert metric(engine, "duplicate") == 6
 
 
 async def test_buckets_split_across_requests_join_into_one_row(
@@ -120,7 +122,7 @@ async def test_buckets_split_across_requests_join_into_one_row(
     assert totals(engine)[0] == 5  # waiting for the rest of the scrape
     assert (await post(write_request(second[1:])))[0] == 204
     requests, _, latency = totals(engine)
-    assert requests == 15 and sum(latency) == 12
+    assert requests == 15 and sum(latency[: BOUNDS.index(0.1) + 1]) == 10
 
 
 @pytest.mark.parametrize(

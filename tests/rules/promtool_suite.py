@@ -24,6 +24,7 @@ from typing import Any
 
 from sloengine import conventions as c
 from sloengine.generate import GenerateOptions, render_alert_files, rules_filename
+from sloengine.generate.links import DEFAULT_LINKS
 from sloengine.generate.serialize import dump_yaml
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
 from sloengine.policy import builtin_policy
@@ -113,6 +114,7 @@ def _alert(severity: str) -> dict[str, Any]:
         "exp_annotations": {
             "summary": f"{who} SLO error budget burn rate is over expected.",
             "title": f"({severity}) {who} SLO error budget burn rate is too fast.",
+            **dict(DEFAULT_LINKS.annotations(c.SLO_BURN_ALERT, f"slo/{SERVICE}")),
         },
     }
 

@@ -22,7 +22,7 @@ from tests.support.prometheus import promtool
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"
 SPECS = HERE / "specs"
-CORPUS = HERE.parents[1].parent / "shared" / "corpus"
+CORPUS = Path(os.environ.get("SLOENGINE_CORPUS", HERE.parents[1].parent / "shared" / "corpus"))
 SLOTH_EXAMPLES = CORPUS / "sloth" / "examples"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
@@ -30,6 +30,11 @@ CASES: dict[str, tuple[list[Path], GenerateOptions]] = {
     "native-and-openslo": ([SPECS], GenerateOptions()),
     "sloth-getting-started": ([SLOTH_EXAMPLES / "getting-started.yml"], GenerateOptions()),
     "sloth-raw-home-wifi": ([SLOTH_EXAMPLES / "raw-home-wifi.yml"], GenerateOptions()),
+    "openslo-timeslices": ([HERE / "specs_timeslices"], GenerateOptions(canary=None)),
+    "sloth-labels": (
+        [SLOTH_EXAMPLES / "getting-started.yml"],
+        GenerateOptions(labels="sloth", canary=None),
+    ),
     "custom-options": (
         [SPECS / "native.yaml"],
         GenerateOptions(

@@ -55,6 +55,12 @@ def test_upstream_and_service_may_come_from_the_environment() -> None:
     assert cfg.upstream == ("svc", 81) and cfg.service == "docs"
 
 
+def test_revision_comes_from_the_flag_or_the_environment() -> None:
+    assert parse_config(BASE, {}).revision == ""
+    assert parse_config(BASE, {"SIDECAR_REVISION": "7d9c5b8f4"}).revision == "7d9c5b8f4"
+    assert parse_config([*BASE, "--revision", "v1.4.2"], {}).revision == "v1.4.2"
+
+
 def test_ipv6_listen_address() -> None:
     assert parse_config([*BASE, "--listen", "[::1]:0"], {}).listen == ("::1", 0)
 
@@ -74,6 +80,9 @@ def test_ipv6_listen_address() -> None:
         ([*BASE, "--max-header-bytes", "10"], "--max-header-bytes"),
         ([*BASE, "--flush-interval", "soon"], "--flush-interval"),
         ([*BASE, "--no-such-flag"], "unrecognized arguments"),
+        ([*BASE, "--revision=--evil-flag"], "--revision: must be"),
+        ([*BASE, "--revision", "a b"], "--revision: must be"),
+        ([*BASE, "--revision", "r" * 129], "--revision: must be"),
     ],
 )
 def test_bad_input_names_the_flag(args: list[str], message: str) -> None:

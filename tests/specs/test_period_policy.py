@@ -63,8 +63,8 @@ def test_a_period_shorter_than_the_longest_window_is_refused(tmp_path: Path) -> 
         load_catalog([spec])
     assert str(err.value) == (
         f"{spec}: metadata.name: no burn-rate policy for a 1d period: the derived SRE Workbook "
-        "table needs a period of at least 3d; name a policy (BurnRatePolicy or Sloth "
-        "AlertWindows) for this period"
+        "table needs a period of at least 3d; give a policy for this period (`policy:` in a "
+        "native spec, or --policy NAME|FILE)"
     )
 
 

@@ -35,8 +35,10 @@ class PrometheusServer:
         alertmanager_url: str | None = None,
         evaluation_interval: str = "15s",
         scrape_interval: str = "15s",
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.workdir = Path(workdir)
+        self.extra_args = extra_args  # e.g. --web.enable-remote-write-receiver
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config: dict[str, Any] = {
@@ -79,6 +81,7 @@ class PrometheusServer:
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--web.enable-lifecycle",
                 "--web.enable-admin-api",
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -76,7 +76,7 @@ def engine(engine_factory: Callable[..., RunningEngine]) -> RunningEngine:
     engine.push(
         batch("replay", 1, block("checkout", "stable", start_s=start, end_s=T0, rps=20, error_ratio=0.004, seed=1)),
         batch("replay", 2, block("checkout", "baseline", start_s=start, end_s=T0, rps=5, error_ratio=0.002, seed=2)),
-        batch("replay", 3, block("checkout", "canary", start_s=start, end_s=T0, rps=5, error_ratio=0.002, seed=3)),
+        batch("replay", 3, block("checkout", "canary", start_s=start, end_s=T0, rps=5, error_ratio=0.002, seed=3, revision="rev-1")),
         batch("replay", 4, block("search", "stable", start_s=start, end_s=T0 - HOUR, rps=10, error_ratio=0.0005, route="/q", seed=4)),
         batch("replay", 5, block("search", "stable", start_s=T0 - HOUR, end_s=T0, rps=10, error_ratio=0.05, route="/q", seed=5)),
     )  # fmt: skip
@@ -224,7 +224,7 @@ def test_fail_verdict_appears_within_seconds_of_the_data(
     engine.clock.now = t1
     engine.push(
         batch("replay", 10, block("checkout", "baseline", start_s=T0, end_s=t1, rps=5, error_ratio=0.002, seed=11)),
-        batch("replay", 11, block("checkout", "canary", start_s=T0, end_s=t1, rps=5, error_ratio=0.4, seed=12)),
+        batch("replay", 11, block("checkout", "canary", start_s=T0, end_s=t1, rps=5, error_ratio=0.4, seed=12, revision="rev-1")),
     )  # fmt: skip
     acked = time.monotonic()
     wait_for(

@@ -30,12 +30,20 @@ def block(
     median_latency_s: float = 0.1,
     route: str = "/pay",
     seed: int = 0,
+    revision: str = "",
 ) -> pb.SeriesBlock:
-    """One sample per minute over `(start_s, end_s]` (seeded Poisson / binomial counts)."""
+    """One sample per minute over `(start_s, end_s]` (seeded Poisson / binomial counts),
+    labelled with `revision` when given."""
     rng = np.random.default_rng(seed)
     probs = _bucket_probabilities(median_latency_s)
     out = pb.SeriesBlock(
-        key=pb.SeriesKey(service=service, variant=variant, route=route, method="GET"),
+        key=pb.SeriesKey(
+            service=service,
+            variant=variant,
+            route=route,
+            method="GET",
+            extra_labels={"revision": revision} if revision else {},
+        ),
         latency_bounds_seconds=list(BOUNDS),
     )
     t = start_s + STEP_S

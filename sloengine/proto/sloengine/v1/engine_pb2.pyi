@@ -711,6 +711,7 @@ class GetVerdictRequest(_message.Message):
     long_window_seconds: _builtins.int
     """0: configured default"""
     revision: _builtins.str
+    """The canary revision judged: with revision-labelled data, only its requests count."""
     @_builtins.property
     def eval_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -740,10 +741,13 @@ class WatchVerdictsRequest(_message.Message):
     CANARY_VARIANT_FIELD_NUMBER: _builtins.int
     BASELINE_VARIANT_FIELD_NUMBER: _builtins.int
     INTERVAL_SECONDS_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
     service: _builtins.str
     canary_variant: _builtins.str
     baseline_variant: _builtins.str
     interval_seconds: _builtins.float
+    revision: _builtins.str
+    """as in GetVerdictRequest"""
     def __init__(
         self,
         *,
@@ -751,10 +755,11 @@ class WatchVerdictsRequest(_message.Message):
         canary_variant: _builtins.str = ...,
         baseline_variant: _builtins.str = ...,
         interval_seconds: _builtins.float = ...,
+        revision: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_variant", b"baseline_variant", "canary_variant", b"canary_variant", "interval_seconds", b"interval_seconds", "service", b"service"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_variant", b"baseline_variant", "canary_variant", b"canary_variant", "interval_seconds", b"interval_seconds", "revision", b"revision", "service", b"service"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

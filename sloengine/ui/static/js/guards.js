@@ -25,7 +25,7 @@ export function guardsTable(v, id = "") {
       <td>${g.relative_breached ? "worse" : "no"}</td>
       <td class="num">${pvalue(g.p_value)}</td>
       <td class="num">${number(g.effect_size, 3)}</td>
-      <td class="num">${number(g.canary_samples)} / ${number(g.baseline_samples)} <span class="muted">(min ${number(g.min_samples)})</span></td>
+      <td class="num">${number(g.canary_samples)} / ${number(g.baseline_samples)} <span class="muted">(decides at ${number(g.min_samples)})</span></td>
     </tr>
     <tr class="guard-reason"><td colspan="10">${esc(g.reason)}
       <span class="muted">· ${esc(g.test)} · windows ${duration(g.short_window_s)} / ${duration(g.long_window_s)}</span></td></tr>`).join("");

@@ -1,0 +1,203 @@
+"""Verdict requests through the public gRPC and HTTP surfaces: unknown names are NOT_FOUND
+and leave nothing behind, revisions scope the analysis and are validated before any hook,
+replays are exact whatever is ingested later, live verdicts count the current 10 s slot."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+
+from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from tests.canary.conftest import Harness, T
+from tests.canary.test_service import actions, recorder_hooks, wait_for_lines
+from tests.canary.traffic import block, push
+
+
+def ingest(h: Harness, seq: int, *blocks: pb.SeriesBlock) -> None:
+    h.state.ingest(push("test", seq, *blocks))
+
+
+def steady(
+    variant: str, *, end: float = T, seconds: float = 3600, errors: float = 0.0, **kw: Any
+) -> pb.SeriesBlock:
+    return block("gateway", variant, end_s=end, seconds=seconds, rps=20, error_ratio=errors, **kw)
+
+
+async def test_unknown_service_is_not_found_and_leaves_no_trace(harness_factory: Any) -> None:
+    h = await harness_factory()
+    ingest(h, 1, steady("canary"), steady("baseline", seed=2))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await h.stub.GetVerdict(pb.GetVerdictRequest(service="gatewya"))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "gatewya" in (err.value.details() or "")
+    async with httpx.AsyncClient(base_url=h.http_url) as client:
+        for i in range(300):
+            response = await client.get("/api/v1/verdict", params={"service": f"svc-{i}"})
+            assert response.status_code == 404, response.text
+            assert "unknown service" in response.json()["error"]
+    assert h.state.verdicts == {}
+    assert actions(h.audit_path) == ["config_loaded"]
+    assert h.state.store.series_count() == 2
+
+
+async def test_unknown_variant_is_not_found_but_a_silent_canary_is_inconclusive(
+    harness_factory: Any,
+) -> None:
+    h = await harness_factory()
+    ingest(h, 1, steady("stable", seed=2))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", canary_variant="canry"))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "canary_variant" in (err.value.details() or "")
+    # The conventional canary name without data yet: the canary may just be starting.
+    verdict = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway"))
+    assert verdict.verdict == pb.INCONCLUSIVE and "no canary data" in verdict.reason
+    # Argo's names: the baseline defaults to the variant that has data (stable here).
+    assert verdict.baseline_variant == "stable"
+
+
+async def test_flagger_primary_is_the_default_baseline_when_it_has_the_data(
+    harness_factory: Any,
+) -> None:
+    h = await harness_factory()
+    ingest(h, 1, steady("canary", errors=0.2), steady("primary", seed=2))
+    verdict = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway"))
+    assert verdict.baseline_variant == "primary"
+    assert verdict.verdict == pb.FAIL, verdict.reason
+
+
+async def test_configured_variant_names_are_the_defaults(harness_factory: Any) -> None:
+    config = {
+        "canary": {"services": {"gateway": {"canary_variant": "green", "baseline_variant": "blue"}}}
+    }
+    h = await harness_factory(config)
+    ingest(h, 1, steady("green", errors=0.2), steady("blue", seed=2))
+    verdict = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway"))
+    assert (verdict.canary_variant, verdict.baseline_variant) == ("green", "blue")
+    assert verdict.verdict == pb.FAIL, verdict.reason
+
+
+async def test_a_revision_is_judged_on_its_own_requests_only(harness_factory: Any) -> None:
+    h = await harness_factory()
+    # Revision 1 failed for the first half hour; revision 2 replaced it and is healthy.
+    ingest(
+        h,
+        1,
+        steady("canary", end=T - 1800, seconds=1800, errors=0.3, revision="r1"),
+        steady("canary", seconds=1800, errors=0.001, revision="r2", seed=3),
+        steady("baseline", errors=0.001, seed=2),
+    )
+    r2 = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", revision="r2"))
+    assert r2.verdict == pb.PASS, r2.reason
+    r1 = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", revision="r1"))
+    assert r1.verdict == pb.FAIL, r1.reason
+    nothing = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", revision="r3"))
+    assert nothing.verdict == pb.INCONCLUSIVE
+
+
+async def test_invented_revisions_never_reach_the_hook(
+    harness_factory: Any, tmp_path: Path
+) -> None:
+    hooks, calls = recorder_hooks(tmp_path)
+    h = await harness_factory(
+        {"hooks": hooks, "canary": {"services": {"gateway": {"rollback_on_fail": True}}}}
+    )
+    ingest(h, 1, steady("canary", errors=0.2, revision="rev-1"), steady("baseline", seed=2))
+    async with httpx.AsyncClient(base_url=h.http_url) as client:
+        evil = await client.get(
+            "/api/v1/verdict", params={"service": "gateway", "revision": "--evil-flag"}
+        )
+        assert evil.status_code == 400 and "revision" in evil.json()["error"]
+        for i in range(20):  # new revisions without data cannot FAIL, so no new rollback
+            await client.get("/api/v1/verdict", params={"service": "gateway", "revision": f"x{i}"})
+        ok = await client.get("/api/v1/verdict", params={"service": "gateway", "revision": "rev-1"})
+        assert ok.json()["verdict"] == "FAIL"
+    await h.core.aclose()
+    assert (await wait_for_lines(calls, 1)) == ["gateway rev-1"]
+    assert len(h.state.verdicts) == 1
+
+
+async def test_replay_is_exact_whatever_is_ingested_later(harness_factory: Any) -> None:
+    h = await harness_factory()
+    ingest(h, 1, steady("canary", errors=0.03), steady("baseline", errors=0.01, seed=2))
+    request = pb.GetVerdictRequest(service="gateway")
+    request.eval_time.FromSeconds(int(T) - 610)  # not on the minute: read on the minute grid
+    before = await h.stub.GetVerdict(request)
+    # Another service moves the rings an hour on: the 10 s slots of the replay are gone.
+    h.state.now_s = T + 3600
+    h.state.ingest(
+        push(
+            "other",
+            1,
+            block("other", "stable", end_s=T + 3600, seconds=600, rps=5, error_ratio=0.0),
+        )
+    )
+    after = await h.stub.GetVerdict(request)
+    assert after.reason == before.reason
+    assert [g.canary_samples for g in after.guards] == [g.canary_samples for g in before.guards]
+
+
+async def test_live_verdict_counts_the_current_partial_slot(harness_factory: Any) -> None:
+    h = await harness_factory()
+    ingest(h, 1, steady("canary", seconds=600), steady("baseline", seed=2))
+    # A sample stamped 3 s ago lies in the current, unfinished 10 s slot.
+    h.state.now_s = T + 4
+    ingest(h, 2, block("gateway", "canary", end_s=T + 1, seconds=10, rps=50, error_ratio=0.0))
+    live = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway"))
+    request = pb.GetVerdictRequest(service="gateway")
+    request.eval_time.FromSeconds(int(T))
+    replay = await h.stub.GetVerdict(request)
+    assert live.guards[0].canary_samples > replay.guards[0].canary_samples
+
+
+async def test_unlabelled_canary_data_makes_the_revision_a_tag(harness_factory: Any) -> None:
+    h = await harness_factory()
+    ingest(h, 1, steady("canary", errors=0.2), steady("baseline", seed=2))
+    verdict = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", revision="6d8f"))
+    assert verdict.verdict == pb.FAIL and verdict.revision == "6d8f"
+
+
+async def test_watch_follows_one_revision(harness_factory: Any) -> None:
+    h = await harness_factory()
+    ingest(
+        h,
+        1,
+        steady("canary", seconds=1800, errors=0.3, revision="r1"),
+        steady("canary", seconds=1800, errors=0.0, revision="r2", seed=3),
+        steady("baseline", seed=2),
+    )
+    request = pb.WatchVerdictsRequest(service="gateway", revision="r2", interval_seconds=0.05)
+    call = h.stub.WatchVerdicts(request)
+    first = await asyncio.wait_for(call.read(), 5)
+    assert first.revision == "r2" and first.verdict == pb.PASS, first.reason
+    call.cancel()
+    bad = h.stub.WatchVerdicts(pb.WatchVerdictsRequest(service="nope"))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await asyncio.wait_for(bad.read(), 5)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_invented_revisions_do_not_flood_the_audit_log(harness_factory: Any) -> None:
+    h = await harness_factory()
+    ingest(h, 1, steady("canary", revision="r1"), steady("baseline", seed=2))
+    async with httpx.AsyncClient(base_url=h.http_url) as client:
+        for i in range(50):  # alternating with the real one: no flip-flop either
+            for revision in (f"made-up-{i}", "r1"):
+                params = {"service": "gateway", "revision": revision}
+                assert (await client.get("/api/v1/verdict", params=params)).status_code == 200
+    # One entry for the first live verdict of r1; invented revisions are answered only.
+    assert actions(h.audit_path).count("verdict_changed") == 1
+    assert len(h.state.verdicts) == 1
+
+
+async def test_a_revision_only_tagging_unlabelled_data_is_no_change(harness_factory: Any) -> None:
+    h = await harness_factory()
+    ingest(h, 1, steady("canary"), steady("baseline", seed=2))
+    for i in range(20):
+        await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", revision=f"tag-{i}"))
+    assert actions(h.audit_path).count("verdict_changed") == 1
