@@ -64,6 +64,7 @@ def test_flagger_selector_label_maps_to_variants(tmp_path: Path) -> None:
 async def test_a_relabelled_pod_reports_its_new_variant_without_a_restart(tmp_path: Path) -> None:
     engine = await start_engine(tmp_path, scopes=("ingest",))
     engine.now[0] = time.time()  # the sidecar stamps samples with the real clock
+
     async def search(_request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
