@@ -118,7 +118,7 @@ async def test_instrumented_app_follows_its_pod_labels(tmp_path: Path) -> None:
     from fastapi import FastAPI
     from prometheus_client import CollectorRegistry
 
-    from instrumentation import instrument
+    from instrumentation import instrument, uninstrument
 
     labels = tmp_path / "labels"
     write_labels(labels, {"variant": "canary", "rollouts-pod-template-hash": "rev3"})
@@ -134,13 +134,16 @@ async def test_instrumented_app_follows_its_pod_labels(tmp_path: Path) -> None:
         revision_label="rollouts-pod-template-hash", access_log=False,
     )  # fmt: skip
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
-        for _ in range(2):
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            for _ in range(2):
+                assert (await client.get("/search")).status_code == 200
+            assert instr.identity().revision == "rev3"
+            write_labels(labels, {"variant": "stable", "rollouts-pod-template-hash": "rev3"})
+            await asyncio.sleep(1.1)  # identity is re-checked at most once a second
             assert (await client.get("/search")).status_code == 200
-        assert instr.identity().revision == "rev3"
-        write_labels(labels, {"variant": "stable", "rollouts-pod-template-hash": "rev3"})
-        await asyncio.sleep(1.1)  # identity is re-checked at most once a second
-        assert (await client.get("/search")).status_code == 200
+    finally:
+        uninstrument(app)  # instrument() patches httpx and sqlite3 process-wide
 
     def count(variant: str) -> float | None:
         return registry.get_sample_value(
