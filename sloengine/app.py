@@ -260,6 +260,9 @@ class EngineApp:
             state.metrics.wal_repairs.inc()
             state.metrics.wal_repair_lost_records.inc(report.lost_records)
         state.durable = durable
+        from sloengine.slice_ledger_files import load_ledgers
+
+        state.slice_ledgers.update(load_ledgers(self.config.data_dir, state.catalog.slos))
         state.max_sample_age_seconds = min(
             state.longest_window_seconds(), durable.store.retention_seconds
         )
@@ -324,6 +327,7 @@ class EngineApp:
         if state.durable is not None:
             durable, state.durable = state.durable, None
             await durable.aclose(snapshot=True)
+            self._save_slices()
 
     async def _store_watchdog(self, interval_s: float = 1.0) -> None:
         """While the store is failed (disk full...), rebuild it from disk once space is free.
@@ -351,6 +355,18 @@ class EngineApp:
                     await durable.snapshot_async()  # the file is written off the event loop
                 except OSError as exc:
                     log.error("snapshot failed; the WAL still holds every batch: %s", exc)
+                self._save_slices()
+
+    def _save_slices(self) -> None:
+        """The Timeslices ledgers beside the snapshot (sloengine/slice_ledger_files.py)."""
+        if self.config.data_dir is None or not self.state.slice_ledgers:
+            return
+        from sloengine.slice_ledger_files import save_ledgers
+
+        try:
+            save_ledgers(self.config.data_dir, self.state.slice_ledgers)
+        except OSError as exc:
+            log.error("saving the time slices failed: %s", exc)
 
 
 def _plugin(module: str) -> Any:
