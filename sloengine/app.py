@@ -76,6 +76,9 @@ class EngineState:
     # SLO id -> why it cannot be evaluated from the data received (e.g. a latency threshold
     # off the senders' bucket bounds; written by sloengine.pipelines).
     sli_problems: dict[str, str] = field(default_factory=dict)
+    # Pull mode for verdicts (`pipelines: {verdict_source: prometheus}`): the canary judge
+    # reads window counts from the query API instead of the embedded store.
+    window_source: Any = None
     # Per Timeslices SLO id: its slices (sloengine.timeslices), in memory.
     slice_ledgers: dict[str, SliceLedger] = field(default_factory=dict)
 
@@ -200,6 +203,9 @@ def build_state(
         from sloengine.pull import PromPuller
 
         state.puller = PromPuller(config.prometheus_url)
+    from sloengine.pipelines import verdict_window_source
+
+    state.window_source = verdict_window_source(config)
     return state
 
 
@@ -314,6 +320,8 @@ class EngineApp:
             await self._runner.cleanup()
         if state.puller is not None:
             await state.puller.aclose()
+        if state.window_source is not None:
+            await state.window_source.aclose()
         if self.pipelines is not None:
             await self.pipelines.aclose()
         if state.durable is not None:
