@@ -1,11 +1,13 @@
 # The README's two commands: `make demo` (the main job) and `make test` (what CI runs).
-# Both create or update the virtualenv first, so they work on a fresh clone.
+# Both install the Debian packages they need when missing (as root; otherwise they stop with
+# the exact apt-get command) and create or update the virtualenv, so they work on a fresh
+# clone.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed.stamp
 
-.PHONY: demo test test-fast lint typecheck generate check-generated proto check-proto bench clean
+.PHONY: demo test system-deps-demo system-deps-test test-fast lint typecheck generate check-generated proto check-proto bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,10 +17,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+system-deps-demo:
+	bash scripts/system_deps.sh demo
+
+system-deps-test:
+	bash scripts/system_deps.sh test
+
+demo: system-deps-demo $(STAMP)
 	$(BIN)/python -m examples.demo
 
-test: $(STAMP)
+test: system-deps-test $(STAMP)
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

@@ -5,8 +5,9 @@ shared outages, overdispersed, a platform degraded for both, a traffic gap, low 
 an hour of A/A polling) and bad ones (error ratios, zero-error baselines, a slow tail with
 an unchanged median, p95 up 30%, a ramp, blatant errors at 1 and 5 rps, fast failures at
 50 rps during a 2-minute first step, a revision changeover). Our judge runs inside the real
-engine, live: every 10 s of replayed time the next 10 s sample of every analysis goes in
-through IngestService/Push, the engine clock moves on, and every running analysis asks
+engine, live: the baseline has been running for 20 min, then every 10 s of replayed time
+the next 10 s sample of every analysis goes in through IngestService/Push, the engine clock
+moves on, and every running analysis asks
 CanaryService/GetVerdict (no eval_time: a live verdict, as a controller polling every 10 s
 would get). The first FAIL ends an analysis (the controller rolls back). The two reference
 judges see the very same samples:
@@ -50,6 +51,7 @@ from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 STEP_S = 10
 START_S = 1_800_000_000  # replayed time, pinned
 MINUTE = 60 // STEP_S
+LEAD_STEPS = 20 * MINUTE  # the baseline (and revision r1) ran this long before each analysis
 
 
 # --- families --------------------------------------------------------------------------------
@@ -73,6 +75,7 @@ class Family:
     baseline: Variant
     minutes: int = 20  # analysis length
     bursts: int = 0  # shared downstream outages (both variants), 3 min at 15% errors
+    outage_at_minute: int | None = None  # one such outage at this minute of the analysis
     shared_error_ratio: float = 0.0  # a degraded platform: both variants at this ratio
     gap: tuple[int, int] | None = None  # canary silent in these minutes of the analysis
     ramp_minutes: int = 0  # the canary's error ratio ramps up to its value over this
@@ -85,6 +88,7 @@ FAMILIES = (
     Family("healthy, noisy", False, HEALTHY, HEALTHY, minutes=60),
     Family("A/A, polled every 10 s for 1 h", False, Variant(), Variant(), minutes=60, runs_factor=3),
     Family("shared outages", False, Variant(), Variant(), minutes=60, bursts=3),
+    Family("shared outage as the canary starts", False, Variant(), Variant(rps=180.0), outage_at_minute=1),
     Family("overdispersed canary (same mean)", False, Variant(error_ratio=0.008, dispersion=0.2), Variant(error_ratio=0.008), minutes=60),
     Family("degraded platform (both 3%)", False, Variant(), Variant(), minutes=30, shared_error_ratio=0.03),
     Family("traffic gap (10 min silent)", False, Variant(), Variant(), minutes=30, gap=(5, 15)),
@@ -152,6 +156,7 @@ class Analysis:
     canary: Samples
     baseline: Samples
     previous: Samples | None  # revision r1, before the analysis of r2
+    history: Samples  # the baseline before the analysis (it was running already)
     first_fail_s: dict[str, float | None] = field(default_factory=dict)
     verdicts: list[int] = field(default_factory=list)
 
@@ -162,6 +167,8 @@ def make_analysis(f: Family, service: str, seed: int) -> Analysis:
     shared = np.zeros(steps)
     for start in rng.choice(np.arange(0, max(steps - 18, 1)), size=f.bursts, replace=False):
         shared[start : start + 18] = 0.15
+    if f.outage_at_minute is not None:
+        shared[f.outage_at_minute * MINUTE : f.outage_at_minute * MINUTE + 18] = 0.15
     if f.shared_error_ratio:
         shared[:] = f.shared_error_ratio
 
@@ -176,8 +183,9 @@ def make_analysis(f: Family, service: str, seed: int) -> Analysis:
         silent = slice(f.gap[0] * MINUTE, f.gap[1] * MINUTE)
         canary.requests[silent], canary.errors[silent], canary.buckets[silent] = 0, 0, 0
     baseline = generate(f.baseline, rng, steps, ratio(f.baseline))
-    previous = None if f.previous is None else generate(f.previous, rng, 20 * MINUTE)
-    return Analysis(f, service, canary, baseline, previous)
+    previous = None if f.previous is None else generate(f.previous, rng, LEAD_STEPS)
+    history = generate(f.baseline, rng, LEAD_STEPS)
+    return Analysis(f, service, canary, baseline, previous, history)
 
 
 # --- reference judges ------------------------------------------------------------------------
@@ -289,7 +297,7 @@ class LiveEngine:
 
 async def run_live(analyses: list[Analysis], latencies: list[float]) -> None:
     """Every analysis, looked at every 10 s of its own time, through the live engine."""
-    lead = 20 * MINUTE  # revision r1 runs before r2; every analysis starts after it
+    lead = LEAD_STEPS
     horizon = lead + max(a.family.minutes for a in analyses) * MINUTE
     running = {a.service: a for a in analyses}
     async with LiveEngine() as engine:
@@ -298,8 +306,10 @@ async def run_live(analyses: list[Analysis], latencies: list[float]) -> None:
             req = pb.PushRequest()
             k = step - lead  # index into the analysis samples
             for a in analyses:
-                if a.previous is not None and 0 <= step < lead:
-                    _block(req, a.service, "canary", a.previous, step, t, "r1")
+                if 0 <= step < lead:
+                    _block(req, a.service, "baseline", a.history, step, t)
+                    if a.previous is not None:
+                        _block(req, a.service, "canary", a.previous, step, t, "r1")
                 if 0 <= k < a.family.minutes * MINUTE:
                     rev = "r2" if a.previous is not None else ""
                     _block(req, a.service, "canary", a.canary, k, t, rev)
@@ -309,9 +319,7 @@ async def run_live(analyses: list[Analysis], latencies: list[float]) -> None:
                 await engine.push(req)
             if k < 0:
                 continue
-            looking = [
-                a for a in running.values() if k < a.family.minutes * MINUTE
-            ]
+            looking = [a for a in running.values() if k < a.family.minutes * MINUTE]
             t0 = time.perf_counter()
             verdicts = await asyncio.gather(
                 *(engine.verdict(a.service, "r2" if a.previous else "") for a in looking)
@@ -367,7 +375,10 @@ def report(analyses: list[Analysis], runs: int, seed: int, took: float, lat: lis
     rows.append((f"  A/A 1 h, every 10 s (goal <= {DEFAULT_ALPHA:g})", [rate([a.first_fail_s.get(j) is not None for a in aa]) for j in JUDGES]))  # fmt: skip
     rows.append(("false negatives (bad, >= 1 rps)", [rate([a.first_fail_s.get(j) is None for a in bad]) for j in JUDGES]))  # fmt: skip
     rows.append(("median time to FAIL (bad, >= 1 rps)", [fmt_s([x for a in bad if (x := a.first_fail_s.get(j))]) for j in JUDGES]))  # fmt: skip
-    for name, label in ((FAST_50RPS, "median time to FAIL at 50 rps"), (BLATANT, "blatant: FAILed within 60 s")):
+    for name, label in (
+        (FAST_50RPS, "median time to FAIL at 50 rps"),
+        (BLATANT, "blatant: FAILed within 60 s"),
+    ):
         group = [a for a in analyses if a.family.name == name]
         cells = []
         for j in JUDGES:

@@ -34,7 +34,9 @@ class RequestContext:
         "feature_flag_state",
         "method",
         "otel_token",
+        "recorder",
         "request_id",
+        "revision",
         "service",
         "span",
         "start",
@@ -70,6 +72,8 @@ class RequestContext:
         self.exception: BaseException | None = None
         self.otel_token: Any = None
         self.start = 0.0
+        self.revision = ""  # the pod's revision when the request started ("" none)
+        self.recorder: Any = None  # the RedRecorder of the request's variant
 
 
 current_request: ContextVar[RequestContext | None] = ContextVar(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -30,6 +33,9 @@ from instrumentation._server_span import ServerSpanFactory
 from instrumentation._settings import Scope, Settings
 from instrumentation._tracing import build_tracer_provider, w3c_propagator
 from sloengine import conventions as c
+from sloengine.podlabels import PodIdentity, PodLabels
+
+POD_LABELS_FILE_ENV = "SLOENGINE_POD_LABELS_FILE"
 
 __all__ = ["Instrumentation", "get_instrumentation", "instrument", "uninstrument"]
 
@@ -77,6 +83,12 @@ class Instrumentation:
         self.trace_httpx = trace_httpx
         self.trace_sqlite3 = trace_sqlite3
         self.recorder = RedRecorder(red_collector_for(registry), settings.service, settings.variant)
+        # Variant and revision from the pod's labels file (set by instrument()), re-read at
+        # most once a second: a relabelled pod reports its new variant without a restart.
+        self.pod_labels: PodLabels | None = None
+        self._identity = PodIdentity(settings.variant, settings.revision or "")
+        self._identity_checked = 0.0
+        self._recorders: dict[str, RedRecorder] = {settings.variant: self.recorder}
         self.request_id_header = settings.request_id_header.encode()
         self.empty_context = otel_context.Context()
         self.wanted_headers = frozenset(
@@ -102,6 +114,24 @@ class Instrumentation:
             )
         self.native_telemetry: dict[str, bool] = {}
         self.active = True
+
+    def identity(self) -> PodIdentity:
+        """The pod's current variant and revision (the configured ones without a labels file)."""
+        pod = self.pod_labels
+        if pod is not None:
+            now = time.monotonic()
+            if now - self._identity_checked >= 1.0:
+                self._identity_checked = now
+                self._identity = pod.current()
+        return self._identity
+
+    def recorder_for(self, variant: str) -> RedRecorder:
+        """The RED recorder of one variant (each keeps its own in-flight count)."""
+        recorder = self._recorders.get(variant)
+        if recorder is None:
+            recorder = RedRecorder(self.recorder._collector, self.settings.service, variant)
+            self._recorders[variant] = recorder
+        return recorder
 
     def data_version(self) -> str | None:
         """The configured data version (calling the callback, failsafe)."""
@@ -174,6 +204,9 @@ def instrument(
     engine_token: str | None = None,
     trace_httpx: bool = True,
     trace_sqlite3: bool = True,
+    pod_labels_file: str | Path | None = None,
+    variant_label: str = "variant",
+    revision_label: str = "",
 ) -> Instrumentation:
     """Give a FastAPI/Starlette `app` traces, RED metrics, health endpoints and JSON logs.
 
@@ -194,6 +227,10 @@ def instrument(
     - `engine_target` (else `SLOENGINE_ENGINE`): push RED counters to the engine, each
       series labelled `revision` when one is given (the canary judge then analyses that
       revision alone).
+    - `pod_labels_file` (else `SLOENGINE_POD_LABELS_FILE`): the pod's labels as the
+      Kubernetes downward API writes them; the variant is read from `variant_label` and the
+      revision from `revision_label` (e.g. `rollouts-pod-template-hash`), re-read when the
+      file changes, so a pod relabelled on promotion reports its new variant at once.
     """
     existing: Instrumentation | None = getattr(app, _ATTR, None)
     if existing is not None:
@@ -238,6 +275,16 @@ def instrument(
         trace_httpx=trace_httpx,
         trace_sqlite3=trace_sqlite3,
     )
+    labels_file = pod_labels_file or os.environ.get(POD_LABELS_FILE_ENV) or None
+    if labels_file:
+        instr.pod_labels = PodLabels(
+            Path(labels_file),
+            default_variant=variant,
+            default_revision=revision or "",
+            variant_label=variant_label,
+            revision_label=revision_label,
+            allowed_variants=c.VARIANTS,
+        )
     native = getattr(app, "_telemetry", None)
     if isinstance(native, dict):
         instr.native_telemetry = {k: native[k] for k in _NATIVE_TELEMETRY_KEYS if k in native}

@@ -135,10 +135,11 @@ class InstrumentationMiddleware:
         request_id = found.get(settings.request_id_header)
         if request_id is None or not _REQUEST_ID.fullmatch(request_id):
             request_id = f"{_random_bits(128):032x}"
+        identity = instr.identity()
         req = RequestContext(
             tracer=instr.tracer,
             service=settings.service,
-            variant=settings.variant,
+            variant=identity.variant,
             method=method,
             span=span,
             request_id=request_id,
@@ -156,7 +157,9 @@ class InstrumentationMiddleware:
                 instr.request_hook(span, scope)
             except Exception as exc:
                 instr.failsafe.report("server_request_hook", exc)
-        instr.recorder.started()
+        req.revision = identity.revision
+        req.recorder = instr.recorder_for(identity.variant)
+        req.recorder.started()
         req.start = time.perf_counter()
         return req
 
@@ -186,9 +189,11 @@ class InstrumentationMiddleware:
                 status = 500 if exc is None or isinstance(exc, Exception) else 499
             route = _route_template(scope)
             # Metrics first: they feed SLOs and verdicts, so they must not depend on tracing.
-            instr.recorder.record(route, req.method, status, duration_s)
+            (req.recorder or instr.recorder).record(route, req.method, status, duration_s)
             if instr.push is not None:
-                instr.push.record(req.service, req.variant, route, req.method, status, duration_s)
+                instr.push.record(
+                    req.service, req.variant, route, req.method, status, duration_s, req.revision
+                )
             span = req.span
             if span.is_recording():
                 attributes: dict[str, Any] = {

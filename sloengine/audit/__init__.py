@@ -14,13 +14,16 @@ from sloengine.audit._log import (
     read_entries,
     verify,
 )
+from sloengine.audit._metrics import AuditMetrics, hash52
 
 __all__ = [
     "GENESIS_HASH",
     "AuditLog",
     "AuditLogError",
+    "AuditMetrics",
     "VerifyResult",
     "entry_hash",
+    "hash52",
     "read_entries",
     "verify",
 ]

@@ -57,7 +57,7 @@ def audit_path(raw: Any, data_dir: Path | None, file: str = "") -> Path | None:
 
 def register(state: Any, grpc_server: grpc.aio.Server, http_app: web.Application) -> CanaryCore:
     """Add CanaryService to `grpc_server` and the side-door routes to `http_app`."""
-    from sloengine.audit import read_entries
+    from sloengine.audit import AuditMetrics, read_entries
     from sloengine.canary._override_http import add_override_routes
     from sloengine.credentials import credentials_of
     from sloengine.http.auth import require_token
@@ -67,7 +67,12 @@ def register(state: Any, grpc_server: grpc.aio.Server, http_app: web.Application
     config = parse_canary(raw.get("canary"), file)
     hooks_config = parse_hooks(raw.get("hooks"), file)
     path = audit_path(raw, state.data_dir, file)
-    audit = AuditLog(path, clock=state.now) if path is not None else None
+    audit = None
+    if path is not None:
+        audit_metrics = AuditMetrics(state.registry)
+        audit = AuditLog(path, clock=state.now, observer=audit_metrics.observe)
+        if audit.chain_break is not None:
+            audit_metrics.chain_breaks.inc()
     hooks = RollbackHooks(hooks_config, audit, clock=state.now)
 
     def slos(service: str) -> list[Any]:

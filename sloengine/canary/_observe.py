@@ -78,13 +78,17 @@ def _variant_window(ws: WindowSumLike, errors: float | None = None) -> VariantWi
     )
 
 
-def window_edges(seconds: float, at: float, *, live: bool) -> tuple[float, float]:
-    """(start, end] of a window of `seconds` at time `at` on the grid described above."""
+def window_edges(
+    seconds: float, at: float, *, live: bool, far_grid: float = REPLAY_GRID_SECONDS
+) -> tuple[float, float]:
+    """(start, end] of a window of `seconds` at time `at` on the grid described above.
+
+    `far_grid` rounds the far edge (down); a live canary span uses the 10 s slots."""
     if live:
         end = math.ceil(at / SLOT_SECONDS) * SLOT_SECONDS
     else:
         end = math.floor(at / REPLAY_GRID_SECONDS) * REPLAY_GRID_SECONDS
-    start = math.floor((end - seconds) / REPLAY_GRID_SECONDS) * REPLAY_GRID_SECONDS
+    start = math.floor((end - seconds) / far_grid) * far_grid
     return start, end
 
 
@@ -107,8 +111,15 @@ def _observe(
     live: bool,
     bad_events: Callable[[WindowSumLike], float] | None = None,
 ) -> Observation:
-    def window(variant: str, seconds: float, revision: str) -> VariantWindow:
-        start, end = window_edges(seconds, at, live=live)
+    # A live span is found to the 10 s slot: a canary in its first minute must not be
+    # compared with a baseline minute that started before it (an outage that began with
+    # the canary would look like the canary's). Replays stay on the minute grid.
+    grid = SLOT_SECONDS if live else REPLAY_GRID_SECONDS
+
+    def window(
+        variant: str, seconds: float, revision: str, far_grid: float = REPLAY_GRID_SECONDS
+    ) -> VariantWindow:
+        start, end = window_edges(seconds, at, live=live, far_grid=far_grid)
         labels = {**selector, conventions.LABEL_VARIANT: variant}
         if revision:
             labels[conventions.LABEL_REVISION] = revision
@@ -116,14 +127,42 @@ def _observe(
         return _variant_window(ws, None if bad_events is None else bad_events(ws))
 
     rev = subject.revision
+    canary_long = window(subject.canary, long_s, rev)
+    span = _canary_span(
+        lambda seconds: window(subject.canary, seconds, rev, grid), canary_long, long_s, grid
+    )
     return Observation(
         canary_short=window(subject.canary, short_s, rev),
-        canary_long=window(subject.canary, long_s, rev),
+        canary_long=canary_long,
         baseline_short=window(subject.baseline, short_s, ""),
-        baseline_long=window(subject.baseline, long_s, ""),
+        baseline_long=window(subject.baseline, span, "", grid),
         short_window_seconds=short_s,
         long_window_seconds=long_s,
     )
+
+
+def _canary_span(
+    canary: Callable[[float], VariantWindow], whole: VariantWindow, long_s: float, grid: float
+) -> float:
+    """The shortest window on `grid` holding every canary request of the long one.
+
+    The baseline is compared over this span only: a stable variant that ran an hour before
+    the canary started must not dilute the baseline's share of a shared outage that hits
+    both after the canary started (the relative test conditions on bad events at the
+    same times). A binary search over whole grid steps: a few window sums.
+    """
+    steps = max(1, math.ceil(long_s / grid))
+    if whole.requests <= 0:
+        return long_s
+    target = whole.requests * (1 - 1e-9)
+    lo, hi = 1, steps
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if canary(mid * grid).requests >= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return min(lo * grid, long_s)
 
 
 def _slo_bad_events(sli: NativeSLI) -> Callable[[WindowSumLike], float]:

@@ -1,6 +1,8 @@
 """`sloengine audit verify PATH` and `sloengine audit show PATH`.
 
-verify: exit 0 when the chain (and head file) is intact, 1 with the first bad line and why.
+verify: exit 0 when the chain (and head file) is intact, 1 with the first bad line and why
+(including a chain break the engine recorded at open, and a log that lacks the head given
+by --expect-head SEQ:HASH).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sloengine.audit import read_entries, verify
+from sloengine.errors import SpecError
 
 
 def register(subparsers: Any) -> None:
@@ -20,6 +23,12 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     p_verify = sub.add_parser("verify", help="check every line's hash chain; exit 1 when broken")
     p_verify.add_argument("path", type=Path)
+    p_verify.add_argument(
+        "--expect-head",
+        metavar="SEQ:HASH",
+        help="a head published elsewhere (the engine's `audit head` log line or metrics): "
+        "the log must hold entry SEQ with this hash (or hash prefix)",
+    )
     p_verify.set_defaults(func=_verify)
     p_show = sub.add_parser("show", help="print the log as a table")
     p_show.add_argument("path", type=Path)
@@ -27,9 +36,23 @@ def register(subparsers: Any) -> None:
     p_show.set_defaults(func=_show)
 
 
+def _expected_head(text: str | None) -> tuple[int, str] | None:
+    if text is None:
+        return None
+    seq, sep, digest = text.partition(":")
+    if not sep or not seq.strip().isdigit() or len(digest) < 8 or not _is_hex(digest):
+        raise SpecError("", "--expect-head", f"must be SEQ:HASH (hex, >= 8 digits), got {text!r}")
+    return int(seq), digest.lower()
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
 def _verify(args: argparse.Namespace) -> int:
+    expect = _expected_head(getattr(args, "expect_head", None))
     try:
-        result = verify(args.path)
+        result = verify(args.path, expect_head=expect)
     except OSError as exc:
         print(f"sloengine audit: {args.path}: {exc.strerror}", file=sys.stderr)
         return 2

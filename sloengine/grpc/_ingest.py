@@ -103,7 +103,9 @@ class IngestServicer:
                 if not group:
                     continue
                 try:
-                    await durable.wait_durable(max(p.ticket for p in group))
+                    tickets = [p.ticket for p in group if p.ticket]
+                    if tickets:  # oldest: a ticket of a writer that failed since raises
+                        await durable.wait_durable(max(tickets), oldest=min(tickets))
                 except Exception as exc:
                     log.error("WAL failed; aborting the stream: %s", exc)
                     await context.abort(grpc.StatusCode.UNAVAILABLE, f"store: {exc}")

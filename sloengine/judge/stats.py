@@ -1,13 +1,15 @@
 """Statistics of the judge: pure functions of counts, numpy/scipy only.
 
+The judge's tests are the sequential ones (`sequential`); the fixed-n helpers here are
+references (tests and docs compare against them) and small shared pieces.
+
 - `histogram_quantile`: Prometheus' histogram_quantile on non-cumulative bucket counts.
-- `rate_increase_test`: one-sided exact test that the canary's event rate exceeds the
+- `pseudo_count_ratio`: a rate ratio that stays finite with a zero baseline.
+- `rate_increase_test`: one-sided fixed-n exact test that the canary's event rate exceeds the
   baseline's. Conditional on the total number of bad events E, under H0 (equal rates) the
   canary's share is Binomial(E, n_c / (n_c + n_b)) (the Przyborowski-Wilenski exact test for
   two Poisson rates; for small ratios it matches Fisher's exact test). It is well defined
   when the baseline has zero bad events, where Kayenta's mean ratio is NaN.
-- `bucketed_mann_whitney`: one-sided Mann-Whitney U on histogram buckets: every request in
-  a bucket shares the bucket's mid-rank, and the variance carries the tie correction.
 - `min_samples_to_bound_ratio`: the fewest requests that can tell a ratio of `ratio` from 0.
 """
 
@@ -20,8 +22,6 @@ import numpy as np
 from scipy import stats
 
 __all__ = [
-    "align_histograms",
-    "bucketed_mann_whitney",
     "histogram_quantile",
     "min_samples_to_bound_ratio",
     "pseudo_count_ratio",
@@ -79,59 +79,6 @@ def pseudo_count_ratio(
     canary = (canary_bad + 0.5) / (canary_total + 1.0)
     baseline = (baseline_bad + 0.5) / (baseline_total + 1.0)
     return canary / baseline
-
-
-def align_histograms(
-    bounds_a: Sequence[float],
-    counts_a: Sequence[float],
-    total_a: float,
-    bounds_b: Sequence[float],
-    counts_b: Sequence[float],
-    total_b: float,
-) -> tuple[tuple[float, ...], np.ndarray, np.ndarray]:
-    """Both histograms on their common bounds, with the overflow bucket appended.
-
-    Returns (bounds, a, b) where a and b have len(bounds) + 1 entries. Histograms with
-    different layouts are merged on the bounds they share (cumulative counts at a shared
-    bound are exact), which is the finest comparison the data allows.
-    """
-    common = tuple(sorted(set(bounds_a) & set(bounds_b)))
-
-    def regroup(bounds: Sequence[float], counts: Sequence[float], total: float) -> np.ndarray:
-        cumulative = np.cumsum(np.asarray(counts, dtype=float))
-        index = {b: i for i, b in enumerate(bounds)}
-        at_common = np.array([cumulative[index[b]] for b in common], dtype=float)
-        per_bucket = np.diff(np.concatenate(([0.0], at_common)))
-        overflow = max(total - (at_common[-1] if len(at_common) else 0.0), 0.0)
-        return np.concatenate((per_bucket, [overflow]))
-
-    return common, regroup(bounds_a, counts_a, total_a), regroup(bounds_b, counts_b, total_b)
-
-
-def bucketed_mann_whitney(canary: np.ndarray, baseline: np.ndarray) -> tuple[float, float]:
-    """One-sided Mann-Whitney U for "canary latencies are stochastically larger".
-
-    `canary` and `baseline` are per-bucket counts on the same ordered buckets. Requests in
-    one bucket are ties and share the bucket's mid-rank; the normal approximation uses the
-    tie-corrected variance and a continuity correction. Returns (p_value, probability of
-    superiority U / (n_c * n_b)); (1.0, 0.5) when there is nothing to compare.
-    """
-    a = np.asarray(canary, dtype=float)
-    b = np.asarray(baseline, dtype=float)
-    n_a, n_b = float(a.sum()), float(b.sum())
-    if n_a <= 0 or n_b <= 0:
-        return 1.0, 0.5
-    b_below = np.concatenate(([0.0], np.cumsum(b)[:-1]))
-    u = float(np.sum(a * (b_below + 0.5 * b)))
-    n = n_a + n_b
-    ties = a + b
-    tie_term = float(np.sum(ties**3 - ties)) / (n * (n - 1)) if n > 1 else 0.0
-    variance = n_a * n_b / 12.0 * ((n + 1) - tie_term)
-    superiority = u / (n_a * n_b)
-    if variance <= 0:
-        return 1.0, superiority
-    z = (u - n_a * n_b / 2.0 - 0.5) / math.sqrt(variance)
-    return float(stats.norm.sf(z)), superiority
 
 
 def min_samples_to_bound_ratio(ratio: float, alpha: float) -> float:

@@ -29,7 +29,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2 as m
 
 from sloengine import conventions
 from sloengine.errors import SpecError
-from sloengine.pipelines._convert import SourcePoint
+from sloengine.pipelines._convert import SourcePoint, series_id
 from sloengine.pipelines._mapping import RedMapping
 from sloengine.pipelines._receiver import PayloadError
 
@@ -168,13 +168,21 @@ def _histogram(
             labels["otlp.start_time"] = str(dp.start_time_unix_nano)
         ts_ms = dp.time_unix_nano // 1_000_000
         every = frozenset((*(b for b in bounds if b > 0), math.inf))
+        # One id per data point, extended per bucket: unique and deterministic (all the
+        # converter needs), without sorting the labels again for every bucket.
+        base_id = series_id(labels)
         running = 0
         for bound, count in zip((*bounds, math.inf), counts, strict=True):
             running += count
             if bound <= 0:
                 continue  # the SDK's default first bound, 0: no duration is at or below it
             le = "+Inf" if bound == math.inf else repr(bound)
-            out.append(SourcePoint({**labels, "le": le}, ts_ms, float(running), cumulative, every))
+            out.append(
+                SourcePoint(
+                    {**labels, "le": le}, ts_ms, float(running), cumulative, every,
+                    series=f"{base_id}\xff\x00le\xfe{le}",
+                )
+            )  # fmt: skip
     return bad
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from sloengine.replay._sums import SeriesSums
 from sloengine.replay.errors import ReplayError
 
 __all__ = [
@@ -49,6 +50,7 @@ LABEL_COLUMNS = ("service", "variant", "revision", "route", "method", "status_cl
 COUNT_COLUMNS = ("requests", "errors")
 LE_PREFIX = "le_"
 TIME_COLUMN = "time"
+MAX_UNIX_S = 253_402_300_799.0  # 9999-12-31T23:59:59Z: what RFC 3339 can write
 # Derived, not read: the requests a latency SLI counts (see _latency_requests).
 LATENCY_REQUESTS = "latency_requests"
 # The labels of an ingested series (status classes are summed into one series).
@@ -62,62 +64,6 @@ F64 = npt.NDArray[np.float64]
 def le_column(bound_seconds: float) -> str:
     """The column name of a latency bound: 0.5 -> `le_0.5`, 1.0 -> `le_1`."""
     return f"{LE_PREFIX}{bound_seconds:g}"
-
-
-@dataclass(frozen=True)
-class SeriesSums:
-    """Selected series summed per distinct time, ascending, with running totals.
-
-    `cumulative[c][i]` is the total of column c over rows with time <= times[i-1]
-    (`cumulative[c][0] == 0`), so any window `(a, b]` is a difference of two lookups.
-    """
-
-    times_s: F64
-    cumulative: Mapping[str, F64]
-    # (id of the evaluation grid, window) -> its edge indices: every column and every policy
-    # replayed on the same grid reuses them (the searches are most of a replay's time).
-    _edges: dict[tuple[int, float], npt.NDArray[np.intp]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
-    _grid: list[F64] = field(default_factory=list, repr=False, compare=False)
-
-    def _edge(self, at_s: F64, offset_s: float) -> npt.NDArray[np.intp]:
-        """`searchsorted(times, at_s - offset_s)`, computed once per grid and offset.
-
-        On an evenly spaced grid an offset of whole steps is the grid shifted by n steps:
-        its indices are a slice of one search over the grid extended backwards.
-        """
-        if not self._grid or self._grid[0] is not at_s:
-            self._grid[:] = [at_s]  # a new grid: forget the old one's edges
-            self._edges.clear()
-        key = (id(at_s), offset_s)
-        if key in self._edges:
-            return self._edges[key]
-        step = float(at_s[1] - at_s[0])
-        shift = round(offset_s / step)
-        if abs(shift * step - offset_s) > 1e-9 or not _even(at_s, step):
-            edge = np.searchsorted(self.times_s, at_s - offset_s, side="right")
-        else:
-            extended = self._edges.get((id(at_s), -1.0))
-            if extended is None or len(extended) < len(at_s) + shift:
-                back = max(shift, len(at_s))
-                grid = at_s[0] + step * np.arange(-back, len(at_s), dtype=np.float64)
-                extended = np.searchsorted(self.times_s, grid, side="right")
-                self._edges[(id(at_s), -1.0)] = extended
-            start = len(extended) - len(at_s) - shift
-            edge = extended[start : start + len(at_s)]
-        self._edges[key] = edge
-        return edge
-
-    def window_sums(self, column: str, at_s: F64, window_s: float) -> F64:
-        """The column's sum over `(t - window_s, t]` for each t in `at_s`."""
-        total = self.cumulative[column]
-        if len(at_s) < 2:  # one-off lookups (incident spans): not worth remembering
-            hi = np.searchsorted(self.times_s, at_s, side="right")
-            lo = np.searchsorted(self.times_s, at_s - window_s, side="right")
-        else:
-            hi, lo = self._edge(at_s, 0.0), self._edge(at_s, window_s)
-        return np.asarray(total[hi] - total[lo], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -185,12 +131,6 @@ class History:
         return SeriesSums(unique, cumulative)
 
 
-def _even(a: F64, step: float) -> bool:
-    """Whether `a` is `a[0] + step * k` (to float rounding)."""
-    expected = a[0] + step * np.arange(len(a), dtype=np.float64)
-    return bool(np.allclose(a, expected, rtol=0.0, atol=1e-6))
-
-
 def _sorted(a: F64) -> bool:
     return bool(np.all(a[1:] > a[:-1]))
 
@@ -244,7 +184,11 @@ def _first_bad(mask: npt.NDArray[np.bool_]) -> int | None:
 
 
 def _times(raw: pd.Series[Any], source: str) -> F64:
-    """Unix seconds where a cell is a number, RFC 3339 elsewhere (both may be mixed)."""
+    """Unix seconds where a cell is a number, RFC 3339 elsewhere (both may be mixed); a
+    timestamp column (Parquet's) as it is."""
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        stamps = pd.to_datetime(raw, utc=True)
+        raw = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
     seconds = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, copy=True)
     text = np.isnan(seconds)
     if text.any():
@@ -257,9 +201,11 @@ def _times(raw: pd.Series[Any], source: str) -> F64:
                 f"{raw.iloc[row]!r} is not an RFC 3339 time or unix seconds",
             )
         seconds[text] = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
-    row = _first_bad(~np.isfinite(seconds) | (seconds < 0))
+    row = _first_bad(~np.isfinite(seconds) | (seconds < 0) | (seconds > MAX_UNIX_S))
     if row is not None:
-        raise ReplayError(_where(source, row, TIME_COLUMN), "must be a finite time after 1970")
+        raise ReplayError(
+            _where(source, row, TIME_COLUMN), "must be a time from 1970 to the year 9999"
+        )
     return seconds
 
 

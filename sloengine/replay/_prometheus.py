@@ -46,9 +46,14 @@ def _query_range(
         raise ReplayError(
             "--prometheus-url", f"{url}: HTTP {resp.status_code}, not a Prometheus API answer"
         ) from None
+    if not isinstance(body, dict):
+        raise ReplayError("--prometheus-url", f"{url}: not a Prometheus API answer")
     if resp.status_code != 200 or body.get("status") != "success":
         raise ReplayError("--prometheus-url", f"{url}: {body.get('error', resp.status_code)}")
-    return list(body["data"]["result"])
+    result = (body.get("data") or {}).get("result") if isinstance(body.get("data"), dict) else None
+    if not isinstance(result, list) or not all(isinstance(r, dict) for r in result):
+        raise ReplayError("--prometheus-url", f"{url}: the answer has no matrix result")
+    return result
 
 
 def _deltas(values: list[list[Any]], step_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -57,8 +62,15 @@ def _deltas(values: list[list[Any]], step_s: float) -> tuple[np.ndarray, np.ndar
     The first sample of each run of consecutive steps only anchors the differences: with
     no sample the step before, the growth up to it is unknown.
     """
-    times = np.array([float(t) for t, _ in values])
-    counts = np.array([float(v) for _, v in values])
+    try:
+        pairs = np.array([(float(t), float(v)) for t, v in values], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ReplayError(
+            "--prometheus-url", "a series holds samples that are not numbers"
+        ) from None
+    pairs = pairs.reshape(-1, 2)
+    pairs = pairs[np.isfinite(pairs).all(axis=1)]  # NaN / Inf samples say nothing countable
+    times, counts = pairs[:, 0], pairs[:, 1]
     growth = np.diff(counts)
     growth = np.where(growth < 0, counts[1:], growth)
     contiguous = np.isclose(np.diff(times), step_s)
@@ -68,8 +80,11 @@ def _deltas(values: list[list[Any]], step_s: float) -> tuple[np.ndarray, np.ndar
 def _frame(results: list[dict[str, Any]], extra: str | None, step_s: float) -> pd.DataFrame:
     frames = []
     for series in results:
-        metric = series.get("metric", {})
-        times, growth = _deltas(series.get("values", []), step_s)
+        metric = series.get("metric") or {}
+        values = series.get("values") or []
+        if not isinstance(metric, dict) or not isinstance(values, list):
+            raise ReplayError("--prometheus-url", "the answer has a malformed series")
+        times, growth = _deltas(values, step_s)
         if not len(times):
             continue
         frame = pd.DataFrame({"time": times, "value": growth})

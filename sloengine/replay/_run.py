@@ -27,7 +27,7 @@ from sloengine.generate import catalog_policies, policy_for
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
 from sloengine.policy import DEFAULT_POLICY, load_policy_file
 from sloengine.replay._canary import CanaryReplay, replay_canary
-from sloengine.replay._history import History
+from sloengine.replay._history import MAX_UNIX_S, History
 from sloengine.replay._slo import SLOReplay, replay_slo
 from sloengine.replay.errors import ReplayError
 from sloengine.timeslices import timeslice_refusal
@@ -93,8 +93,8 @@ def parse_time(text: str, flag: str) -> float:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
         seconds = parsed.timestamp()
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ReplayError(flag, f"{text!r} is not a time after 1970")
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_UNIX_S:
+        raise ReplayError(flag, f"{text!r} is not a time from 1970 to the year 9999")
     return seconds
 
 

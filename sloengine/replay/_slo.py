@@ -18,8 +18,9 @@ from sloengine import burn
 from sloengine.bad_events import push_refusal
 from sloengine.evaluate import alert_enabled, status_windows
 from sloengine.model import SLO, BurnRatePolicy, NativeSLI
-from sloengine.replay._history import LATENCY_REQUESTS, History, SeriesSums, le_column
+from sloengine.replay._history import LATENCY_REQUESTS, History, le_column
 from sloengine.replay._slices import WindowCounter, slice_window_counter
+from sloengine.replay._sums import SeriesSums
 from sloengine.replay.errors import ReplayError
 from sloengine.timeslices import is_timeslices, timeslice_refusal
 

@@ -126,6 +126,9 @@ class DurableStore:
         self.repair = repair
         self._lock = DataDirLock(self.data_dir)
         self._failure: str | None = None  # set when memory may differ from the WAL
+        # Tickets handed out = base + the writer's own; a recovery starts a new writer above
+        # every earlier ticket, so a ticket of the failed writer is recognised as stale.
+        self._ticket_base = 0
         self.max_series = max_series
         self._levels = levels
         self._bounds = tuple(latency_bounds_seconds)
@@ -437,13 +440,13 @@ class DurableStore:
                     batch.timestamps_unix_ms,
                     batch.values,
                 )
-                ticket = wal.append(record)
+                ticket = self._ticket_base + wal.append(record)
                 self._dedupe.record(batch.producer_id, batch.sequence)
                 results[at] = (PushOutcome(PushStatus.ACCEPTED, batch.sample_count), ticket)
         except BaseException as exc:
             self._fail(f"write-ahead log append failed: {exc}")  # memory is ahead of the WAL
             raise
-        last = wal.last_ticket
+        last = self._ticket_base + wal.last_ticket
         self._maybe_snapshot(wal)
         return [(_DUPLICATE, last) if r is None else r for r in results]
 
@@ -477,6 +480,8 @@ class DurableStore:
         if self._snapshot_task is not None:
             await asyncio.gather(self._snapshot_task, return_exceptions=True)
         old_wal, old_store = self._wal, self.store
+        old_base = self._ticket_base
+        self._ticket_base += old_wal.last_ticket + 1
         durable_end = old_wal.bytes_in_segment
         old_wal.close()
         self._wal = None
@@ -486,6 +491,7 @@ class DurableStore:
             report = self._recover()
         except Exception as exc:
             self._wal = old_wal  # keeps `failure` reporting; try again later
+            self._ticket_base = old_base
             self._failure = f"recovery failed: {exc}"
             log.error("store recovery failed: %s", exc)
             return False
@@ -494,12 +500,19 @@ class DurableStore:
         log.warning("store recovered after a failure without restart: %s", report)
         return True
 
-    async def wait_durable(self, ticket: int) -> None:
-        """Return once every WAL record up to `ticket` is fsynced (raises if the WAL failed)."""
+    async def wait_durable(self, ticket: int, *, oldest: int | None = None) -> None:
+        """Return once every WAL record up to `ticket` is fsynced (raises if the WAL failed).
+
+        `oldest`: the smallest ticket the caller is about to acknowledge with it. A ticket
+        from before a `recover()` belongs to a writer that failed: its record may be lost,
+        so waiting for it raises instead of ever succeeding.
+        """
         wal = self._wal
         if wal is None:
             raise RuntimeError("DurableStore is not open")
-        await wal.wait_durable(ticket)
+        if min(ticket, ticket if oldest is None else oldest) < self._ticket_base:
+            raise WalFailedError("the write-ahead log failed before this batch was durable")
+        await wal.wait_durable(ticket - self._ticket_base)
 
     def _maybe_snapshot(self, wal: GroupCommitWriter) -> None:
         """Start a background snapshot once the segment outgrows the threshold.

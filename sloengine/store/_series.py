@@ -220,13 +220,6 @@ class SeriesStore:
             order = np.argsort(key, kind="stable")
             key, vals = key[order], vals[order]
         key, vals = _segment_sum(key, vals)
-        if self._without_latency:
-            owners = np.unique(key[(vals[:, LATENCY0:] > 0).any(axis=1)] >> 32)
-            newly = owners[~self._has_latency[owners]]
-            if newly.size:
-                self._has_latency[newly] = True
-                self._without_latency -= int(newly.size)
-                self._no_latency_members.clear()
         oldest = int(b0.min())
         # Everything that can fail (an id out of range, a view index) is computed before the
         # first write, so a failed apply leaves the rings and views as they were.
@@ -234,6 +227,13 @@ class SeriesStore:
             raise ValueError(f"series id out of range (have {self._n} series)")
         view_rows = self._view_rows(key, vals) if self._views else None
         self.broken = True  # until the writes below complete: memory may hold part of them
+        if self._without_latency:
+            owners = np.unique(key[(vals[:, LATENCY0:] > 0).any(axis=1)] >> 32)
+            newly = owners[~self._has_latency[owners]]
+            if newly.size:
+                self._has_latency[newly] = True
+                self._without_latency -= int(newly.size)
+                self._no_latency_members.clear()
         self._advance(int(b0.max()))
         self._add(self._data, key, vals, oldest)
         if view_rows is not None:
@@ -258,8 +258,12 @@ class SeriesStore:
                 self._view_series[view] -= 1
             for arr in self._data:
                 arr[:, sid] = 0.0
+            if not self._has_latency[sid]:
+                self._without_latency -= 1
+            self._has_latency[sid] = False
         self._n = min(self._n, first)
         self._resolved.clear()
+        self._no_latency_members.clear()
         self._csr = None
 
     def _grow(self, needed: int) -> None:

@@ -307,6 +307,8 @@ class UIBackend:
             "series": canary_series_json(times, sums(key[1]), sums(key[2]), quantile),
             "timeline": timeline_json(entries, key),
             "rollbacks": rollbacks_json(entries, service),
+            # Manual overrides in force (pause of automatic rollback, forced verdicts).
+            "overrides": self.canary.overrides.active(service) if self.canary else {},
         }
 
     # --- audit -----------------------------------------------------------------------------------

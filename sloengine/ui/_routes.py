@@ -8,8 +8,10 @@
     GET /ui/api/canary?service=&canary=&baseline=&range=
     GET /ui/api/audit?limit=200
 
-Read-only: no route changes anything, so none needs the engine's token. Bad parameters
-answer 400 `{"error": "param: reason"}`; unknown SLOs 404.
+Read-only: no route changes anything. The JSON API needs the read token
+(`Authorization: Bearer`) when the engine has its own read token (`engine.tokens.read`);
+the page asks for it once and keeps it for the browser tab. Bad parameters answer 400
+`{"error": "param: reason"}`; unknown SLOs 404.
 """
 
 from __future__ import annotations
@@ -71,8 +73,25 @@ def _limit(request: web.Request) -> int:
         raise UIRequestError("limit", f"must be an integer, got {text!r}") from None
 
 
+def _read_guard(backend: UIBackend) -> Callable[[Handler], Handler]:
+    """The API's read-scope check, applied when the engine has a read token of its own."""
+    from sloengine.credentials import Scope, credentials_of
+    from sloengine.http.auth import require_token
+
+    def guard(handler: Handler) -> Handler:
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            if credentials_of(backend.state).read_is_scoped:
+                require_token(backend.state, request, Scope.READ)
+            return await handler(request)
+
+        return wrapped
+
+    return guard
+
+
 def add_routes(app: web.Application, backend: UIBackend) -> None:
     """Add the page, its assets and its JSON API to `app`."""
+    read = _read_guard(backend)
     root = static_dir()
     index = (root / "index.html").read_bytes()
 
@@ -110,9 +129,9 @@ def add_routes(app: web.Application, backend: UIBackend) -> None:
 
     app.router.add_get("/ui", redirect)
     app.router.add_get(UI_PATH, page)
-    app.router.add_get(f"{API_PREFIX}/slos", slos)
-    app.router.add_get(f"{API_PREFIX}/slo", slo)
-    app.router.add_get(f"{API_PREFIX}/canaries", canaries)
-    app.router.add_get(f"{API_PREFIX}/canary", canary)
-    app.router.add_get(f"{API_PREFIX}/audit", audit)
+    app.router.add_get(f"{API_PREFIX}/slos", read(slos))
+    app.router.add_get(f"{API_PREFIX}/slo", read(slo))
+    app.router.add_get(f"{API_PREFIX}/canaries", read(canaries))
+    app.router.add_get(f"{API_PREFIX}/canary", read(canary))
+    app.router.add_get(f"{API_PREFIX}/audit", read(audit))
     app.router.add_static(STATIC_PREFIX, root, append_version=False)

@@ -79,3 +79,18 @@ def test_more_bad_events_never_weaken_the_evidence_of_a_breach(n: int, k: int, p
     assert above >= log_mixture_ratio(k, n, p0, "above") - 1e-9
     below = log_mixture_ratio(k + 1, n, p0, "below")
     assert below <= log_mixture_ratio(k, n, p0, "below") + 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 50_000), st.floats(0.0, 1.0), st.floats(0.001, 0.5))
+def test_sequential_p_value_is_never_below_the_fixed_n_tail(
+    n: int, share: float, p0: float
+) -> None:
+    # Chernoff: P(X >= k) <= 1 / max likelihood ratio <= 1 / mixture = the sequential p-value.
+    from scipy import stats
+
+    from sloengine.judge.sequential import sequential_p_value
+
+    k = round(share * n)
+    p_seq = sequential_p_value(log_mixture_ratio(k, n, p0, "above"))
+    assert p_seq >= stats.binom.sf(k - 1, n, p0) * (1 - 1e-9)

@@ -201,3 +201,59 @@ async def test_a_revision_only_tagging_unlabelled_data_is_no_change(harness_fact
     for i in range(20):
         await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", revision=f"tag-{i}"))
     assert actions(h.audit_path).count("verdict_changed") == 1
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        ({"canary_variant": ""}, "canary_variant"),
+        ({"canary_variant": "-x"}, "canary_variant"),
+        ({"baseline_variant": "a b"}, "baseline_variant"),
+        ({"baseline_variant": 3}, "baseline_variant"),
+    ],
+)
+def test_variant_names_in_the_config_are_checked(doc: dict[str, Any], field: str) -> None:
+    from sloengine.canary import parse_canary
+    from sloengine.errors import SpecError
+
+    with pytest.raises(SpecError, match=rf"canary\.services\.gw\.{field}: must be a variant"):
+        parse_canary({"services": {"gw": doc}}, "engine.yaml")
+    ok = parse_canary({"defaults": {"baseline_variant": "primary"}}).for_service("gw")
+    assert (ok.canary_variant, ok.baseline_variant) == ("canary", "primary")
+
+
+async def test_a_shared_outage_after_the_canary_started_is_not_the_canary(
+    harness_factory: Any,
+) -> None:
+    h = await harness_factory()
+    # The stable variant has served for an hour; the canary (10% of traffic) for 5 minutes;
+    # in the last 3 minutes a downstream outage fails 20% of everyone's requests.
+    before = T - 180
+    ingest(
+        h,
+        1,
+        block("gateway", "baseline", end_s=before, seconds=3420, rps=90, error_ratio=0.002),
+        block("gateway", "baseline", end_s=T, seconds=180, rps=90, error_ratio=0.2, seed=5),
+        block("gateway", "canary", end_s=before, seconds=120, rps=10, error_ratio=0.002, seed=6),
+        block("gateway", "canary", end_s=T, seconds=180, rps=10, error_ratio=0.2, seed=7),
+    )
+    verdict = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway"))
+    assert verdict.verdict != pb.FAIL, verdict.reason
+    guard = verdict.guards[0]
+    assert guard.baseline_samples < 90 * 600  # compared over the canary's minutes only
+
+
+async def test_an_outage_that_starts_with_the_canary_is_not_the_canary(
+    harness_factory: Any,
+) -> None:
+    h = await harness_factory()
+    # The canary's first 20 s coincide with a shared outage; the baseline ran for 20 min.
+    ingest(
+        h,
+        1,
+        block("gateway", "baseline", end_s=T - 20, seconds=1200, rps=90, error_ratio=0.002),
+        block("gateway", "baseline", end_s=T, seconds=20, rps=90, error_ratio=0.15, seed=5),
+        block("gateway", "canary", end_s=T, seconds=20, rps=10, error_ratio=0.15, seed=7),
+    )
+    verdict = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway"))
+    assert verdict.verdict != pb.FAIL, verdict.reason

@@ -66,6 +66,9 @@ async def test_changes_need_a_reason_and_an_actor(engine: RunningEngine) -> None
         assert answer.status_code == 400 and "verdict" in answer.json()["error"]
         answer = await client.post("/api/v1/overrides/promote", json={})
         assert answer.status_code == 404
+        hostile = {"service": "gateway", "revision": "--help", "reason": "r", "actor": "alice"}
+        answer = await client.post("/api/v1/overrides/rollback", json=hostile)
+        assert answer.status_code == 400 and answer.json()["error"].startswith("revision")
     assert not [e for e in audit_entries(engine) if e["action"].startswith("override_")]
 
 
@@ -147,3 +150,30 @@ async def test_paused_rollback_survives_a_restart_and_a_manual_one_still_runs(
     assert manual[0]["actor"] == "admin:carol" and manual[0]["reason"] == "roll back by hand"
     assert manual[0]["time"] > 0 and manual[0]["details"]["revision"] == "r7"
     assert any(e["action"] == "alert_ignored" and "paused" in e["reason"] for e in entries)
+
+
+async def test_ui_shows_the_overrides_in_force_and_needs_the_read_token(
+    engine: RunningEngine,
+) -> None:
+    engine.now[0] += 60
+    await engine.push_minute("gateway", {"stable": Traffic(5, 0.0), "canary": Traffic(5, 0.0)})
+    admin = {"Authorization": f"Bearer {engine.tokens['admin']}"}
+    read = {"Authorization": f"Bearer {engine.tokens['read']}"}
+    async with httpx.AsyncClient(base_url=engine.http_url) as client:
+        for action, body in (
+            ("pause-rollback", {"service": "gateway", "reason": "INC-7", "actor": "dana"}),
+            ("force-verdict", {"service": "gateway", "revision": "r9", "verdict": "PASS",
+                               "reason": "hotfix approved", "actor": "erin"}),
+        ):  # fmt: skip
+            answer = await client.post(f"/api/v1/overrides/{action}", json=body, headers=admin)
+            assert answer.status_code == 200, answer.text
+        url = "/ui/api/canary?service=gateway&canary=canary&baseline=stable"
+        assert (await client.get(url)).status_code == 401
+        assert (await client.get(url, headers={"Authorization": "Bearer nope"})).status_code == 403
+        detail = (await client.get(url, headers=read)).json()
+    pauses, forced = detail["overrides"]["rollback_pauses"], detail["overrides"]["forced_verdicts"]
+    assert [(p["actor"], p["reason"]) for p in pauses] == [("admin:dana", "INC-7")]
+    assert [(f["revision"], f["verdict"], f["actor"]) for f in forced] == [
+        ("r9", "PASS", "admin:erin")
+    ]
+    assert all(p["at_unix_s"] > 0 for p in pauses)

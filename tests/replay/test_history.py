@@ -159,3 +159,46 @@ def test_a_header_only_file_is_an_empty_history(tmp_path: Path) -> None:
     slo = SLO("gw", "a", 0.99, NativeSLI("availability", (("service", "gw"),)))
     (r,) = run_replay(Catalog(slos=(slo,)), h, ReplayOptions(60.0, 600.0)).slos
     assert r.alerts == () and r.requests == 0 and r.budget_remaining_end == 1.0
+
+
+cells = st.one_of(
+    st.sampled_from(["", "0", "1", "-1", "1e300", "nan", "inf", "2026-11-02T10:00:00Z", "x",
+                     "\"a,b\"", "9" * 30, "0.5", " 7 ", "2026-13-45", "NaT"]),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8),
+)  # fmt: skip
+headers = st.lists(
+    st.sampled_from(["time", "service", "requests", "errors", "le_0.5", "le_1", "variant",
+                     "route", "le_x", "extra", "time"]),
+    min_size=1, max_size=7,
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(header=headers, rows=st.lists(st.lists(cells, min_size=1, max_size=8), max_size=4))
+def test_any_csv_is_a_history_or_one_clear_error(
+    tmp_path_factory: pytest.TempPathFactory, header: list[str], rows: list[list[str]]
+) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "h.csv"
+    path.write_text("\n".join([",".join(header), *(",".join(r) for r in rows)]) + "\n")
+    try:
+        h = read_history(path)
+    except ReplayError as exc:
+        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+        return
+    frame = h.frame
+    assert np.isfinite(frame["requests"]).all() and (frame["errors"] <= frame["requests"]).all()
+    assert ((frame["time"] >= 0) & (frame["time"] <= 253_402_300_799)).all()
+
+
+def test_a_parquet_timestamp_column_is_read_as_time(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "time": pd.to_datetime(["2026-11-02T10:01:00Z"], utc=True),
+            "service": ["gw"],
+            "requests": [3],
+            "errors": [1],
+        }
+    )
+    frame.to_parquet(tmp_path / "h.parquet")
+    h = read_history(tmp_path / "h.parquet")
+    assert h.frame["time"].tolist() == [1793613660.0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import os
 import shutil
@@ -219,3 +220,48 @@ def test_a_full_disk_is_reported_by_readyz_and_heals_when_space_is_freed(
         got = store.store.window_sum({"route": "/r0"}, 3600, time.time() + 10).requests
         store.close()
         assert got == 10 * (acked + 1)  # exactly the acknowledged batches
+
+
+def metric(engine: EngineProcess, name: str) -> float | None:
+    text = urllib.request.urlopen(f"http://{engine.http_address}/metrics").read().decode()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def test_an_audit_tail_deleted_while_stopped_is_recorded_and_reported(
+    tmp_path: Path, specs: Path
+) -> None:
+    data = tmp_path / "data"
+    engine = EngineProcess(data, specs).start()
+    try:
+        seq = metric(engine, "sloengine_audit_head_seq")
+        assert seq is not None and seq >= 0  # the head is published
+        assert metric(engine, "sloengine_audit_chain_breaks_total") == 0
+    finally:
+        assert engine.terminate() == 0
+    audit = data / "audit.jsonl"
+    entries = audit.read_text().splitlines(keepends=True)
+    first_head = json.loads(entries[-1])
+    assert "audit head seq=" in engine.stderr_path.read_text()  # one log line per append
+    engine = EngineProcess(data, specs).start()
+    engine.terminate()
+    audit.write_text("".join(audit.read_text().splitlines(keepends=True)[: len(entries)]))
+    engine = EngineProcess(data, specs).start()
+    try:
+        assert metric(engine, "sloengine_audit_chain_breaks_total") == 1
+    finally:
+        engine.terminate()
+    verified = subprocess.run(
+        [sys.executable, "-m", "sloengine", "audit", "verify", str(audit)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert verified.returncode == 1 and "chain break recorded at open" in verified.stderr
+    expected = f"{first_head['seq']}:{first_head['hash']}"
+    still = subprocess.run(
+        [sys.executable, "-m", "sloengine", "audit", "verify", str(audit),
+         "--expect-head", expected],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert still.returncode == 1  # the recorded break still fails the check

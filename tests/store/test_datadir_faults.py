@@ -251,13 +251,17 @@ async def test_a_full_disk_acks_nothing_reports_why_and_heals(tmp_path: Path) ->
     wal_writer = store._wal
     assert wal_writer is not None
     wal_writer._file = _FullDisk(wal_writer._file)  # type: ignore[assignment]
+    batch = decode_push(request(2), now_s=T0 + 60, max_age_s=math.inf, max_future_s=math.inf)
+    _, ticket = store.submit(batch)
     with pytest.raises(OSError, match="No space left"):
-        await push(store, 2)
+        await store.wait_durable(ticket)
     assert store.failure is not None and "No space left" in store.failure
     with pytest.raises(OSError):
         await push(store, 3)  # refused at once while failed: no false ack
     assert await store.recover() is True  # space is free again (a fresh file)
     assert store.failure is None
+    with pytest.raises(OSError, match="failed before this batch was durable"):
+        await store.wait_durable(ticket)  # a ticket of the failed writer never succeeds
     assert total(store) == 10  # the unacknowledged batch 2 is not in memory either
     assert await push(store, 2) is PushStatus.ACCEPTED  # the client's resend is applied
     store.close()

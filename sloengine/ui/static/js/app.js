@@ -36,6 +36,19 @@ function route() {
   return { page: sloList, nav: "slos", params: [] };
 }
 
+// The engine's read token, when it has one: asked once, kept for this tab only.
+const TOKEN_KEY = "sloengine-read-token";
+function authHeaders() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+function askToken() {
+  const token = window.prompt("This engine needs its read token to show its data:");
+  if (!token) return false;
+  sessionStorage.setItem(TOKEN_KEY, token.trim());
+  return true;
+}
+
 async function poll() {
   const mine = ++ticket;
   clearTimeout(timer);
@@ -44,7 +57,10 @@ async function poll() {
   let response;
   let text;
   try {
-    response = await fetch(page.url(), { cache: "no-store" });
+    response = await fetch(page.url(), { cache: "no-store", headers: authHeaders() });
+    if (response.status === 401 && askToken()) {
+      response = await fetch(page.url(), { cache: "no-store", headers: authHeaders() });
+    }
     text = await response.text();
   } catch (err) {
     if (mine !== ticket) return;

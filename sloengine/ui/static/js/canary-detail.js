@@ -56,6 +56,20 @@ function rollbacks(d) {
     <th scope="col">Attempt</th><th scope="col">Source</th><th scope="col">Reason</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+// Operators' overrides in force (sloengine override ...): who, what, why, when.
+function overrides(d) {
+  const o = d.overrides || {};
+  const rows = [
+    ...(o.rollback_pauses || []).map((p) => ["automatic rollback paused", "–", p]),
+    ...(o.forced_verdicts || []).map((f) => [`verdict forced to ${f.verdict}`, f.revision || "every revision", f]),
+  ].map(([what, revision, x]) => `<tr><td>${esc(what)}</td><td>${esc(revision)}</td><td>${esc(x.actor)}</td>
+      <td>${esc(x.reason)}</td><td>${timestamp(x.at_unix_s)}</td></tr>`).join("");
+  if (!rows) return "<p id='no-overrides'>No manual override in force.</p>";
+  return `<table class="data" id="overrides-table"><caption>Manual overrides in force</caption>
+    <thead><tr><th scope="col">What</th><th scope="col">Revision</th><th scope="col">Who</th>
+    <th scope="col">Why</th><th scope="col">Since</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 function charts(d) {
   const s = d.series;
   const q = `p${Math.round(d.quantile * 100)}`;
@@ -99,6 +113,7 @@ export function mount(main, params, ctx) {
     <section aria-label="Charts"><div id="canary-charts" class="charts"></div></section>
     <h2>Guards now</h2><div id="canary-guards"></div>
     <h2>Verdict timeline</h2><div id="canary-strip" class="charts"></div><div id="canary-timeline"></div>
+    <h2>Manual overrides</h2><div id="canary-overrides"></div>
     <h2>Rollbacks</h2><div id="canary-rollbacks"></div>`;
   main.querySelector("[aria-label='Time range']").addEventListener("click", (event) => {
     const r = event.target.closest("button[data-range]")?.dataset.range;
@@ -121,6 +136,7 @@ export function mount(main, params, ctx) {
       q("#canary-guards").innerHTML = guardsTable(d.current, "canary-guards-table");
       q("#canary-strip").innerHTML = verdictStrip(d);
       q("#canary-timeline").innerHTML = timeline(d);
+      q("#canary-overrides").innerHTML = overrides(d);
       q("#canary-rollbacks").innerHTML = rollbacks(d);
     },
   };
