@@ -21,4 +21,11 @@ def test_sloengine_traces_facade() -> None:
 
 
 def test_sloengine_cli_facade() -> None:
-    assert_facade("sloengine.cli", ["SUBCOMMANDS", "build_parser", "main"])
+    assert_facade(
+        "sloengine.cli",
+        [
+            "SUBCOMMANDS",
+            "build_parser",
+            "main",
+        ],
+    )

@@ -25,5 +25,6 @@ def test_sloengine_pipelines_facade() -> None:
             "is_stale_marker",
             "receiver_options",
             "start",
+            "verdict_window_source",
         ],
     )
