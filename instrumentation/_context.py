@@ -32,6 +32,7 @@ class RequestContext:
         "data_version",
         "exception",
         "feature_flag_state",
+        "host",
         "method",
         "otel_token",
         "recorder",
@@ -42,6 +43,7 @@ class RequestContext:
         "start",
         "status",
         "tracer",
+        "user_agent",
         "user_id",
         "variant",
     )
@@ -74,6 +76,8 @@ class RequestContext:
         self.start = 0.0
         self.revision = ""  # the pod's revision when the request started ("" none)
         self.recorder: Any = None  # the RedRecorder of the request's variant
+        self.host: str | None = None  # the Host header, for server.address/server.port
+        self.user_agent: str | None = None
 
 
 current_request: ContextVar[RequestContext | None] = ContextVar(

@@ -21,7 +21,9 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
+from instrumentation import _semconv as sc
 from instrumentation._context import RequestContext, current_request
+from instrumentation._http_attributes import error_type, request_attributes
 from instrumentation._logs import ACCESS_LOGGER
 from instrumentation._server_span import ServerSpan
 from instrumentation._tracestate import MAX_MEMBERS, MAX_TRACESTATE_CHARS, truncate_tracestate
@@ -158,6 +160,8 @@ class InstrumentationMiddleware:
             except Exception as exc:
                 instr.failsafe.report("server_request_hook", exc)
         req.revision = identity.revision
+        req.host = found.get("host")
+        req.user_agent = found.get("user-agent")
         req.recorder = instr.recorder_for(identity.variant)
         req.recorder.started()
         req.start = time.perf_counter()
@@ -194,20 +198,25 @@ class InstrumentationMiddleware:
                 instr.push.record(
                     req.service, req.variant, route, req.method, status, duration_s, req.revision
                 )
+            if instr.otlp_metrics is not None:
+                instr.otlp_metrics.record(
+                    route, req.method, status, scope.get("scheme") or "http", duration_s
+                )
             span = req.span
             if span.is_recording():
-                attributes: dict[str, Any] = {
-                    "http.request.method": req.method,
-                    "http.response.status_code": status,
-                }
+                attributes: dict[str, Any] = request_attributes(scope, req.host, req.user_agent)
+                attributes[sc.HTTP_REQUEST_METHOD] = req.method
+                attributes[sc.HTTP_RESPONSE_STATUS_CODE] = status
                 if route is not c.UNMATCHED_ROUTE:
                     span.update_name(f"{req.method} {route}")
-                    attributes["http.route"] = route
+                    attributes[sc.HTTP_ROUTE] = route
                 if req.user_id is not None:
                     attributes["user.hash"] = req.user_id
                 if req.exception is not None:
                     span.record_exception(req.exception)
-                    attributes["error.type"] = type(req.exception).__qualname__
+                error = error_type(status, req.exception)
+                if error is not None:
+                    attributes[sc.ERROR_TYPE] = error
                 if isinstance(span, ServerSpan):
                     span.set_valid_attributes(attributes)
                 else:
