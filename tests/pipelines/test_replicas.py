@@ -50,23 +50,25 @@ def _config(tmp: Path, name: str, vm_url: str, role: str | None) -> dict[str, An
     return {"prometheus_url": vm_url, "raw": raw, **({"role": role} if role else {})}
 
 
-async def _live_verdict(app: EngineApp) -> tuple[dict[str, Any], dict[str, str]]:
+async def _verdict(
+    app: EngineApp, at: float | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The verdict (live without `at`: recorded and acted on) and the call's metadata."""
+    request = pb.GetVerdictRequest(
+        service="pay",
+        canary_variant="canary",
+        revision="rev-9",
+        baseline_variant="stable",
+        short_window_seconds=120,
+        long_window_seconds=540,
+    )
+    if at is not None:
+        request.eval_time.FromMilliseconds(int(at * 1000))
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as ch:
-        call = pb_grpc.CanaryServiceStub(ch).GetVerdict(
-            pb.GetVerdictRequest(
-                service="pay",
-                canary_variant="canary",
-                revision="rev-9",
-                baseline_variant="stable",
-                short_window_seconds=120,
-                long_window_seconds=540,
-            )
-        )
+        call = pb_grpc.CanaryServiceStub(ch).GetVerdict(request)
         msg = await call
         metadata = {k: str(v) for k, v in (await call.initial_metadata() or ())}
-    out = MessageToDict(msg)
-    out.pop("evalTime")  # live: each engine's own "now"
-    return out, metadata
+    return MessageToDict(msg), metadata
 
 
 async def _wait_for(path: Path, timeout_s: float = 20.0) -> None:
@@ -94,12 +96,16 @@ async def test_leader_acts_replica_answers_the_same_and_does_not(
             urllib.request.urlopen(f"{vm.url}/internal/force_flush").close()
 
             caplog.set_level("INFO", logger="sloengine.canary._core")
-            led, led_meta = await _live_verdict(leader)
-            rep, rep_meta = await _live_verdict(replica)
-            assert led["verdict"] == "FAIL"
-            assert rep == led  # the same verdict, reason and guards, to the last field
+            # At one evaluation time, the same verdict, reason and guards, to the last field.
+            at = now_ms / 1000 + 1
+            led, led_meta = await _verdict(leader, at)
+            rep, rep_meta = await _verdict(replica, at)
+            assert led["verdict"] == "FAIL" and rep == led
             assert rep_meta.get("sloengine-role") == "replica"
             assert "sloengine-role" not in led_meta
+            # Live (each at its own "now", so compared by verdict): recorded and acted on.
+            live = [(await _verdict(app))[0]["verdict"] for app in (leader, replica)]
+            assert live == ["FAIL", "FAIL"]
             assert any("replica: verdict FAIL for pay" in r.message for r in caplog.records)
 
             # The leader's hook runs once; the replica's never does.
