@@ -85,7 +85,7 @@ DEBT: dict[tuple[str, str], str] = {
     ("sloengine.store", WIRE): "the store decodes the wire format (decode_wire, _wire.py)",
     ("sloengine.canary", WIRE): "CanaryCore's verdict record is pb.CanaryVerdict",
     ("sloengine.ui", WIRE): "the UI reads protobuf verdicts and maps them to JSON itself",
-    ("sloengine.replay", WIRE): "replay builds PushRequests to feed the engine's decoder",
+    ("sloengine.replay", WIRE): "replay builds PushRequests and reads pb.Verdict values",
 }
 
 
