@@ -219,3 +219,14 @@ def test_the_checker_sees_imports_of_every_kind() -> None:
     assert _breaks_a_rule(Import("sidecar", "sloengine.canary", "x:1")) is not None
     assert _breaks_a_rule(Import("sloengine.burn", WIRE, "x:1")) is not None
     assert _breaks_a_rule(Import("sloengine.app", "sloengine.judge", "x:1")) is None
+
+
+def test_the_architecture_doc_places_every_unit() -> None:
+    doc = (REPO / "docs" / "architecture.md").read_text()
+    table = doc[doc.index("## Floors") : doc.index("## The three main paths")]
+    unnamed = sorted(
+        unit
+        for unit in FLOORS
+        if unit != "sloengine" and f"`{unit.removeprefix('sloengine.')}`" not in table
+    )
+    assert not unnamed, f"docs/architecture.md's floors do not name: {unnamed}"
