@@ -85,6 +85,7 @@ DEBT: dict[tuple[str, str], str] = {
     ("sloengine.store", WIRE): "the store decodes the wire format (decode_wire, _wire.py)",
     ("sloengine.canary", WIRE): "CanaryCore's verdict record is pb.CanaryVerdict",
     ("sloengine.ui", WIRE): "the UI reads protobuf verdicts and maps them to JSON itself",
+    ("instrumentation", "sidecar"): "the Level 2 tracestate parser lives in sidecar.tracecontext",
     ("sloengine.replay", WIRE): "replay builds PushRequests and reads pb.Verdict values",
 }
 
