@@ -32,14 +32,18 @@ class RequestContext:
         "data_version",
         "exception",
         "feature_flag_state",
+        "host",
         "method",
         "otel_token",
+        "recorder",
         "request_id",
+        "revision",
         "service",
         "span",
         "start",
         "status",
         "tracer",
+        "user_agent",
         "user_id",
         "variant",
     )
@@ -70,6 +74,10 @@ class RequestContext:
         self.exception: BaseException | None = None
         self.otel_token: Any = None
         self.start = 0.0
+        self.revision = ""  # the pod's revision when the request started ("" none)
+        self.recorder: Any = None  # the RedRecorder of the request's variant
+        self.host: str | None = None  # the Host header, for server.address/server.port
+        self.user_agent: str | None = None
 
 
 current_request: ContextVar[RequestContext | None] = ContextVar(

@@ -17,6 +17,7 @@ from opentelemetry import trace
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from instrumentation import _semconv as sc
 from instrumentation._context import outbound_tracer
 from instrumentation._failsafe import Failsafe
 from instrumentation._tracing import w3c_propagator
@@ -45,10 +46,10 @@ def _start(request: httpx.Request) -> trace.Span | None:
         request.method,
         kind=SpanKind.CLIENT,
         attributes={
-            "http.request.method": request.method,
-            "url.full": _url_without_secrets(url),
-            "server.address": url.host,
-            "server.port": url.port or (443 if url.scheme == "https" else 80),
+            sc.HTTP_REQUEST_METHOD: request.method,
+            sc.URL_FULL: _url_without_secrets(url),
+            sc.SERVER_ADDRESS: url.host,
+            sc.SERVER_PORT: url.port or (443 if url.scheme == "https" else 80),
         },
     )
     _PROPAGATOR.inject(request.headers, context=trace.set_span_in_context(span))
@@ -57,11 +58,12 @@ def _start(request: httpx.Request) -> trace.Span | None:
 
 def _end(span: trace.Span, response: httpx.Response | None, exc: BaseException | None) -> None:
     if response is not None:
-        span.set_attribute("http.response.status_code", response.status_code)
+        span.set_attribute(sc.HTTP_RESPONSE_STATUS_CODE, response.status_code)
         if response.status_code >= 500:
+            span.set_attribute(sc.ERROR_TYPE, str(response.status_code))
             span.set_status(Status(StatusCode.ERROR))
     if exc is not None:
-        span.set_attribute("error.type", type(exc).__qualname__)
+        span.set_attribute(sc.ERROR_TYPE, type(exc).__qualname__)
         span.set_status(Status(StatusCode.ERROR, str(exc)))
     span.end()
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -25,11 +28,19 @@ from instrumentation._failsafe import Failsafe
 from instrumentation._hashing import UserIdHasher
 from instrumentation._metrics import RedRecorder, red_collector_for
 from instrumentation._middleware import InstrumentationMiddleware
+from instrumentation._otel_metrics import (
+    RequestDurationExport,
+    build_meter_provider,
+    otlp_metric_exporter,
+)
 from instrumentation._push import EnginePush, engine_push_from
 from instrumentation._server_span import ServerSpanFactory
 from instrumentation._settings import Scope, Settings
 from instrumentation._tracing import build_tracer_provider, w3c_propagator
 from sloengine import conventions as c
+from sloengine.podlabels import PodIdentity, PodLabels
+
+POD_LABELS_FILE_ENV = "SLOENGINE_POD_LABELS_FILE"
 
 __all__ = ["Instrumentation", "get_instrumentation", "instrument", "uninstrument"]
 
@@ -60,6 +71,7 @@ class Instrumentation:
         push: EnginePush | None,
         trace_httpx: bool,
         trace_sqlite3: bool,
+        otlp_metrics: RequestDurationExport | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -76,7 +88,14 @@ class Instrumentation:
         self.push = push
         self.trace_httpx = trace_httpx
         self.trace_sqlite3 = trace_sqlite3
+        self.otlp_metrics = otlp_metrics
         self.recorder = RedRecorder(red_collector_for(registry), settings.service, settings.variant)
+        # Variant and revision from the pod's labels file (set by instrument()), re-read at
+        # most once a second: a relabelled pod reports its new variant without a restart.
+        self.pod_labels: PodLabels | None = None
+        self._identity = PodIdentity(settings.variant, settings.revision or "")
+        self._identity_checked = 0.0
+        self._recorders: dict[str, RedRecorder] = {settings.variant: self.recorder}
         self.request_id_header = settings.request_id_header.encode()
         self.empty_context = otel_context.Context()
         self.wanted_headers = frozenset(
@@ -85,6 +104,8 @@ class Instrumentation:
                 "traceparent",
                 "tracestate",
                 "baggage",
+                "host",
+                "user-agent",
                 settings.request_id_header,
                 settings.user_id_header,
                 settings.feature_flags_header,
@@ -102,6 +123,24 @@ class Instrumentation:
             )
         self.native_telemetry: dict[str, bool] = {}
         self.active = True
+
+    def identity(self) -> PodIdentity:
+        """The pod's current variant and revision (the configured ones without a labels file)."""
+        pod = self.pod_labels
+        if pod is not None:
+            now = time.monotonic()
+            if now - self._identity_checked >= 1.0:
+                self._identity_checked = now
+                self._identity = pod.current()
+        return self._identity
+
+    def recorder_for(self, variant: str) -> RedRecorder:
+        """The RED recorder of one variant (each keeps its own in-flight count)."""
+        recorder = self._recorders.get(variant)
+        if recorder is None:
+            recorder = RedRecorder(self.recorder._collector, self.settings.service, variant)
+            self._recorders[variant] = recorder
+        return recorder
 
     def data_version(self) -> str | None:
         """The configured data version (calling the callback, failsafe)."""
@@ -131,6 +170,10 @@ class Instrumentation:
                 await self.push.stop()
             if isinstance(self.tracer_provider, TracerProvider):
                 self.tracer_provider.force_flush(timeout_millis=5000)
+            if self.otlp_metrics is not None:
+                flush = getattr(self.otlp_metrics.meter_provider, "force_flush", None)
+                if flush is not None:
+                    flush(timeout_millis=5000)
         except Exception as exc:
             self.failsafe.report("lifespan.shutdown", exc)
 
@@ -174,6 +217,12 @@ def instrument(
     engine_token: str | None = None,
     trace_httpx: bool = True,
     trace_sqlite3: bool = True,
+    pod_labels_file: str | Path | None = None,
+    variant_label: str = "variant",
+    revision_label: str = "",
+    meter_provider: metrics.MeterProvider | None = None,
+    otlp_metrics_endpoint: str | None = None,
+    otlp_metrics_interval_s: float = 10.0,
 ) -> Instrumentation:
     """Give a FastAPI/Starlette `app` traces, RED metrics, health endpoints and JSON logs.
 
@@ -194,6 +243,14 @@ def instrument(
     - `engine_target` (else `SLOENGINE_ENGINE`): push RED counters to the engine, each
       series labelled `revision` when one is given (the canary judge then analyses that
       revision alone).
+    - `pod_labels_file` (else `SLOENGINE_POD_LABELS_FILE`): the pod's labels as the
+      Kubernetes downward API writes them; the variant is read from `variant_label` and the
+      revision from `revision_label` (e.g. `rollouts-pod-template-hash`), re-read when the
+      file changes, so a pod relabelled on promotion reports its new variant at once.
+    - `otlp_metrics_endpoint` (gRPC `host:port`, or the full OTLP/HTTP `.../v1/metrics`
+      URL): also export the OTel `http.server.request.duration` histogram (seconds, our
+      latency buckets) every `otlp_metrics_interval_s`, e.g. to the engine's OTLP receiver;
+      or inject a `meter_provider` to record it there instead.
     """
     existing: Instrumentation | None = getattr(app, _ATTR, None)
     if existing is not None:
@@ -214,6 +271,22 @@ def instrument(
         ready_path=ready_path,
         access_log=access_log,
     )
+    if otlp_metrics_interval_s <= 0:
+        raise ValueError("otlp_metrics_interval_s: must be > 0")
+    if otlp_metrics_endpoint is not None and meter_provider is not None:
+        raise ValueError("otlp_metrics_endpoint: give it or meter_provider, not both")
+    otlp_metrics: RequestDurationExport | None = None
+    if meter_provider is not None:
+        otlp_metrics = RequestDurationExport(meter_provider, owns_provider=False)
+    elif otlp_metrics_endpoint:
+        built = build_meter_provider(
+            otlp_metric_exporter(otlp_metrics_endpoint),
+            service=service,
+            variant=variant,
+            revision=revision or version,
+            interval_s=otlp_metrics_interval_s,
+        )
+        otlp_metrics = RequestDurationExport(built, owns_provider=True)
     owns_provider = tracer_provider is None
     if tracer_provider is None:
         tracer_provider = build_tracer_provider(
@@ -237,7 +310,18 @@ def instrument(
         push=engine_push_from(engine_target, engine_token, service, variant, revision),
         trace_httpx=trace_httpx,
         trace_sqlite3=trace_sqlite3,
+        otlp_metrics=otlp_metrics,
     )
+    labels_file = pod_labels_file or os.environ.get(POD_LABELS_FILE_ENV) or None
+    if labels_file:
+        instr.pod_labels = PodLabels(
+            Path(labels_file),
+            default_variant=variant,
+            default_revision=revision or "",
+            variant_label=variant_label,
+            revision_label=revision_label,
+            allowed_variants=c.VARIANTS,
+        )
     native = getattr(app, "_telemetry", None)
     if isinstance(native, dict):
         instr.native_telemetry = {k: native[k] for k in _NATIVE_TELEMETRY_KEYS if k in native}
@@ -284,4 +368,6 @@ def uninstrument(app: Any) -> None:
     set_fallback_tracer(None)
     if instr.owns_provider and isinstance(instr.tracer_provider, TracerProvider):
         instr.tracer_provider.shutdown()
+    if instr.otlp_metrics is not None:
+        instr.otlp_metrics.shutdown()
     delattr(app, _ATTR)

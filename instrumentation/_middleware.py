@@ -21,10 +21,11 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
+from instrumentation import _semconv as sc
 from instrumentation._context import RequestContext, current_request
+from instrumentation._http_attributes import error_type, request_attributes
 from instrumentation._logs import ACCESS_LOGGER
 from instrumentation._server_span import ServerSpan
-from instrumentation._tracestate import MAX_MEMBERS, MAX_TRACESTATE_CHARS, truncate_tracestate
 from sloengine import conventions as c
 
 if TYPE_CHECKING:
@@ -121,24 +122,19 @@ class InstrumentationMiddleware:
         method = scope["method"]
         if method not in _KNOWN_METHODS:
             method = "_OTHER"
-        if "traceparent" in found:
-            tracestate = found.get("tracestate")
-            if tracestate is not None and (
-                len(tracestate) > MAX_TRACESTATE_CHARS or tracestate.count(",") >= MAX_MEMBERS
-            ):
-                found["tracestate"] = truncate_tracestate(tracestate)
-            parent = instr.propagator.extract(found)
-        else:
-            parent = instr.empty_context  # a new trace: never the ambient context
+        # Without a traceparent, a new trace: never the ambient context.
+        has_parent = "traceparent" in found
+        parent = instr.propagator.extract(found) if has_parent else instr.empty_context
         span = instr.start_server_span(method, parent, SpanKind.SERVER)
 
         request_id = found.get(settings.request_id_header)
         if request_id is None or not _REQUEST_ID.fullmatch(request_id):
             request_id = f"{_random_bits(128):032x}"
+        identity = instr.identity()
         req = RequestContext(
             tracer=instr.tracer,
             service=settings.service,
-            variant=settings.variant,
+            variant=identity.variant,
             method=method,
             span=span,
             request_id=request_id,
@@ -156,7 +152,11 @@ class InstrumentationMiddleware:
                 instr.request_hook(span, scope)
             except Exception as exc:
                 instr.failsafe.report("server_request_hook", exc)
-        instr.recorder.started()
+        req.revision = identity.revision
+        req.host = found.get("host")
+        req.user_agent = found.get("user-agent")
+        req.recorder = instr.recorder_for(identity.variant)
+        req.recorder.started()
         req.start = time.perf_counter()
         return req
 
@@ -186,23 +186,30 @@ class InstrumentationMiddleware:
                 status = 500 if exc is None or isinstance(exc, Exception) else 499
             route = _route_template(scope)
             # Metrics first: they feed SLOs and verdicts, so they must not depend on tracing.
-            instr.recorder.record(route, req.method, status, duration_s)
+            (req.recorder or instr.recorder).record(route, req.method, status, duration_s)
             if instr.push is not None:
-                instr.push.record(req.service, req.variant, route, req.method, status, duration_s)
+                instr.push.record(
+                    req.service, req.variant, route, req.method, status, duration_s, req.revision
+                )
+            if instr.otlp_metrics is not None:
+                instr.otlp_metrics.record(
+                    route, req.method, status, scope.get("scheme") or "http", duration_s
+                )
             span = req.span
             if span.is_recording():
-                attributes: dict[str, Any] = {
-                    "http.request.method": req.method,
-                    "http.response.status_code": status,
-                }
+                attributes: dict[str, Any] = request_attributes(scope, req.host, req.user_agent)
+                attributes[sc.HTTP_REQUEST_METHOD] = req.method
+                attributes[sc.HTTP_RESPONSE_STATUS_CODE] = status
                 if route is not c.UNMATCHED_ROUTE:
                     span.update_name(f"{req.method} {route}")
-                    attributes["http.route"] = route
+                    attributes[sc.HTTP_ROUTE] = route
                 if req.user_id is not None:
                     attributes["user.hash"] = req.user_id
                 if req.exception is not None:
                     span.record_exception(req.exception)
-                    attributes["error.type"] = type(req.exception).__qualname__
+                error = error_type(status, req.exception)
+                if error is not None:
+                    attributes[sc.ERROR_TYPE] = error
                 if isinstance(span, ServerSpan):
                     span.set_valid_attributes(attributes)
                 else:

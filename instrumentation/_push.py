@@ -56,11 +56,18 @@ class EnginePush:
         self.client = client
 
     def record(
-        self, service: str, variant: str, route: str, method: str, status: int, duration_s: float
+        self,
+        service: str,
+        variant: str,
+        route: str,
+        method: str,
+        status: int,
+        duration_s: float,
+        revision: str = "",
     ) -> None:
         client = self.client
         if client is not None:
-            client.record(service, variant, route, method, status, duration_s)
+            client.record(service, variant, route, method, status, duration_s, revision)
 
     async def stop(self) -> None:
         client, self.client = self.client, None

@@ -3,8 +3,10 @@
 `sqlite3.Connection` is a C type that cannot be patched, but it can be subclassed: the hook
 replaces `sqlite3.connect` with a version passing `factory=TracedConnection` (unless the
 caller chose a factory), and `TracedConnection` hands out `TracedCursor`s. Spans are named
-`OPERATION table` (`SELECT docs`), with `db.system=sqlite` and a sanitized statement:
-literals become `?`, so values (user ids, search terms) never reach a span.
+`OPERATION table` (`SELECT docs`) and carry the stable database semantic conventions
+(`db.system.name=sqlite`, `db.namespace`, `db.operation.name`, `db.collection.name`, and
+`db.query.text` sanitized: literals become `?`, so values such as user ids and search terms
+never reach a span).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from instrumentation import _semconv as sc
 from instrumentation._context import outbound_tracer
 from instrumentation._failsafe import Failsafe
 
@@ -79,13 +82,13 @@ def _start_span(statement: str, db_name: str) -> Any:
     try:
         name, operation, table, sanitized = _meta(statement)
         attributes: dict[str, str] = {
-            "db.system": "sqlite",
-            "db.name": db_name,
-            "db.operation": operation,
-            "db.statement": sanitized,
+            sc.DB_SYSTEM_NAME: sc.DB_SYSTEM_SQLITE,
+            sc.DB_NAMESPACE: db_name,
+            sc.DB_OPERATION_NAME: operation,
+            sc.DB_QUERY_TEXT: sanitized,
         }
         if table:
-            attributes["db.sql.table"] = table
+            attributes[sc.DB_COLLECTION_NAME] = table
         return tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
     except Exception as exc:
         _FAILSAFE.report("sqlite3.start", exc)
@@ -97,7 +100,7 @@ def _end_span(span: Any, exc: BaseException | None) -> None:
         return
     try:
         if exc is not None:
-            span.set_attribute("error.type", type(exc).__qualname__)
+            span.set_attribute(sc.ERROR_TYPE, type(exc).__qualname__)
             span.set_status(Status(StatusCode.ERROR, str(exc)))
         span.end()
     except Exception as err:

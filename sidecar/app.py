@@ -15,7 +15,6 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from sidecar.config import SidecarConfig
-from sidecar.podlabels import PodLabels
 from sidecar.proxy import EGRESS, INGRESS, ProxyListener
 from sidecar.routes import RouteMatcher
 from sidecar.spans import SpanSink, exporter_from_env
@@ -30,6 +29,7 @@ from sloengine.conventions import (
     LABEL_REVISION,
     VARIANTS,
 )
+from sloengine.podlabels import PodLabels
 
 __all__ = ["Sidecar"]
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
-from sidecar.podlabels import parse_variant_map
 from sidecar.proxy import ProxySettings
 from sidecar.routes import parse_route_templates
 from sloengine.conventions import REVISION_PATTERN, VARIANT_STABLE, VARIANTS
+from sloengine.podlabels import parse_variant_map
 
 __all__ = ["ConfigError", "SidecarConfig", "parse_config"]
 

@@ -76,6 +76,9 @@ class EngineState:
     # SLO id -> why it cannot be evaluated from the data received (e.g. a latency threshold
     # off the senders' bucket bounds; written by sloengine.pipelines).
     sli_problems: dict[str, str] = field(default_factory=dict)
+    # Pull mode for verdicts (`pipelines: {verdict_source: prometheus}`): the canary judge
+    # reads window counts from the query API instead of the embedded store.
+    window_source: Any = None
     # Per Timeslices SLO id: its slices (sloengine.timeslices), in memory.
     slice_ledgers: dict[str, SliceLedger] = field(default_factory=dict)
 
@@ -200,6 +203,9 @@ def build_state(
         from sloengine.pull import PromPuller
 
         state.puller = PromPuller(config.prometheus_url)
+    from sloengine.pipelines import verdict_window_source
+
+    state.window_source = verdict_window_source(config)
     return state
 
 
@@ -254,6 +260,9 @@ class EngineApp:
             state.metrics.wal_repairs.inc()
             state.metrics.wal_repair_lost_records.inc(report.lost_records)
         state.durable = durable
+        from sloengine.slice_ledger_files import load_ledgers
+
+        state.slice_ledgers.update(load_ledgers(self.config.data_dir, state.catalog.slos))
         state.max_sample_age_seconds = min(
             state.longest_window_seconds(), durable.store.retention_seconds
         )
@@ -311,11 +320,14 @@ class EngineApp:
             await self._runner.cleanup()
         if state.puller is not None:
             await state.puller.aclose()
+        if state.window_source is not None:
+            await state.window_source.aclose()
         if self.pipelines is not None:
             await self.pipelines.aclose()
         if state.durable is not None:
             durable, state.durable = state.durable, None
             await durable.aclose(snapshot=True)
+            self._save_slices()
 
     async def _store_watchdog(self, interval_s: float = 1.0) -> None:
         """While the store is failed (disk full...), rebuild it from disk once space is free.
@@ -343,6 +355,18 @@ class EngineApp:
                     await durable.snapshot_async()  # the file is written off the event loop
                 except OSError as exc:
                     log.error("snapshot failed; the WAL still holds every batch: %s", exc)
+                self._save_slices()
+
+    def _save_slices(self) -> None:
+        """The Timeslices ledgers beside the snapshot (sloengine/slice_ledger_files.py)."""
+        if self.config.data_dir is None or not self.state.slice_ledgers:
+            return
+        from sloengine.slice_ledger_files import save_ledgers
+
+        try:
+            save_ledgers(self.config.data_dir, self.state.slice_ledgers)
+        except OSError as exc:
+            log.error("saving the time slices failed: %s", exc)
 
 
 def _plugin(module: str) -> Any:

@@ -158,6 +158,28 @@ class SliceLedger:
             has_data=has_data,
         )
 
+    def to_arrays(self) -> dict[str, npt.NDArray[np.generic]]:
+        """The ledger as arrays (copies), for `np.savez`; `from_arrays` reads them back."""
+        return {
+            "slice_seconds": np.array([self.slice_seconds]),
+            "slice": self._slice.copy(),
+            "value": self._value.copy(),
+        }
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: dict[str, npt.NDArray[np.generic]], span_seconds: float
+    ) -> SliceLedger | None:
+        """A ledger saved by `to_arrays`, or None when it does not fit `span_seconds`."""
+        slice_seconds = float(np.asarray(arrays["slice_seconds"])[0])
+        ledger = cls(slice_seconds, span_seconds)
+        slices = np.asarray(arrays["slice"], dtype=np.int64)
+        values = np.asarray(arrays["value"], dtype=np.float64)
+        if slices.shape != ledger._slice.shape or values.shape != ledger._value.shape:
+            return None
+        ledger._slice, ledger._value = slices.copy(), values.copy()
+        return ledger
+
     def missing(self, first_end: float, last_end: float) -> npt.NDArray[np.int64]:
         """Slice numbers in [first_end, last_end] not recorded yet."""
         numbers = np.arange(self._number(first_end), self._number(last_end) + 1, dtype=np.int64)

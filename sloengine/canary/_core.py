@@ -152,8 +152,29 @@ class CanaryCore:
             self._check_variant(req.service, field, variant, cfg)
         return VerdictRequest(req.service, canary, baseline, req.at_unix_s, short, long, revision)
 
+    def _source(self) -> WindowSource:
+        """The embedded store, or in pull mode the query-API window source (docs/pipelines.md)."""
+        pulled: WindowSource | None = getattr(self.state, "window_source", None)
+        return pulled if pulled is not None else self.state.store
+
+    async def prepare(self, request: VerdictRequest) -> None:
+        """Pull mode: fetch what `evaluate` will read (nothing to do with the embedded store).
+
+        Call it (awaited) right before `evaluate`: the windows end at the request's time or
+        now, on the verdict grid, so the fetch covers the long window plus two grid steps.
+        """
+        pulled = getattr(self.state, "window_source", None)
+        if pulled is None or not request.service:
+            return
+        longest = request.long_window_seconds or self.config.long_window_seconds
+        at = self.state.now() if request.at_unix_s is None else request.at_unix_s
+        if 0 < longest <= MAX_WINDOW_SECONDS and math.isfinite(at):  # else evaluate refuses
+            await pulled.prefetch(
+                {conventions.LABEL_SERVICE: request.service}, longest + 120.0, at + 10.0
+            )
+
     def _has_data(self, labels: dict[str, str]) -> bool:
-        has_series = getattr(self.state.store, "has_series", None)
+        has_series = getattr(self._source(), "has_series", None)
         return bool(has_series(labels)) if has_series is not None else True
 
     def _revision_scope(self, req: VerdictRequest) -> tuple[str, bool]:
@@ -207,7 +228,7 @@ class CanaryCore:
         live = req.at_unix_s is None
         at = self.state.now() if req.at_unix_s is None else req.at_unix_s
         service_cfg = self.config.for_service(req.service)
-        source: WindowSource = self.state.store
+        source = self._source()
         scope, seen = self._revision_scope(req)
         subject = Subject(req.canary, req.baseline, scope)
         checks = build_checks(
@@ -297,6 +318,7 @@ class CanaryCore:
         interval = max(interval, 0.05)
         last: int | None = None
         while True:
+            await self.prepare(request)
             msg = self.evaluate(request, actor=actor)
             if msg.verdict != last:
                 last = msg.verdict

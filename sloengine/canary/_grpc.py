@@ -45,6 +45,7 @@ class CanaryServicer(pb_grpc.CanaryServiceServicer):
                 long_window_seconds=request.long_window_seconds,
                 revision=request.revision,
             )
+            await self.core.prepare(req)
             return self.core.evaluate(req, actor="grpc")
         except RequestError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))

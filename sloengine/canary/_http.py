@@ -182,7 +182,9 @@ def add_routes(
         if core.config.verdict_requires_token or credentials.read_is_scoped:
             check_token(request, Scope.READ)
         params = await request_params(request)
-        msg = core.evaluate(_request_from(params), actor="http")
+        req = _request_from(params)
+        await core.prepare(req)
+        msg = core.evaluate(req, actor="http")
         return web.json_response(verdict_to_json(msg))
 
     @_guarded
@@ -227,7 +229,9 @@ def add_routes(
             "short_window": metadata.get("short_window"),
             "long_window": metadata.get("long_window"),
         }
-        msg = core.evaluate(_request_from(params), actor=f"flagger:{gate}")
+        req = _request_from(params)
+        await core.prepare(req)
+        msg = core.evaluate(req, actor=f"flagger:{gate}")
         paused = core.overrides.rollback_paused(msg.service) is not None
         forced = core.overrides.forced(msg.service, msg.revision) is not None
         status = gate_status(gate, msg, rollback_paused=paused, forced=forced)

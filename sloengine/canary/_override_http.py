@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from sloengine.canary._core import CanaryCore
-from sloengine.canary._overrides import check_text
+from sloengine.canary._overrides import check_revision, check_text
 from sloengine.canary.errors import CanaryRequestError
 from sloengine.credentials import Scope
 from sloengine.errors import RequestError
@@ -78,7 +78,7 @@ def add_override_routes(app: web.Application, core: CanaryCore, check_token: Tok
 
     async def rollback(body: dict[str, Any], actor: str) -> dict[str, Any]:
         service = check_text("service", body.get("service"))
-        revision = check_text("revision", body.get("revision"), required=False)
+        revision = check_revision(body.get("revision"))
         reason = str(body.get("reason") or "")
         overrides.record_trigger(service, revision, actor=actor, reason=reason)
         task = core.start_rollback(

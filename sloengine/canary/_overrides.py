@@ -15,6 +15,7 @@ engine restart keeps them and the log stays the one record of who did what.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -22,6 +23,7 @@ from typing import Any
 
 from sloengine.audit import AuditLog
 from sloengine.canary.errors import CanaryRequestError
+from sloengine.conventions import REVISION_PATTERN
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 
 __all__ = ["OVERRIDE_ACTIONS", "ForcedVerdict", "Overrides", "RollbackPause", "apply_forced"]
@@ -85,6 +87,16 @@ def check_text(field: str, value: object, *, required: bool = True, limit: int =
     return text
 
 
+def check_revision(value: object) -> str:
+    """"" (every revision) or a safe revision name (it may reach a hook's argv)."""
+    revision = check_text("revision", value, required=False)
+    if revision and not re.fullmatch(REVISION_PATTERN, revision):
+        raise CanaryRequestError(
+            "revision", "must be 1-128 of [A-Za-z0-9_.:-], not starting with '-'"
+        )
+    return revision
+
+
 def check_reason(value: object) -> str:
     return check_text("reason", value, limit=MAX_REASON_CHARS)
 
@@ -145,7 +157,7 @@ class Overrides:
         self, service: object, revision: object, verdict: object, *, actor: str, reason: object
     ) -> ForcedVerdict:
         service = check_text("service", service)
-        revision = check_text("revision", revision, required=False)
+        revision = check_revision(revision)
         verdict = check_text("verdict", verdict).upper()
         if verdict not in VERDICTS:
             raise CanaryRequestError("verdict", f"must be one of {', '.join(VERDICTS)}")
@@ -162,7 +174,7 @@ class Overrides:
     ) -> bool:
         """Drop a forced verdict; False (and nothing audited) when there was none."""
         service = check_text("service", service)
-        revision = check_text("revision", revision, required=False)
+        revision = check_revision(revision)
         reason = check_reason(reason)
         with self._lock:
             if (service, revision) not in self._forced:
@@ -176,7 +188,7 @@ class Overrides:
     ) -> None:
         """Audit a manual rollback before its hook runs (the hook audits its own outcome)."""
         service = check_text("service", service)
-        revision = check_text("revision", revision, required=False)
+        revision = check_revision(revision)
         self._record(
             actor, ACTION_TRIGGER, check_reason(reason), {"service": service, "revision": revision}
         )

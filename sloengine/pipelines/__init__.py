@@ -13,6 +13,7 @@ Config (YAML `pipelines:` section of the engine config):
 
     pipelines:
       initial: keep            # keep | drop: does a new series' first value count?
+      verdict_source: store    # or prometheus: canary verdicts read prometheus_url
       otlp:                    # resource attributes naming the variant and the revision
         variant_attribute: sloengine.variant
         revision_attribute: service.version
@@ -69,6 +70,7 @@ __all__ = [
     "is_stale_marker",
     "receiver_options",
     "start",
+    "verdict_window_source",
 ]
 
 
@@ -78,7 +80,7 @@ def receiver_options(config: Any, file: str = "") -> dict[str, Any]:
         return {}
     if not isinstance(config, Mapping):
         raise SpecError(file, "pipelines", "must be a mapping")
-    known = {"initial", "mapping", "otlp"}
+    known = {"initial", "mapping", "otlp", "verdict_source"}
     for key in config:
         if key not in known:
             raise SpecError(file, f"pipelines.{key}", f"unknown key; known: {sorted(known)}")
@@ -90,6 +92,27 @@ def receiver_options(config: Any, file: str = "") -> dict[str, Any]:
         "mapping": RedMapping.from_config(config.get("mapping"), file),
         "otlp": OtlpMapping.from_config(config.get("otlp"), file),
     }
+
+
+def verdict_window_source(config: Any) -> PromWindowSource | None:
+    """The pull-mode window source when `pipelines.verdict_source: prometheus` (None: the
+    embedded store). It reads `prometheus_url` with the same RED mapping as the receivers."""
+    raw = config.raw if isinstance(config.raw, Mapping) else {}
+    section = raw.get("pipelines")
+    if not isinstance(section, Mapping) or "verdict_source" not in section:
+        return None
+    file = str(config.path or "")
+    source = section["verdict_source"]
+    if source == "store":
+        return None
+    if source != "prometheus":
+        raise SpecError(
+            file, "pipelines.verdict_source", f"must be 'store' or 'prometheus', got {source!r}"
+        )
+    if not config.prometheus_url:
+        raise SpecError(file, "pipelines.verdict_source", "prometheus needs prometheus_url")
+    mapping = receiver_options(section, file).get("mapping", RedMapping())
+    return PromWindowSource(config.prometheus_url, mapping=mapping)
 
 
 async def start(

@@ -144,6 +144,18 @@ class PromWindowSource:
             )
         return points
 
+    def has_series(self, labels: Mapping[str, str]) -> bool:
+        """Whether any prefetched engine series matches `labels` (the store's semantics)."""
+        wanted = labels.items()
+        for fetched_selector, known in self._ranges.items():
+            if not set(fetched_selector) <= wanted:
+                continue
+            for key in {r.key for r in known.rows}:
+                got = dict(key)
+                if all(got.get(k, "") == v for k, v in wanted):
+                    return True
+        return False
+
     def forget(self) -> None:
         """Drop everything fetched (the next prefetch of each selector queries in full)."""
         self._ranges.clear()

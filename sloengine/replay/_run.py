@@ -141,12 +141,16 @@ def _variants(
     return out
 
 
-def _variant_labels(options: ReplayOptions) -> list[str]:
+def _variant_labels(options: ReplayOptions, known: dict[str, BurnRatePolicy]) -> list[str]:
     """One label per (policy, objective) variant, in `_variants` order, the same for every SLO:
-    `own policy`, `fast-slow`, `fast-slow @ 99.5%`."""
-    return [
-        (name or "own policy") + ("" if objective is None else f" @ {objective * 100:g}%")
+    `own policy`, `fast-slow`, `fast-slow @ 99.5%` (a policy file by its policy's name)."""
+    names = [
+        "own policy" if name is None else name if name in known else _policy(name, known).name
         for name in options.policies
+    ]
+    return [
+        name + ("" if objective is None else f" @ {objective * 100:g}%")
+        for name in names
         for objective in options.objectives
     ]
 
@@ -158,6 +162,7 @@ def run_replay(catalog: Catalog, history: History, options: ReplayOptions) -> Re
             raise ReplayError("--objective", f"{objective * 100:g} is not a percentage in (0, 100)")
     times = evaluation_times(options.first_s, options.last_s, options.step_seconds)
     known = catalog_policies(catalog)
+    labels = _variant_labels(options, known)
     replays: list[SLOReplay] = []
     skipped: list[tuple[str, str]] = []
     for slo in catalog.slos:
@@ -168,9 +173,7 @@ def run_replay(catalog: Catalog, history: History, options: ReplayOptions) -> Re
         if refusal is not None:
             skipped.append((slo.id, refusal))
             continue
-        for (variant, policy), label in zip(
-            _variants(slo, options, known), _variant_labels(options), strict=True
-        ):
+        for (variant, policy), label in zip(_variants(slo, options, known), labels, strict=True):
             refusal = timeslice_refusal(variant, policy.window_seconds())
             if refusal is not None:  # e.g. slices that do not divide this policy's windows
                 skipped.append((f"{slo.id} [{label}]", refusal))

@@ -18,8 +18,9 @@ from sloengine import burn
 from sloengine.bad_events import push_refusal
 from sloengine.evaluate import alert_enabled, status_windows
 from sloengine.model import SLO, BurnRatePolicy, NativeSLI
-from sloengine.replay._history import LATENCY_REQUESTS, History, SeriesSums, le_column
+from sloengine.replay._history import LATENCY_REQUESTS, History, le_column
 from sloengine.replay._slices import WindowCounter, slice_window_counter
+from sloengine.replay._sums import SeriesSums
 from sloengine.replay.errors import ReplayError
 from sloengine.timeslices import is_timeslices, timeslice_refusal
 
@@ -116,11 +117,38 @@ def _runs(firing: Bool) -> list[tuple[int, int]]:
 
 
 def _pool(values: F64, size: int, how: str) -> F64:
-    """Reduce consecutive buckets of `size` values (max, min or any)."""
+    """Reduce consecutive buckets of `size` values to their max or min."""
     starts = np.arange(0, len(values), size)
     if how == "max":
         return np.maximum.reduceat(values, starts)
     return np.minimum.reduceat(values, starts)
+
+
+def _episodes(
+    firing: dict[str, Bool],
+    times_s: F64,
+    policy: BurnRatePolicy,
+    count: WindowCounter,
+    period_events: F64,
+    objective: float,
+) -> tuple[AlertSpan, ...]:
+    """Each run of firing steps as an AlertSpan (see its docstring), ordered by time."""
+    step = float(times_s[1] - times_s[0]) if len(times_s) > 1 else 60.0
+    out = []
+    for severity, fires in firing.items():
+        detection = max(b.long_window_seconds for b in policy.windows if b.severity == severity)
+        for first, end in _runs(fires):
+            fired = float(times_s[first])
+            resolved = float(times_s[end]) if end < len(times_s) else None
+            until = resolved if resolved is not None else float(times_s[-1])
+            events, bad = count(np.array([until]), until - fired + detection)
+            at_end = float(period_events[min(end, len(times_s) - 1)])
+            spent = burn.budget_consumed(float(bad[0]), at_end, objective) if events[0] > 0 else 0.0
+            minutes = float(end - first) * step / 60.0
+            out.append(
+                AlertSpan(severity, fired, resolved, minutes, float(spent), bool(first == 0))
+            )
+    return tuple(sorted(out, key=lambda a: (a.fired_at_s, a.severity)))
 
 
 def replay_slo(
@@ -143,8 +171,8 @@ def replay_slo(
         refusal = timeslice_refusal(slo, policy.window_seconds())
         if refusal is not None:
             raise ReplayError(slo.id, refusal)
-        count = slice_window_counter(slo, events, float(times_s[0]), float(times_s[-1]),
-                                     max(windows))  # fmt: skip
+        first, last = float(times_s[0]), float(times_s[-1])
+        count = slice_window_counter(slo, events, first, last, max(windows))
     ratios: dict[float, F64] = {}
     for w in windows:
         requests, errors = count(times_s, w)
@@ -161,33 +189,7 @@ def replay_slo(
             ratios[bw.short_window_seconds], ratios[bw.long_window_seconds], bw.factor, objective
         )
         firing[bw.severity] = firing[bw.severity] | pair if bw.severity in firing else pair
-    alerts = []
-    for severity, fires in firing.items():
-        detection = max(b.long_window_seconds for b in policy.windows if b.severity == severity)
-        for first, end in _runs(fires):
-            fired = float(times_s[first])
-            resolved = float(times_s[end]) if end < len(times_s) else None
-            until = resolved if resolved is not None else float(times_s[-1])
-            span = until - fired + detection
-            req, err = count(np.array([until]), span)
-            spent = (
-                burn.budget_consumed(
-                    float(err[0]), float(period_requests[min(end, len(times_s) - 1)]), objective
-                )
-                if req[0] > 0
-                else 0.0
-            )
-            alerts.append(
-                AlertSpan(
-                    severity,
-                    fired,
-                    resolved,
-                    float(end - first) * step / 60.0,
-                    float(spent),
-                    bool(first == 0),
-                )
-            )
-    alerts.sort(key=lambda a: (a.fired_at_s, a.severity))
+    alerts = _episodes(firing, times_s, policy, count, period_requests, objective)
     total_req, total_err = events(
         np.array([float(times_s[-1])]), float(times_s[-1] - times_s[0]) + step
     )
@@ -208,7 +210,7 @@ def replay_slo(
         step_seconds=step,
         first_s=float(times_s[0]),
         last_s=float(times_s[-1]),
-        alerts=tuple(alerts),
+        alerts=alerts,
         alert_minutes={s: float(f.sum()) * step / 60.0 for s, f in firing.items()},
         budget_remaining_end=float(remaining[-1]),
         budget_remaining_min=float(remaining.min()),

@@ -66,6 +66,9 @@ async def test_changes_need_a_reason_and_an_actor(engine: RunningEngine) -> None
         assert answer.status_code == 400 and "verdict" in answer.json()["error"]
         answer = await client.post("/api/v1/overrides/promote", json={})
         assert answer.status_code == 404
+        hostile = {"service": "gateway", "revision": "--help", "reason": "r", "actor": "alice"}
+        answer = await client.post("/api/v1/overrides/rollback", json=hostile)
+        assert answer.status_code == 400 and answer.json()["error"].startswith("revision")
     assert not [e for e in audit_entries(engine) if e["action"].startswith("override_")]
 
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from sidecar.app import Sidecar
 from sidecar.config import ConfigError, parse_config
-from sidecar.podlabels import PodLabels, parse_labels
+from sloengine.podlabels import PodLabels, parse_labels
 from tests.controllers.engine import start_engine
 
 
@@ -112,3 +112,44 @@ async def test_a_relabelled_pod_reports_its_new_variant_without_a_restart(tmp_pa
         await runner.cleanup()
         await engine.channel.close()
         await engine.app.stop(1.0)
+
+
+async def test_instrumented_app_follows_its_pod_labels(tmp_path: Path) -> None:
+    from fastapi import FastAPI
+    from prometheus_client import CollectorRegistry
+
+    from instrumentation import instrument, uninstrument
+
+    labels = tmp_path / "labels"
+    write_labels(labels, {"variant": "canary", "rollouts-pod-template-hash": "rev3"})
+    app = FastAPI()
+
+    @app.get("/search")
+    async def search() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    registry = CollectorRegistry()
+    instr = instrument(
+        app, service="docs", registry=registry, pod_labels_file=labels,
+        revision_label="rollouts-pod-template-hash", access_log=False,
+    )  # fmt: skip
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            for _ in range(2):
+                assert (await client.get("/search")).status_code == 200
+            assert instr.identity().revision == "rev3"
+            write_labels(labels, {"variant": "stable", "rollouts-pod-template-hash": "rev3"})
+            await asyncio.sleep(1.1)  # identity is re-checked at most once a second
+            assert (await client.get("/search")).status_code == 200
+    finally:
+        uninstrument(app)  # instrument() patches httpx and sqlite3 process-wide
+
+    def count(variant: str) -> float | None:
+        return registry.get_sample_value(
+            "http_requests_total",
+            {"service": "docs", "variant": variant, "route": "/search", "method": "GET",
+             "status": "200"},
+        )  # fmt: skip
+
+    assert count("canary") == 2 and count("stable") == 1

@@ -31,7 +31,7 @@ def _records(demo: Demo) -> list[SpanRecord]:
                     name=s.name,
                     kind=s.kind.name,
                     service=service,
-                    db_system=attrs.get("db.system"),  # type: ignore[arg-type]
+                    db_system=attrs.get("db.system.name"),  # type: ignore[arg-type]
                     route=attrs.get("http.route"),  # type: ignore[arg-type]
                 )
             )
@@ -65,7 +65,7 @@ async def test_trace_covers_gateway_service_and_db_with_correct_parents(demo: De
     assert query.parent is not None and query.parent.span_id == server.context.span_id
     assert len({s.context.trace_id for s in (root, client, server, query)}) == 1
     assert query.attributes is not None
-    assert "canary" not in str(query.attributes["db.statement"])  # bound, never inlined
+    assert "canary" not in str(query.attributes["db.query.text"])  # bound, never inlined
 
 
 async def test_linkage_of_an_in_process_run_is_complete(demo: Demo) -> None:

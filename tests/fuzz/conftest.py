@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,13 +84,17 @@ def running_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
     root: Path = tmp_path_factory.mktemp("fuzz-engine")
     token_file = root / "token"
     token_file.write_text(TOKEN)
+    # Live verdicts, alerts and Flagger events append fsynced audit entries: in memory when
+    # the machine has a tmpfs, the fuzzer is after crashes, not disk latency.
+    shm = Path("/dev/shm")
+    audit_dir = Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() else root
     config = EngineConfig(
         grpc_listen="127.0.0.1:0",
         http_listen="127.0.0.1:0",
         data_dir=root / "data",
         snapshot_interval_seconds=0,
         token_file=token_file,
-        raw=RAW_CONFIG,
+        raw={**RAW_CONFIG, "audit": {"path": str(audit_dir / "audit.jsonl")}},
     )
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="fuzz-engine", daemon=True)
@@ -108,3 +114,5 @@ def running_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+        if audit_dir != root:
+            shutil.rmtree(audit_dir, ignore_errors=True)

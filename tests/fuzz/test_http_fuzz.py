@@ -101,7 +101,7 @@ def test_routes_cover_the_documented_endpoints(routes: list[tuple[str, str]]) ->
         assert expected in listed, expected
 
 
-@fuzz_settings(400)
+@fuzz_settings(300)
 @given(data=st.data())
 def test_every_route_survives_garbage(
     client: httpx.Client, routes: list[tuple[str, str]], data: st.DataObject
@@ -127,7 +127,7 @@ def test_every_route_survives_garbage(
     assert_no_server_error(client.request(method, url, content=body, headers=headers))
 
 
-@fuzz_settings(250)
+@fuzz_settings(180)
 @given(
     params=st.dictionaries(
         st.sampled_from(
@@ -259,7 +259,7 @@ def test_payload_field_of_the_wrong_type_is_a_400_naming_it(
         assert_no_server_error(resp)
 
 
-@fuzz_settings(200)
+@fuzz_settings(120)
 @given(
     payload=st.one_of(
         json_objects,
@@ -291,7 +291,7 @@ def test_alertmanager_payloads_of_any_shape(client: httpx.Client, payload: dict[
     assert_no_server_error(resp)
 
 
-@fuzz_settings(200)
+@fuzz_settings(120)
 @given(
     gate=st.one_of(st.sampled_from(FLAGGER_GATES), st.text(min_size=1, max_size=20)),
     payload=st.one_of(
@@ -330,7 +330,7 @@ def test_flagger_payloads_of_any_shape(
     assert_no_server_error(resp)
 
 
-@fuzz_settings(150)
+@fuzz_settings(100)
 @given(
     path=st.sampled_from(
         ["/ui/api/slo", "/ui/api/canary", "/ui/api/audit", "/ui/api/slos", "/ui/api/canaries"]

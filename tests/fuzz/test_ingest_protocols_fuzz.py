@@ -166,7 +166,7 @@ def channel(running_engine: RunningEngine) -> Iterator[grpc.Channel]:
         yield ch
 
 
-@fuzz_settings(150)
+@fuzz_settings(100)
 @given(body=write_requests())
 def test_remote_write_with_hostile_values(client: httpx.Client, body: bytes) -> None:
     resp = client.post(REMOTE_WRITE_PATH, content=body, headers=RW_HEADERS)
@@ -174,7 +174,7 @@ def test_remote_write_with_hostile_values(client: httpx.Client, body: bytes) -> 
     assert_no_server_error(resp)
 
 
-@fuzz_settings(150)
+@fuzz_settings(100)
 @given(request=export_requests(), how=st.sampled_from(["grpc", "protobuf", "json"]))
 def test_otlp_with_hostile_values(
     client: httpx.Client,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import httpx
 from fastapi import FastAPI
+from opentelemetry.semconv.attributes import db_attributes
 from opentelemetry.trace import SpanKind, StatusCode
 
 from instrumentation import sanitize_sql
@@ -111,9 +112,10 @@ async def test_server_client_and_db_spans_form_one_tree(
     assert downstream_span.parent is not None
     assert downstream_span.parent.span_id == client_span.context.span_id
     assert select.attributes is not None
-    assert select.attributes["db.system"] == "sqlite"
+    assert select.attributes[db_attributes.DB_SYSTEM_NAME] == "sqlite"
     assert (
-        select.attributes["db.statement"] == "SELECT owner FROM orders WHERE id = ? AND owner = ?"
+        select.attributes[db_attributes.DB_QUERY_TEXT]
+        == "SELECT owner FROM orders WHERE id = ? AND owner = ?"
     )
     assert client_span.attributes is not None
     assert "secret" not in str(client_span.attributes["url.full"])

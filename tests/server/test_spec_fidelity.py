@@ -95,3 +95,36 @@ async def test_what_pushed_data_cannot_express_is_refused(
         )
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert reason in (err.value.details() or "")
+
+
+async def _engine(tmp_path: Path, now: float) -> EngineApp:
+    config = EngineConfig(
+        grpc_listen="127.0.0.1:0",
+        http_listen="127.0.0.1:0",
+        data_dir=tmp_path / "data",
+        snapshot_interval_seconds=0,
+    )
+    app = EngineApp(
+        config, clock=lambda: now, registry=CollectorRegistry(), catalog=CATALOG, plugins=()
+    )
+    await app.start()
+    return app
+
+
+async def test_slices_older_than_the_stores_minute_ring_survive_a_restart(tmp_path: Path) -> None:
+    app = await _engine(tmp_path, T0)
+    ts = tuple(T0 - 60 * i for i in range(10))
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as ch:
+        errors = (10, 10) + (1,) * 8
+        await push_all(ch, batch(1, block(ts_s=ts, requests=(100,) * 10, errors=errors)))
+        assert window(await status(ch, slo="minutes"), 86400).errors == 2
+    await app.stop(0)
+    # Three hours later the store only holds those minutes in 10-minute slots: the two bad
+    # minutes are known from the ledger saved at shutdown.
+    later = await _engine(tmp_path, T0 + 3 * 3600)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{later.grpc_port}") as ch:
+            st = await status(ch, slo="minutes")
+        assert (window(st, 86400).requests, window(st, 86400).errors) == (1440, 2)
+    finally:
+        await later.stop(0)

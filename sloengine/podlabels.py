@@ -111,6 +111,6 @@ class PodLabels:
                 self._seen = seen
                 self._identity = self._identity_from(labels)
                 self.reloads += 1
-        except OSError:
+        except (OSError, ValueError):
             pass  # keep the last good identity; the kubelet may be swapping the file
         return self._identity
