@@ -22,7 +22,7 @@ Every error is a SpecError naming the config file and the field path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -265,7 +265,3 @@ def _role(value: Any, file: str) -> str | None:
         raise SpecError(file, "engine.role", f"must be one of {', '.join(ROLES)}, got {value!r}")
     return str(value)
 
-
-def specs_from(paths: Sequence[str | Path]) -> tuple[Path, ...]:
-    """Normalise CLI spec paths."""
-    return tuple(Path(p) for p in paths)
