@@ -1,6 +1,6 @@
 """Each installable part imports only what its extra installs (pyproject.toml's extras).
 
-The fast, in-process-venv twin of tests/packaging: a fresh interpreter imports one facade
+The fast twin of tests/packaging (no venv is built): a fresh interpreter imports one facade
 and must not have loaded a library that only another extra brings. A heavy import that
 creeps into the core, the client or the instrumentation fails here, in `make test-fast`.
 """
