@@ -21,7 +21,7 @@ Every error is a SpecError naming the config file and the field path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -245,8 +245,3 @@ def _parse_engine_section(
         admin_token_file=token_path(Scope.ADMIN),
         snapshot_interval_seconds=duration("snapshot_interval"),
     )
-
-
-def specs_from(paths: Sequence[str | Path]) -> tuple[Path, ...]:
-    """Normalise CLI spec paths."""
-    return tuple(Path(p) for p in paths)

@@ -168,11 +168,10 @@ class DurableStore(DataDirPaths):
         return report
 
     # --- ingest --------------------------------------------------------------------------------
-    async def push(self, raw: bytes, batch: DecodedBatch) -> PushOutcome:
+    async def push(self, batch: DecodedBatch) -> PushOutcome:
         """Apply `batch` and return once it is durable (`submit` + `wait_durable`).
 
-        `raw` (the serialised PushRequest) is accepted for callers that have it but not
-        needed: the WAL records the decoded columns, so replay skips protobuf decoding.
+        The WAL records the decoded columns, so replay skips protobuf decoding.
         DUPLICATE when (producer_id, sequence) was accepted before (after waiting until that
         earlier batch is durable too). Raises CapacityError, changing nothing, when the batch
         would create series beyond `max_series`.

@@ -85,7 +85,8 @@ DEBT: dict[tuple[str, str], str] = {
     ("sloengine.store", WIRE): "the store decodes the wire format (decode_wire, _wire.py)",
     ("sloengine.canary", WIRE): "CanaryCore's verdict record is pb.CanaryVerdict",
     ("sloengine.ui", WIRE): "the UI reads protobuf verdicts and maps them to JSON itself",
-    ("sloengine.replay", WIRE): "replay builds PushRequests to feed the engine's decoder",
+    ("instrumentation", "sidecar"): "the Level 2 tracestate parser lives in sidecar.tracecontext",
+    ("sloengine.replay", WIRE): "replay builds PushRequests and reads pb.Verdict values",
 }
 
 
@@ -219,3 +220,14 @@ def test_the_checker_sees_imports_of_every_kind() -> None:
     assert _breaks_a_rule(Import("sidecar", "sloengine.canary", "x:1")) is not None
     assert _breaks_a_rule(Import("sloengine.burn", WIRE, "x:1")) is not None
     assert _breaks_a_rule(Import("sloengine.app", "sloengine.judge", "x:1")) is None
+
+
+def test_the_architecture_doc_places_every_unit() -> None:
+    doc = (REPO / "docs" / "architecture.md").read_text()
+    table = doc[doc.index("## Floors") : doc.index("## The three main paths")]
+    unnamed = sorted(
+        unit
+        for unit in FLOORS
+        if unit != "sloengine" and f"`{unit.removeprefix('sloengine.')}`" not in table
+    )
+    assert not unnamed, f"docs/architecture.md's floors do not name: {unnamed}"
