@@ -181,6 +181,6 @@ DurableStoreMachine.TestCase.settings = settings(
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True,  # fixed seed in CI; `--hypothesis-seed` explores further
+    derandomize=True,  # the same examples every run (CI); set False locally to explore
 )
 TestDurableStoreMachine = DurableStoreMachine.TestCase
