@@ -258,7 +258,7 @@ def bench_recovery(n_series: int, runs: int, tail_batches: int) -> None:
             durable.snapshot()
             for i in range(tail_batches):  # the WAL tail a kill -9 leaves behind
                 req = request(range(i * 1000 % n_series, i * 1000 % n_series + 1000), 1, NOW, 1, i)
-                await durable.push(req.SerializeToString(), decode(req))
+                await durable.push(decode(req))
             # Abandoned without close(): what the data directory looks like after kill -9.
 
         asyncio.run(build())

@@ -16,13 +16,14 @@ from instrumentation import _semconv as sc
 __all__ = ["error_type", "request_attributes", "split_host"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_NOT_IN_HOST = frozenset(", \t/@\\?#")
 
 
 def split_host(host: str) -> tuple[str, int | None] | None:
     """`example.com:8080` -> ("example.com", 8080); `[::1]` -> ("::1", None); junk -> None."""
     host = host.strip()
-    if not host:
-        return None
+    if not host or any(ch in host for ch in _NOT_IN_HOST):
+        return None  # e.g. two Host headers joined with ",": trust neither
     if host.startswith("["):
         end = host.find("]")
         if end < 0:

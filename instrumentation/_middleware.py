@@ -26,7 +26,6 @@ from instrumentation._context import RequestContext, current_request
 from instrumentation._http_attributes import error_type, request_attributes
 from instrumentation._logs import ACCESS_LOGGER
 from instrumentation._server_span import ServerSpan
-from instrumentation._tracestate import MAX_MEMBERS, MAX_TRACESTATE_CHARS, truncate_tracestate
 from sloengine import conventions as c
 
 if TYPE_CHECKING:
@@ -123,15 +122,9 @@ class InstrumentationMiddleware:
         method = scope["method"]
         if method not in _KNOWN_METHODS:
             method = "_OTHER"
-        if "traceparent" in found:
-            tracestate = found.get("tracestate")
-            if tracestate is not None and (
-                len(tracestate) > MAX_TRACESTATE_CHARS or tracestate.count(",") >= MAX_MEMBERS
-            ):
-                found["tracestate"] = truncate_tracestate(tracestate)
-            parent = instr.propagator.extract(found)
-        else:
-            parent = instr.empty_context  # a new trace: never the ambient context
+        # Without a traceparent, a new trace: never the ambient context.
+        has_parent = "traceparent" in found
+        parent = instr.propagator.extract(found) if has_parent else instr.empty_context
         span = instr.start_server_span(method, parent, SpanKind.SERVER)
 
         request_id = found.get(settings.request_id_header)

@@ -23,16 +23,16 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from instrumentation._spanfile import SPAN_FILE_ENV, JsonLinesSpanExporter
+from instrumentation._tracestate import TraceContextPropagator
 
 __all__ = ["build_tracer_provider", "otlp_exporter_from_env", "w3c_propagator"]
 
 
 def w3c_propagator() -> CompositePropagator:
-    """W3C Trace Context and Baggage, in that order."""
-    return CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
+    """W3C Trace Context (Level 2 tracestate) and Baggage, in that order."""
+    return CompositePropagator([TraceContextPropagator(), W3CBaggagePropagator()])
 
 
 def _sample_ratio(ratio: float | None, env: Mapping[str, str]) -> float:

@@ -1,7 +1,7 @@
 """W3C Trace Context: `traceparent` and `tracestate`, parsed, validated and continued.
 
-Level 1 (https://www.w3.org/TR/trace-context/) in full, plus Level 2's random-trace-id
-flag (https://www.w3.org/TR/trace-context-2/). Pure functions, no I/O: the proxy hands in
+Level 1 (https://www.w3.org/TR/trace-context/) for traceparent, plus Level 2's
+random-trace-id flag, and Level 2's tracestate (https://www.w3.org/TR/trace-context-2/). Pure functions, no I/O: the proxy hands in
 the header values it received and gets back what to send on the next hop.
 
 Rules implemented (section names of the Level 1 spec):
@@ -14,11 +14,22 @@ Rules implemented (section names of the Level 1 spec):
 - A valid traceparent is continued with the same trace-id and flags and a NEW parent-id;
   an invalid or missing one restarts the trace (new random trace-id with the random flag)
   and the tracestate is then dropped (it belongs to the trace being replaced).
-- tracestate: at most 32 list-members; key = simple-key or multi-tenant `tenant@system`;
-  value = 1-256 printable characters without `,` or `=` and without a trailing space;
-  empty members are allowed and skipped; a duplicate key, a bad member or more than 32
-  members makes the whole header invalid and it is not propagated. Several tracestate
-  headers are one list (joined with `,`).
+- tracestate (Level 2, section "tracestate Header Field Values"): several tracestate
+  headers are one list (RFC 9110 5.3); spaces and tabs around list-members are ignored;
+  empty and whitespace-only members are allowed and skipped; at most 32 (non-empty)
+  list-members. key = `( lcalpha / DIGIT ) 0*255 keychar` with keychar = lcalpha / DIGIT /
+  `_ - * / @`: Level 2 folds the Level 1 multi-tenant form (`tenant@system`, 241 + 14) into
+  one rule, so `@` may appear anywhere after the first character and only the total (256)
+  is limited (the official suite, w3c/trace-context test/test.py, asserts the same since
+  #584: `t*242@v`, `t@v*15`, `foo@`, `foo@@bar` are inherited, `@foo` is not). value =
+  1-256 printable characters without `,` or `=`, not ending in a space; leading spaces are
+  part of it. A bad member or more than 32 members makes the whole list invalid (the suite
+  asserts the other members are gone too).
+- A duplicated key is not fatal: the first (left-most) member with that key is kept and
+  the later ones dropped, the other members untouched. The spec calls the left-most entry
+  the most recent one ("Combined Header Value") and lets vendors discard duplicates
+  ("Mutating the tracestate Field"); the suite's `test_tracestate_duplicated_keys` asks
+  that the list be inherited with one of the values.
 - Truncation beyond 512 characters removes whole entries: entries longer than 128
   characters first, then entries from the end.
 """
@@ -62,11 +73,9 @@ _ZERO_PARENT = "0" * 16
 _FLAGS_HEX = [f"{flags:02x}" for flags in range(_KNOWN_FLAGS + 1)]  # no format per request
 _OWS = " \t"
 
-_KEY_CHARS = r"[a-z0-9_\-*/]"
-_KEY = re.compile(
-    rf"[a-z]{_KEY_CHARS}{{0,255}}"  # simple-key
-    rf"|[a-z0-9]{_KEY_CHARS}{{0,240}}@[a-z]{_KEY_CHARS}{{0,13}}"  # multi-tenant-key
-)
+# key = ( lcalpha / DIGIT ) 0*255 ( keychar ); keychar = lcalpha / DIGIT / "_" / "-" / "*"
+# / "/" / "@"  (Level 2; `tenant@system` keys are the common case of it)
+_KEY = re.compile(r"[a-z0-9][a-z0-9_\-*/@]{0,255}")
 # value = 0*255(chr) nblk-chr; chr = %x20 / nblk-chr; nblk-chr = %x21-2B / %x2D-3C / %x3E-7E
 _VALUE = re.compile(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]")
 
@@ -109,25 +118,27 @@ def parse_traceparent(value: str) -> TraceParent | None:
 def parse_tracestate(values: Sequence[str]) -> tuple[tuple[str, str], ...] | None:
     """Parse the tracestate header(s) into (key, value) pairs in order; None if invalid.
 
-    Several header values form one list. Empty list-members are skipped. A bad key or value,
-    a duplicate key or more than 32 members makes the whole list invalid.
+    Several header values form one list. Empty list-members are skipped. A bad key or value
+    or more than 32 members makes the whole list invalid; of a duplicated key only the
+    first (left-most, most recent) member is kept.
     """
     members: list[tuple[str, str]] = []
     seen: set[str] = set()
+    count = 0
     for header in values:
         for raw in header.split(","):
             member = raw.strip(_OWS)
             if not member:
                 continue
+            count += 1
+            if count > TRACESTATE_MAX_MEMBERS:
+                return None
             key, sep, val = member.partition("=")
             if not sep or _KEY.fullmatch(key) is None or _VALUE.fullmatch(val) is None:
                 return None
-            if key in seen:
-                return None
-            seen.add(key)
-            members.append((key, val))
-            if len(members) > TRACESTATE_MAX_MEMBERS:
-                return None
+            if key not in seen:
+                seen.add(key)
+                members.append((key, val))
     return tuple(members)
 
 

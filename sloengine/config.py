@@ -14,6 +14,7 @@
       token_file: /etc/sloengine/token  # shared token: backs every scope without its own
       tokens: {ingest: ingest-token, read: read-token, admin: admin-token}  # see credentials.py
       snapshot_interval: 5m
+      role: leader                      # or replica: answers verdicts, runs no hooks, no audit
     canary: {...}                       # other parts' sections, read from EngineConfig.raw
 
 Every error is a SpecError naming the config file and the field path.
@@ -21,7 +22,7 @@ Every error is a SpecError naming the config file and the field path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,11 @@ class TLSConfig:
     key: Path
 
 
+ROLE_LEADER = "leader"
+ROLE_REPLICA = "replica"
+ROLES = (ROLE_LEADER, ROLE_REPLICA)
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     """Everything `sloengine serve` needs; `raw` keeps the whole YAML for other sections."""
@@ -68,6 +74,9 @@ class EngineConfig:
     read_token_file: Path | None = None
     admin_token_file: Path | None = None
     snapshot_interval_seconds: float = 300.0
+    # Stateless replicas (docs/scaling.md): only the leader runs rollback hooks and writes the
+    # audit log; a replica answers the same verdicts and says it did not act.
+    role: str = ROLE_LEADER
     # Start despite WAL damage before the torn tail, quarantining it (CLI only: a one-off).
     repair_wal: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
@@ -141,6 +150,7 @@ def load_config(path: str | Path) -> EngineConfig:
 _KNOWN_KEYS = (
     "grpc_listen", "http_listen", "data_dir", "specs", "policy", "prometheus_url", "max_series",
     "max_message_bytes", "max_future_skew", "tls", "token_file", "tokens", "snapshot_interval",
+    "role",
 )  # fmt: skip
 
 
@@ -244,9 +254,14 @@ def _parse_engine_section(
         read_token_file=token_path(Scope.READ),
         admin_token_file=token_path(Scope.ADMIN),
         snapshot_interval_seconds=duration("snapshot_interval"),
+        role=_role(section.get("role"), file),
     )
 
 
-def specs_from(paths: Sequence[str | Path]) -> tuple[Path, ...]:
-    """Normalise CLI spec paths."""
-    return tuple(Path(p) for p in paths)
+def _role(value: Any, file: str) -> str | None:
+    if value is None:
+        return None
+    if value not in ROLES:
+        raise SpecError(file, "engine.role", f"must be one of {', '.join(ROLES)}, got {value!r}")
+    return str(value)
+

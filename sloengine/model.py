@@ -16,11 +16,6 @@ BudgetingMethod = Literal["Occurrences", "Timeslices", "RatioTimeslices"]
 NativeSLIKind = Literal["availability", "latency"]
 
 
-def labels_of(mapping: dict[str, str] | None) -> Labels:
-    """Normalise a label mapping into the model's sorted tuple form."""
-    return tuple(sorted((str(k), str(v)) for k, v in (mapping or {}).items()))
-
-
 @dataclass(frozen=True)
 class SourceRef:
     """Where a model object came from, so errors can name the file and field path."""

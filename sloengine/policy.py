@@ -90,10 +90,6 @@ def load_policy_file(path: str | Path) -> BurnRatePolicy:
     return parse_policy(doc, str(path))
 
 
-def is_policy_document(doc: Any) -> bool:
-    return isinstance(doc, dict) and doc.get("kind") in ("BurnRatePolicy", "AlertWindows")
-
-
 def parse_policy(doc: Any, file: str) -> BurnRatePolicy:
     """Build a policy from a parsed YAML document of either kind."""
     if not isinstance(doc, dict):

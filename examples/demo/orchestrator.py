@@ -9,6 +9,10 @@ Then a bad canary is staged (errors + latency): the verdict goes PASS -> FAIL, t
 guard alert fires and reaches the engine, the rollback hook takes the canary out of traffic,
 the load test recovers; finally smoke checks, the audit chain, trace linkage and a summary.
 The e2e test runs the same steps with `DemoSettings.fast_profile` and asserts on `DemoReport`.
+
+With `--source prometheus` (`DemoSettings.source`), the engine judges the canary from the
+demo's Prometheus (`pipelines.verdict_source: prometheus`) and the sidecars push nothing:
+the verdicts come from what Prometheus scraped, by the same maths, in the same sequence.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ PY = sys.executable
 ROUTES = "/search,/ingest,/docs/{id}"
 CANARY_REVISION = "gateway-v2"  # what the rollback hook is idempotent on
 VERDICT_NAMES = {pb.PASS: "PASS", pb.FAIL: "FAIL", pb.INCONCLUSIVE: "INCONCLUSIVE"}
+SOURCES = ("store", "prometheus")
 
 
 @dataclass(frozen=True)
@@ -63,11 +68,18 @@ class DemoSettings:
     recovery_s: float = 40.0
     scrape_interval: str = "2s"
     step_timeout_s: float = 60.0
+    # Where the engine's verdicts read their window counts: "store" (the embedded store, fed
+    # by the sidecars' pushes) or "prometheus" (the demo's Prometheus; nothing is pushed).
+    source: str = "store"
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"source: must be one of {', '.join(SOURCES)}, got {self.source!r}")
 
     @classmethod
-    def fast_profile(cls, work_dir: str) -> DemoSettings:
+    def fast_profile(cls, work_dir: str, source: str = "store") -> DemoSettings:
         """Shorter phases for the e2e test; the same windows, so the same traffic suffices."""
-        return cls(work_dir=work_dir, healthy_phase_s=30.0, recovery_s=25.0)
+        return cls(work_dir=work_dir, healthy_phase_s=30.0, recovery_s=25.0, source=source)
 
 
 @dataclass
@@ -181,7 +193,16 @@ class Demo:
             "sloengine generate",
         )
 
-    def _engine_config(self, faults_url: str) -> dict[str, Any]:
+    def _engine_config(self, faults_url: str, prometheus_url: str | None = None) -> dict[str, Any]:
+        config = self._engine_config_base(faults_url)
+        if self.s.source == "prometheus":
+            # Verdicts in pull mode: window counts from the demo's Prometheus (its port is
+            # reserved before the engine starts), by the embedded store's maths.
+            config["engine"]["prometheus_url"] = prometheus_url
+            config["pipelines"] = {"verdict_source": "prometheus"}
+        return config
+
+    def _engine_config_base(self, faults_url: str) -> dict[str, Any]:
         return {
             "engine": {
                 "data_dir": str(self.work / "engine-data"),
@@ -235,9 +256,16 @@ class Demo:
         # the canary gateway's port now so the engine config is complete from the start.
         self.canary_gateway_port = _free_port()
         faults_url = f"http://127.0.0.1:{self.canary_gateway_port}/admin/faults"
+        # Likewise Prometheus's port, for the engine's pull-mode verdicts.
+        self.prometheus_port = _free_port()
+        prometheus_url = f"http://127.0.0.1:{self.prometheus_port}"
         config_path = self.work / "engine.yaml"
-        config_path.write_text(yaml.safe_dump(self._engine_config(faults_url), sort_keys=False))
-        self.say("starting the engine (gRPC + HTTP, write-ahead log in the work dir)")
+        config = self._engine_config(faults_url, prometheus_url)
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.say(
+            "starting the engine (gRPC + HTTP, write-ahead log in the work dir; verdicts from "
+            + ("Prometheus, pull mode)" if self.s.source == "prometheus" else "pushed data)")
+        )
         engine = self.procs.start(
             "engine",
             [
@@ -301,16 +329,24 @@ class Demo:
                 variant,
                 "--routes",
                 ROUTES,
-                "--engine",
-                self.addr["engine_grpc"],
-                "--engine-token",
-                self.token,
-                "--flush-interval",
-                "1",
+                *self._push_args(),
             ],
         )
         m = child.wait_for(r"ingress=(\S+).*admin=(\S+)", self.s.step_timeout_s)
         return f"http://{m.group(1)}", f"http://{m.group(2)}"
+
+    def _push_args(self) -> list[str]:
+        """The sidecar's push to the engine; none when the verdicts are pulled from Prometheus."""
+        if self.s.source == "prometheus":
+            return []
+        return [
+            "--engine",
+            self.addr["engine_grpc"],
+            "--engine-token",
+            self.token,
+            "--flush-interval",
+            "1",
+        ]
 
     def _start_services(self) -> None:
         self.say("starting docs-api and ingest (SQLite, seeded fixtures)")
@@ -360,7 +396,7 @@ class Demo:
             "sidecars": [self.addr["sc_baseline_admin"], self.addr["sc_canary_admin"]],
             "services": [self.addr["docs"], self.addr["ingest"]],
         }
-        prom_port = _free_port()
+        prom_port = self.prometheus_port
         config = {
             "global": {
                 "scrape_interval": self.s.scrape_interval,

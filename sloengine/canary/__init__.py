@@ -67,8 +67,9 @@ def register(state: Any, grpc_server: grpc.aio.Server, http_app: web.Application
     config = parse_canary(raw.get("canary"), file)
     hooks_config = parse_hooks(raw.get("hooks"), file)
     path = audit_path(raw, state.data_dir, file)
+    replica = getattr(state.config, "role", "leader") == "replica"
     audit = None
-    if path is not None:
+    if path is not None and not replica:
         audit_metrics = AuditMetrics(state.registry)
         audit = AuditLog(path, clock=state.now, observer=audit_metrics.observe)
         if audit.chain_break is not None:
@@ -80,7 +81,16 @@ def register(state: Any, grpc_server: grpc.aio.Server, http_app: web.Application
 
     core = CanaryCore(state, config, hooks, audit, slos, registry=state.registry)
     pb_grpc.add_CanaryServiceServicer_to_server(CanaryServicer(core), grpc_server)
-    if path is not None:
+    if replica:
+        # Single writer: a replica never opens the audit log for writing nor runs hooks. It
+        # reads the overrides of an audit log it can see (the leader's, on shared storage),
+        # so forced verdicts answer the same; changes go to the leader.
+        core.acts = False
+        core.overrides.read_only_reason = (
+            "this engine is a replica (engine.role: replica): send overrides and manual"
+            " rollbacks to the leader"
+        )
+    if path is not None and (not replica or path.exists()):
         # Overrides live in the audit log: replay them so a restart keeps them.
         core.overrides.restore(entry for _line, entry in read_entries(path))
     credentials = credentials_of(state)

@@ -107,6 +107,9 @@ class CanaryCore:
         self.audit = audit
         self._slos = slos
         self.overrides = Overrides(audit)
+        # False on a replica (engine.role: replica): verdicts are answered the same, but the
+        # leader alone writes the audit log and runs rollback hooks (single writer).
+        self.acts = True
         self._tasks: set[asyncio.Task[RollbackOutcome]] = set()
         self._verdicts = Counter(
             "sloengine_canary_verdicts",
@@ -277,6 +280,12 @@ class CanaryCore:
                     "guards": {g.guard: pb.Verdict.Name(g.verdict) for g in msg.guards},
                 },
             )
+        if changed and not self.acts:
+            log.info(
+                "replica: verdict %s for %s (canary %s, revision %s) answered, not acted on:"
+                " the leader writes the audit log and runs rollback hooks",
+                verdict, msg.service, msg.canary_variant, msg.revision or "-",
+            )  # fmt: skip
         if rollback and msg.verdict == pb.FAIL and not self.overrides.rollback_paused(msg.service):
             self.start_rollback(
                 msg.service, msg.revision, msg.reason, source=actor, details={"trigger": "verdict"}
@@ -291,6 +300,8 @@ class CanaryCore:
         CanaryRequestError for an unsafe revision: it never reaches a hook.
         """
         validate_revision(revision)
+        if not self.acts:
+            return self._not_acted(service, revision)
 
         async def run() -> RollbackOutcome:
             outcome = await self.hooks.trigger(
@@ -303,6 +314,14 @@ class CanaryCore:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def _not_acted(self, service: str, revision: str) -> asyncio.Task[RollbackOutcome]:
+        log.info("replica: rollback of %s %s not run (the leader runs hooks)", service, revision)
+
+        async def skipped() -> RollbackOutcome:
+            return RollbackOutcome(service, revision, "not_leader")
+
+        return asyncio.get_running_loop().create_task(skipped())
 
     async def aclose(self) -> None:
         """Wait for running rollback hooks (they are bounded by their own timeouts)."""

@@ -46,7 +46,10 @@ class CanaryServicer(pb_grpc.CanaryServiceServicer):
                 revision=request.revision,
             )
             await self.core.prepare(req)
-            return self.core.evaluate(req, actor="grpc")
+            msg = self.core.evaluate(req, actor="grpc")
+            if not self.core.acts:  # a replica says so; the verdict itself is the same
+                await context.send_initial_metadata((("sloengine-role", "replica"),))
+            return msg
         except RequestError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except CanaryNotFoundError as exc:

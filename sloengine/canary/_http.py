@@ -73,6 +73,14 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+ROLE_HEADER = "X-Sloengine-Role"
+
+
+def role_headers(core: CanaryCore) -> dict[str, str]:
+    """On a replica, the header saying so: the verdict is the same, nothing was acted on."""
+    return {} if core.acts else {ROLE_HEADER: "replica; not acted on (hooks and audit: leader)"}
+
+
 def _window(params: Mapping[str, Any], key: str) -> float:
     text = inputs.text(params.get(key), key).strip()
     if not text:
@@ -185,7 +193,7 @@ def add_routes(
         req = _request_from(params)
         await core.prepare(req)
         msg = core.evaluate(req, actor="http")
-        return web.json_response(verdict_to_json(msg))
+        return web.json_response(verdict_to_json(msg), headers=role_headers(core))
 
     @_guarded
     async def flagger(request: web.Request) -> web.StreamResponse:
@@ -246,6 +254,7 @@ def add_routes(
         body = await _json_object(request)
         alerts = alertmanager_alerts(body)  # every field typed, or a 400 naming it
         triggered, resolved, ignored = [], [], 0
+        not_acted: list[dict[str, str]] = []
         for i, alert in enumerate(alerts):
             labels = alert.labels
             if labels.get(conventions.LABEL_ROLLBACK) != conventions.ROLLBACK_LABEL_VALUE:
@@ -292,9 +301,15 @@ def add_routes(
                     core.audit.append("alertmanager", "alert_ignored", str(exc), info)
                 ignored += 1
                 continue
+            if not core.acts:  # a replica: the leader (same alerts) runs the hook
+                not_acted.append({"service": service, "alertname": name})
+                continue
             core.start_rollback(service, revision, reason, source="alertmanager", details=info)
             triggered.append({"service": service, "alertname": name})
-        return web.json_response({"triggered": triggered, "resolved": resolved, "ignored": ignored})
+        out: dict[str, Any] = {"triggered": triggered, "resolved": resolved, "ignored": ignored}
+        if not core.acts:
+            out.update(role="replica", acted=False, not_acted=not_acted)
+        return web.json_response(out)
 
     app.router.add_route("GET", conventions.HTTP_VERDICT_PATH, verdict)
     app.router.add_route("POST", conventions.HTTP_VERDICT_PATH, verdict)

@@ -88,7 +88,7 @@ def check_text(field: str, value: object, *, required: bool = True, limit: int =
 
 
 def check_revision(value: object) -> str:
-    """"" (every revision) or a safe revision name (it may reach a hook's argv)."""
+    """ "" (every revision) or a safe revision name (it may reach a hook's argv)."""
     revision = check_text("revision", value, required=False)
     if revision and not re.fullmatch(REVISION_PATTERN, revision):
         raise CanaryRequestError(
@@ -106,6 +106,8 @@ class Overrides:
 
     def __init__(self, audit: AuditLog | None) -> None:
         self._audit = audit
+        # Set on a replica (engine.role: replica): changes are refused with this message.
+        self.read_only_reason: str | None = None
         self._lock = threading.Lock()
         self._pauses: dict[str, RollbackPause] = {}
         self._forced: dict[tuple[str, str], ForcedVerdict] = {}
@@ -126,6 +128,8 @@ class Overrides:
 
     # --- changes (each audited first) ----------------------------------------------------------
     def _record(self, actor: str, action: str, reason: str, details: Mapping[str, Any]) -> float:
+        if self.read_only_reason is not None:
+            raise CanaryRequestError("engine.role", self.read_only_reason)
         if self._audit is None:
             raise CanaryRequestError(
                 "audit", "overrides need the audit log (set a data dir or audit.path)"

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 from sloengine.errors import SloEngineError
 
+__all__ = ["SUBCOMMANDS", "build_parser", "main"]
+
 # Subcommand modules, in help order. Each defines register(subparsers) which adds a parser
 # whose `func(args) -> int` default runs the command.
 SUBCOMMANDS = ("validate", "generate", "serve", "audit", "override", "smoke", "traces", "replay")

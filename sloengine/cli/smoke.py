@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sloengine.smoke import run_smoke
-
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("smoke", help="post-deploy checks of a running service")
@@ -20,6 +18,8 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from sloengine.smoke import run_smoke  # needs httpx (the `server` extra), not the core
+
     results = run_smoke(
         args.base_url,
         user_path=args.path,

@@ -15,16 +15,10 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sloengine.traces import (
-    LinkageReport,
-    OtlpReceiver,
-    SpanRecord,
-    linkage_report,
-    read_span_file,
-    write_span_file,
-)
+if TYPE_CHECKING:
+    from sloengine.traces import LinkageReport, SpanRecord
 
 
 def register(subparsers: Any) -> None:
@@ -69,6 +63,8 @@ def render(report: LinkageReport) -> str:
 
 
 def _collect_otlp(listen: str, duration_s: float) -> list[SpanRecord]:
+    from sloengine.traces import OtlpReceiver
+
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit():
         raise SystemExit(f"sloengine traces: --otlp-listen: expected HOST:PORT, got {listen!r}")
@@ -88,6 +84,10 @@ def _collect_otlp(listen: str, duration_s: float) -> list[SpanRecord]:
 
 
 def _linkage(args: argparse.Namespace) -> int:
+    # Imported here: the OTLP receiver needs opentelemetry-proto (the `server` extra), and
+    # building the `sloengine` parser must work with the core install alone.
+    from sloengine.traces import linkage_report, read_span_file, write_span_file
+
     if not args.span_files and not args.otlp_listen:
         print("sloengine traces linkage: give span files or --otlp-listen", file=sys.stderr)
         return 2

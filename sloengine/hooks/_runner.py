@@ -29,7 +29,8 @@ from sloengine.hooks._signing import delivery_headers, new_delivery_id
 
 __all__ = ["RollbackHooks", "RollbackOutcome"]
 
-Status = Literal["succeeded", "failed", "duplicate", "cooldown", "dry_run", "no_hook"]
+# `not_leader`: a replica (engine.role: replica) answered, the leader runs the hooks.
+Status = Literal["succeeded", "failed", "duplicate", "cooldown", "dry_run", "no_hook", "not_leader"]
 _DONE_ACTIONS = ("rollback_succeeded", "rollback_dry_run")
 
 

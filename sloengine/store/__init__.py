@@ -12,14 +12,9 @@ See docs/store.md for resolutions, memory, the WAL format and recovery.
 from sloengine.store._decode import DecodedBatch, decode_push
 from sloengine.store._decode_wire import decode_wire, decode_wire_many
 from sloengine.store._dedupe import DEFAULT_WINDOW as DEDUPE_WINDOW
-from sloengine.store._durable import (
-    DurableStore,
-    PushOutcome,
-    PushStatus,
-    RecoveryReport,
-    StoreCorruptError,
-)
+from sloengine.store._durable import DurableStore, PushOutcome, PushStatus
 from sloengine.store._levels import DEFAULT_LEVELS, Level
+from sloengine.store._recovery import RecoveryReport, StoreCorruptError
 from sloengine.store._series import SeriesStore, WindowSum
 
 __all__ = [

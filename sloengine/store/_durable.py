@@ -8,12 +8,13 @@ push: dedupe check -> apply to memory (CapacityError changes nothing) -> append 
 buffer -> await the group fsync -> ACCEPTED. Everything runs on one event loop, so applying
 and appending happen together and WAL order is apply order; replay is deterministic.
 Readers may see a batch a few milliseconds before it is acknowledged; if the process dies
-first it is neither acknowledged nor recovered. A failed write or fsync poisons the store:
-every later push raises (restart recovers what was durable).
+first it is neither acknowledged nor recovered. A failed write or fsync (disk full) poisons
+the store: every later push raises until `recover()` rebuilds memory from the data dir.
 
 snapshot: rotate to a new segment (after the old one is durable), copy the state, write it
 in a thread (tmp file, fsync, rename, fsync dir), then delete older segments and snapshots.
-open: lock the directory (`_datadir`), load the newest snapshot, replay later segments. Only
+open: lock the directory (`_datadir`), load the newest snapshot, replay later segments
+(`_recovery`). Only
 a torn tail of the last segment (an incomplete last record) is truncated, with one warning
 line; any other damage refuses to start with one line, unless `repair=True`, which moves
 the damaged bytes (and every later segment) to `quarantine/` and reports the records lost.
@@ -25,12 +26,9 @@ import asyncio
 import enum
 import json
 import logging
-import math
 import os
-import re
 import shutil
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,27 +37,28 @@ import numpy as np
 import numpy.typing as npt
 
 from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS
-from sloengine.errors import CapacityError, SloEngineError
-from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store._datadir import DataDirLock, quarantine
-from sloengine.store._decode import DecodedBatch, SeriesLabels, decode_push
+from sloengine.errors import CapacityError
+from sloengine.store._datadir import DataDirLock
+from sloengine.store._decode import DecodedBatch, SeriesLabels
 from sloengine.store._dedupe import DEFAULT_WINDOW, DedupeState
 from sloengine.store._levels import DEFAULT_LEVELS, Level
-from sloengine.store._records import COLUMNS, PUSH, decode_columns, encode_columns
+from sloengine.store._records import encode_columns
+from sloengine.store._recovery import (
+    SEGMENT_RE,
+    SNAPSHOT_RE,
+    DataDirPaths,
+    Recovery,
+    RecoveryReport,
+    cut_segment,
+)
 from sloengine.store._series import SeriesStore
 from sloengine.store._wal import (
-    MAGIC,
     GroupCommitWriter,
     WalFailedError,
-    create_segment,
     fsync_dir,
-    read_segment,
 )
 
 log = logging.getLogger("sloengine.store")
-
-_SEGMENT_RE = re.compile(r"^wal-(\d{8})\.log$")
-_SNAPSHOT_RE = re.compile(r"^snapshot-(\d{8})\.npz$")
 
 
 class PushStatus(enum.Enum):
@@ -83,30 +82,14 @@ class PushOutcome:
         return self.samples_accepted
 
 
-@dataclass(frozen=True)
-class RecoveryReport:
-    snapshot: str | None
-    segments_replayed: int
-    records_replayed: int
-    truncated: str | None
-    series: int
-    seconds: float
-    repaired: str | None = None  # what a repair quarantined, and the records it lost
-    lost_records: int = 0
-
-
 _DUPLICATE = PushOutcome(PushStatus.DUPLICATE, 0)
-
-
-class StoreCorruptError(SloEngineError):
-    """A snapshot or a WAL segment is damaged beyond a torn tail: refusing to guess."""
 
 
 # A failed WAL (disk full) is reopened only once this much space is free again.
 MIN_FREE_BYTES_TO_RECOVER = 4 * 1024 * 1024
 
 
-class DurableStore:
+class DurableStore(DataDirPaths):
     """The engine's embedded store. Call `open()` once, then `push` from one event loop."""
 
     def __init__(
@@ -170,191 +153,25 @@ class DurableStore:
             raise
 
     def _recover(self) -> RecoveryReport:
-        started = time.perf_counter()
-        for tmp in self.data_dir.glob("*.tmp"):
-            tmp.unlink()
-        self._dedupe = DedupeState(window=self._dedupe_window)
-        store, first_segment, snapshot_name = self._load_snapshot()
-        segments = sorted(n for n in self._numbered(_SEGMENT_RE) if n >= first_segment)
-        records = lost = 0
-        truncated = repaired = None
-        for i, number in enumerate(segments):
-            path = self._segment_path(number)
-            read = read_segment(path)
-            for at, payload in enumerate(read.records):
-                try:
-                    self._replay(store, payload)
-                except StoreCorruptError as exc:
-                    raise StoreCorruptError(f"{path}: record {at + 1}: {exc}") from None
-                records += 1
-            if read.problem is None:
-                continue
-            later = segments[i + 1 :]
-            if read.torn and not later:
-                truncated = f"{path.name}: {read.problem}"
-                log.warning(
-                    "WAL %s: %s (a torn tail: a write cut by a crash, never acknowledged); "
-                    "truncated to %d bytes (%d records kept)",
-                    path,
-                    read.problem,
-                    read.valid_bytes,
-                    len(read.records),
-                )
-                self._cut_segment(path, read.valid_bytes)
-                break
-            damaged_record = 0 if read.valid_bytes == 0 and not read.records else 1
-            lost = damaged_record + read.records_after
-            for n in later:
-                later_read = read_segment(self._segment_path(n))
-                lost += len(later_read.records) + later_read.records_after
-            where = f"{path}: {read.problem}, with {read.records_after} valid records after it" + (
-                f" and {len(later)} later segment(s)" if later else ""
-            )
-            if not self.repair:
-                raise StoreCorruptError(
-                    f"{where}: WAL damaged before its tail; refusing to start (acknowledged "
-                    "data would be lost). Restore the data dir from a backup, or start with "
-                    "--repair-wal to move the damaged bytes to quarantine/ and lose about "
-                    f"{lost} record(s)"
-                )
-            repaired = self._quarantine(path, read.valid_bytes, later, lost, where)
-            segments = segments[: i + 1]
-            break
-        self._segment = segments[-1] if segments else first_segment
+        store, self._dedupe, self._segment, report = Recovery(
+            self.data_dir,
+            levels=self._levels,
+            latency_bounds_seconds=self._bounds,
+            max_series=self.max_series,
+            dedupe_window=self._dedupe_window,
+            fsync=self._fsync,
+            repair=self.repair,
+        ).run()
         path = self._segment_path(self._segment)
-        if not path.exists():
-            create_segment(path, fsync=self._fsync)
         self._wal = GroupCommitWriter(path, fsync=self._fsync, fsync_observer=self._fsync_observer)
         self._store = store
-        return RecoveryReport(
-            snapshot_name,
-            len(segments),
-            records,
-            truncated,
-            store.series_count(),
-            time.perf_counter() - started,
-            repaired,
-            lost,
-        )
-
-    def _cut_segment(self, path: Path, valid_bytes: int) -> None:
-        """Keep the first `valid_bytes` of a segment (a fresh header when none are valid)."""
-        if valid_bytes < len(MAGIC):
-            path.unlink()
-            create_segment(path, fsync=self._fsync)
-            return
-        os.truncate(path, valid_bytes)
-        if self._fsync:
-            fd = os.open(path, os.O_RDWR)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-    def _quarantine(
-        self, path: Path, valid_bytes: int, later: list[int], lost: int, where: str
-    ) -> str:
-        """Move the damaged bytes and every later segment to quarantine/; one log line."""
-        data = path.read_bytes()
-        moved = [quarantine(self.data_dir, path.name, data[valid_bytes:])]
-        self._cut_segment(path, valid_bytes)
-        for n in later:
-            seg = self._segment_path(n)
-            moved.append(quarantine(self.data_dir, seg.name, seg.read_bytes()))
-            seg.unlink()
-        if self._fsync:
-            fsync_dir(self.data_dir)
-        summary = (
-            f"{where}: repaired: kept {valid_bytes} bytes of {path.name}, moved "
-            f"{', '.join(str(m) for m in moved)}; {lost} record(s) lost"
-        )
-        log.error("WAL %s", summary)
-        return summary
-
-    def _new_store(self) -> SeriesStore:
-        return SeriesStore(
-            levels=self._levels, latency_bounds_seconds=self._bounds, max_series=self.max_series
-        )
-
-    def _load_snapshot(self) -> tuple[SeriesStore, int, str | None]:
-        numbers = self._numbered(_SNAPSHOT_RE)
-        if not numbers:
-            first = min(self._numbered(_SEGMENT_RE), default=1)
-            if first > 1:
-                # Segments before `first` were deleted when snapshot `first` was written.
-                raise StoreCorruptError(
-                    f"{self._snapshot_path(first)}: snapshot missing (the WAL starts at "
-                    f"segment {first}; everything before it lived only in that snapshot); "
-                    "refusing to start: restore it, or move the data dir away to start empty"
-                )
-            return self._new_store(), first, None
-        number = max(numbers)
-        path = self._snapshot_path(number)
-        try:
-            if path.stat().st_size == 0:
-                raise ValueError("empty file")
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = dict(npz)
-            store = SeriesStore.from_arrays(arrays, max_series=None)
-            dedupe = DedupeState.from_json(json.loads(bytes(arrays["dedupe"]).decode()))
-        except Exception as exc:
-            # The WAL it covers is gone: starting without it would silently lose data.
-            reason = str(exc) or type(exc).__name__
-            raise StoreCorruptError(
-                f"{path}: unreadable snapshot ({reason}); refusing to start: restore it "
-                "from a backup, or move the data dir away to start empty"
-            ) from None
-        store.max_series = self.max_series
-        self._dedupe = dedupe
-        return store, number, path.name
-
-    def _replay(self, store: SeriesStore, payload: bytes) -> None:
-        try:
-            self._replay_record(store, payload)
-        except StoreCorruptError:
-            raise
-        except Exception as exc:
-            raise StoreCorruptError(
-                f"WAL record does not fit the state before it ({type(exc).__name__}: {exc})"
-            ) from None
-
-    def _replay_record(self, store: SeriesStore, payload: bytes) -> None:
-        saved, store.max_series = store.max_series, None  # it was within the limit when written
-        try:
-            if payload[:1] == COLUMNS:
-                try:
-                    rec = decode_columns(payload)
-                except (ValueError, KeyError) as exc:
-                    raise StoreCorruptError(f"bad WAL record: {exc}") from None
-                _, created = store.resolve(rec.new_series)
-                if created != rec.new_series:
-                    raise StoreCorruptError("WAL record creates series that already exist")
-                store.apply_columns(
-                    rec.sids, rec.block_of_sample, rec.timestamps_unix_ms, rec.values
-                )
-                producer, sequence = rec.producer_id, rec.sequence
-            elif payload[:1] == PUSH:
-                batch = decode_push(
-                    pb.PushRequest.FromString(payload[1:]),
-                    now_s=0.0,
-                    max_age_s=math.inf,
-                    max_future_s=math.inf,
-                    latency_bounds_seconds=store.latency_bounds_seconds,
-                )
-                store.apply(batch)
-                producer, sequence = batch.producer_id, batch.sequence
-            else:
-                raise StoreCorruptError(f"unknown WAL record type {payload[:1]!r}")
-        finally:
-            store.max_series = saved
-        self._dedupe.record(producer, sequence)
+        return report
 
     # --- ingest --------------------------------------------------------------------------------
-    async def push(self, raw: bytes, batch: DecodedBatch) -> PushOutcome:
+    async def push(self, batch: DecodedBatch) -> PushOutcome:
         """Apply `batch` and return once it is durable (`submit` + `wait_durable`).
 
-        `raw` (the serialised PushRequest) is accepted for callers that have it but not
-        needed: the WAL records the decoded columns, so replay skips protobuf decoding.
+        The WAL records the decoded columns, so replay skips protobuf decoding.
         DUPLICATE when (producer_id, sequence) was accepted before (after waiting until that
         earlier batch is durable too). Raises CapacityError, changing nothing, when the batch
         would create series beyond `max_series`.
@@ -487,7 +304,7 @@ class DurableStore:
         self._wal = None
         try:
             if old_wal.path.exists() and old_wal.path.stat().st_size > durable_end:
-                self._cut_segment(old_wal.path, durable_end)
+                cut_segment(old_wal.path, durable_end, fsync=self._fsync)
             report = self._recover()
         except Exception as exc:
             self._wal = old_wal  # keeps `failure` reporting; try again later
@@ -576,10 +393,10 @@ class DurableStore:
             os.replace(tmp, path)
             if self._fsync:
                 fsync_dir(self.data_dir)
-            for old in self._numbered(_SEGMENT_RE):
+            for old in self._numbered(SEGMENT_RE):
                 if old < number:
                     self._segment_path(old).unlink(missing_ok=True)
-            for old in self._numbered(_SNAPSHOT_RE):
+            for old in self._numbered(SNAPSHOT_RE):
                 if old < number:
                     self._snapshot_path(old).unlink(missing_ok=True)
         return path
@@ -604,21 +421,6 @@ class DurableStore:
         if snapshot and self._wal is not None and self.failure is None:
             await self.snapshot_async()
         self.close()
-
-    # --- paths ---------------------------------------------------------------------------------
-    def _numbered(self, pattern: re.Pattern[str]) -> list[int]:
-        out = []
-        for entry in os.listdir(self.data_dir):
-            m = pattern.match(entry)
-            if m:
-                out.append(int(m.group(1)))
-        return out
-
-    def _segment_path(self, number: int) -> Path:
-        return self.data_dir / f"wal-{number:08d}.log"
-
-    def _snapshot_path(self, number: int) -> Path:
-        return self.data_dir / f"snapshot-{number:08d}.npz"
 
 
 def _json_array(doc: object) -> npt.NDArray[np.uint8]:

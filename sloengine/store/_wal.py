@@ -212,10 +212,6 @@ class GroupCommitWriter:
             self._flusher = asyncio.create_task(self._flush_loop())
         await future
 
-    async def barrier(self) -> None:
-        """Wait until every record appended so far is durable."""
-        await self.wait_durable(self._appended)
-
     async def _flush_loop(self) -> None:
         try:
             while self._waiters:

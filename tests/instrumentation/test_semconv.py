@@ -179,6 +179,9 @@ async def test_client_span_on_5xx_sets_error_type(
         ("[::1]x", None),
         (":80", None),
         ("", None),
+        ("a.example,b.example", None),  # two Host headers, joined
+        ("user@a.example", None),
+        ("a.example/x", None),
     ],
 )
 def test_split_host(host: str, want: tuple[str, int | None] | None) -> None:

@@ -95,7 +95,7 @@ def fill_store(data_dir: Path, count: int) -> None:
             batch = decode_push(
                 request(seq), now_s=time.time(), max_age_s=math.inf, max_future_s=math.inf
             )
-            await store.push(b"", batch)
+            await store.push(batch)
 
     asyncio.run(run())
     store.close()

@@ -50,7 +50,7 @@ async def main(data_dir: str, snapshot_every: int) -> None:
         nonlocal accepted
         req = pb.PushRequest.FromString(raw)
         batch = decode_push(req, now_s=0, max_age_s=math.inf, max_future_s=math.inf)
-        outcome = await store.push(raw, batch)
+        outcome = await store.push(batch)
         print(f"ACK {req.sequence} {outcome.status.name}", flush=True)
         if outcome.status is PushStatus.ACCEPTED:
             accepted += 1

@@ -60,7 +60,7 @@ async def test_a_failed_apply_logs_nothing_and_forgets_its_new_series(
 ) -> None:
     store = DurableStore(tmp_path)
     store.open()
-    await store.push(b"", batch(1, "a"))
+    await store.push(batch(1, "a"))
     store.store.window_sum({"service": "a"}, 300, T0)  # a view: applies compute its rows
     wal = sorted(tmp_path.glob("wal-*.log"))[-1]
     size = wal.stat().st_size
@@ -70,14 +70,14 @@ async def test_a_failed_apply_logs_nothing_and_forgets_its_new_series(
 
     monkeypatch.setattr(SeriesStore, "_view_rows", boom)
     with pytest.raises(RuntimeError, match="injected"):
-        await store.push(b"", batch(2, "new-sidecar"))
+        await store.push(batch(2, "new-sidecar"))
     monkeypatch.undo()
     assert store.failure is None  # nothing was half-applied: the store goes on
     assert store.store.series_count() == 1
     assert wal.stat().st_size == size
     # Not marked seen: the client's resend is applied, once.
-    assert (await store.push(b"", batch(2, "new-sidecar"))).status is PushStatus.ACCEPTED
-    assert (await store.push(b"", batch(2, "new-sidecar"))).status is PushStatus.DUPLICATE
+    assert (await store.push(batch(2, "new-sidecar"))).status is PushStatus.ACCEPTED
+    assert (await store.push(batch(2, "new-sidecar"))).status is PushStatus.DUPLICATE
     assert store.store.window_sum({}, 300, T0).requests == 20
     store.close()
     again = DurableStore(tmp_path)

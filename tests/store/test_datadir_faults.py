@@ -38,7 +38,7 @@ def request(seq: int, requests: int = 10) -> pb.PushRequest:
 
 async def push(store: DurableStore, seq: int) -> PushStatus:
     batch = decode_push(request(seq), now_s=T0 + 60, max_age_s=math.inf, max_future_s=math.inf)
-    return (await store.push(b"", batch)).status
+    return (await store.push(batch)).status
 
 
 def total(store: DurableStore) -> float:

@@ -24,7 +24,7 @@ def batch_of(req: pb.PushRequest):  # type: ignore[no-untyped-def]
 
 
 async def push(store: DurableStore, req: pb.PushRequest) -> PushStatus:
-    outcome = await store.push(req.SerializeToString(), batch_of(req))
+    outcome = await store.push(batch_of(req))
     return outcome.status
 
 
