@@ -280,7 +280,7 @@ def test_invalid_counts_name_the_field() -> None:
 
 def test_clumped_errors_are_tempered_not_a_breach() -> None:
     # 37 errors in 800 requests (4.6%) against 2%, but 30 of them in one 10 s slot.
-    slots = (VariantWindow(100, 30), *(VariantWindow(100, 1) for _ in range(7)))
+    slots = (VariantWindow(100, 30),) + tuple(VariantWindow(100, 1) for _ in range(7))
     young = VariantWindow(800, 37)
     clumped = Observation(young, young, *windows(2000, 16), SHORT, LONG, canary_slots=slots)
     outcome = evaluate_guard(ErrorRatioGuard(), clumped, 0.0033)
