@@ -122,24 +122,3 @@ def test_bad_arguments_are_value_errors() -> None:
     with pytest.raises(ValueError, match="bad"):
         log_mixture_ratio(11, 10, 0.5, "above")
     assert log_mixture_ratio(0, 0, 0.5, "above") == 0.0
-
-
-def test_overdispersion_is_about_one_for_independent_requests_and_large_for_clumps() -> None:
-    from sloengine.judge.sequential import overdispersion
-
-    rng = np.random.default_rng(6)
-    n = np.full(30, 200.0)
-    independent = rng.binomial(200, 0.01, size=(400, 30)).astype(float)
-    phis = [overdispersion(row, n) for row in independent]
-    assert 1.0 <= float(np.median(phis)) < 1.3
-    clumped = rng.binomial(200, np.clip(0.008 * rng.gamma(0.2, 5.0, size=30), 0, 1))
-    assert overdispersion(clumped.astype(float), n) > 3
-    assert overdispersion([1.0, 2.0], [10.0, 10.0]) == 1.0  # too few slots to tell
-    assert overdispersion([0.0] * 10, [100.0] * 10) == 1.0  # no bad events at all
-
-
-def test_tempered_ratio_still_keeps_alpha() -> None:
-    # M^(1/phi) <= M once M >= 1: tempering never adds rejections.
-    for log_m in (0.5, 3.0, 10.0):
-        for phi in (1.0, 1.5, 4.0):
-            assert sequential_p_value(log_m / phi) >= sequential_p_value(log_m)
