@@ -116,17 +116,14 @@ def _observe(
     # the canary would look like the canary's). Replays stay on the minute grid.
     grid = SLOT_SECONDS if live else REPLAY_GRID_SECONDS
 
-    def labels_of(variant: str, revision: str) -> dict[str, str]:
-        labels = {**selector, conventions.LABEL_VARIANT: variant}
-        if revision:
-            labels[conventions.LABEL_REVISION] = revision
-        return labels
-
     def window(
         variant: str, seconds: float, revision: str, far_grid: float = REPLAY_GRID_SECONDS
     ) -> VariantWindow:
         start, end = window_edges(seconds, at, live=live, far_grid=far_grid)
-        ws = source.window_sum(labels_of(variant, revision), end - start, end)
+        labels = {**selector, conventions.LABEL_VARIANT: variant}
+        if revision:
+            labels[conventions.LABEL_REVISION] = revision
+        ws = source.window_sum(labels, end - start, end)
         return _variant_window(ws, None if bad_events is None else bad_events(ws))
 
     rev = subject.revision
@@ -137,33 +134,11 @@ def _observe(
     return Observation(
         canary_short=window(subject.canary, short_s, rev),
         canary_long=canary_long,
-        canary_slots=_recent_slots(source, labels_of(subject.canary, rev), at, live, bad_events),
         baseline_short=window(subject.baseline, short_s, ""),
         baseline_long=window(subject.baseline, span, "", grid),
         short_window_seconds=short_s,
         long_window_seconds=long_s,
     )
-
-
-DISPERSION_SLOTS = 30
-
-
-def _recent_slots(
-    source: WindowSource,
-    labels: Mapping[str, str],
-    at: float,
-    live: bool,
-    bad_events: Callable[[WindowSumLike], float] | None,
-) -> tuple[VariantWindow, ...]:
-    """The canary's last 30 slots, newest first (the judge measures overdispersion on them):
-    10 s slots live (the last 5 minutes), 1-minute slots in a replay (exact: see above)."""
-    size = SLOT_SECONDS if live else REPLAY_GRID_SECONDS
-    _, end = window_edges(0.0, at, live=live)
-    out = []
-    for i in range(DISPERSION_SLOTS):
-        ws = source.window_sum(labels, size, end - i * size)
-        out.append(_variant_window(ws, None if bad_events is None else bad_events(ws)))
-    return tuple(out)
 
 
 def _canary_span(

@@ -72,9 +72,6 @@ class Observation:
     baseline_long: VariantWindow
     short_window_seconds: float
     long_window_seconds: float
-    # The canary's most recent slots (newest first), to measure overdispersion: bad events
-    # that clump in time more than independent requests would. Empty: not measured.
-    canary_slots: tuple[VariantWindow, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,7 @@ from sloengine.judge._model import (
     Verdict,
 )
 from sloengine.judge.sequential import (
-    Side,
     log_mixture_ratio,
-    overdispersion,
     relative_boundary,
     requests_to_decide,
     sequential_p_value,
@@ -81,28 +79,19 @@ class _Signals:
     clean_baseline: bool  # no bad event in the baseline: a ratio would mean little
 
 
-def _signals(
-    ev: BadEvents, threshold: float, margin: float, alpha: float, phi: float = 1.0
-) -> _Signals:
-    """The four sequential p-values of one guard, and the traffic that would decide it.
-
-    `phi` >= 1 is the canary's overdispersion: every mixture ratio is tempered to M^(1/phi).
-    """
+def _signals(ev: BadEvents, threshold: float, margin: float, alpha: float) -> _Signals:
+    """The four sequential p-values of one guard, and the traffic that would decide it."""
     kc, nc, kb, nb = ev.canary_bad, ev.canary_total, ev.baseline_bad, ev.baseline_total
-
-    def p_of(bad: float, total: float, p0: float, side: Side) -> float:
-        return sequential_p_value(log_mixture_ratio(bad, total, p0, side) / phi)
-
-    p_abs = p_of(kc, nc, threshold, "above")
-    p_under = p_of(kc, nc, threshold, "below")
+    p_abs = sequential_p_value(log_mixture_ratio(kc, nc, threshold, "above"))
+    p_under = sequential_p_value(log_mixture_ratio(kc, nc, threshold, "below"))
     p_rel = p_not_worse = 1.0
     ratio = pseudo_count_ratio(kc, nc, kb, nb)
     events = kc + kb
     if nc > 0 and nb > 0 and events > 0:
         even = relative_boundary(nc, nb, 1.0)
-        p_rel = p_of(kc, events, even, "above")
+        p_rel = sequential_p_value(log_mixture_ratio(kc, events, even, "above"))
         worse = relative_boundary(nc, nb, margin)
-        p_not_worse = p_of(kc, events, worse, "below")
+        p_not_worse = sequential_p_value(log_mixture_ratio(kc, events, worse, "below"))
     more: float | None = None
     if nc > 0:
         rate = kc / nc
@@ -114,8 +103,7 @@ def _signals(
             boundary = relative_boundary(nc, nb, 1.0 if share > 0.5 else margin)
             events_needed = requests_to_decide(share, events, boundary, alpha)
             needed = None if events_needed is None else nc * events_needed / events
-        # Tempering by phi costs about phi times the requests.
-        more = None if needed is None else max(needed * phi - nc, 0.0)
+        more = None if needed is None else max(needed - nc, 0.0)
     return _Signals(p_abs, p_rel, p_under, p_not_worse, ratio, more, kb <= 0)
 
 
@@ -199,15 +187,6 @@ def _outcome(
     )
 
 
-def _clumped(phi: float) -> str:
-    """A note for the reason when the canary's bad events clump in time."""
-    return (
-        f"; bad events clump in time (dispersion {phi:.1f}x): evidence tempered"
-        if phi >= 1.5
-        else ""
-    )
-
-
 def _rps(obs: Observation, canary_short: float) -> float:
     return canary_short / obs.short_window_seconds if obs.short_window_seconds > 0 else 0.0
 
@@ -241,10 +220,7 @@ def evaluate_error_ratio_guard(
             None, (False, False), delta * scale, samples,
         )  # fmt: skip
     events = BadEvents(cl.errors, cl.requests, bl.errors, bl.requests)
-    slots = obs.canary_slots
-    phi = overdispersion([w.errors for w in slots], [w.requests for w in slots])
-    values += _clumped(phi)
-    signals = _signals(events, guard.max_ratio, guard.min_ratio_increase, alpha, phi)
+    signals = _signals(events, guard.max_ratio, guard.min_ratio_increase, alpha)
     practical = (
         signals.ratio >= guard.min_ratio_increase
         and delta >= guard.min_delta_fraction * guard.max_ratio
@@ -311,11 +287,7 @@ def evaluate_latency_guard(
             None, (False, False), effect, samples,
         )  # fmt: skip
     events = BadEvents(slow_c, cl.requests, slow_b, bl.requests)
-    slots = obs.canary_slots
-    slow_slots = [slower_than(w, guard.max_seconds) or 0.0 for w in slots]
-    phi = overdispersion(slow_slots, [w.requests if w.has_latency else 0.0 for w in slots])
-    values += _clumped(phi)
-    signals = _signals(events, allowed, guard.min_ratio_increase, alpha, phi)
+    signals = _signals(events, allowed, guard.min_ratio_increase, alpha)
     practical = signals.ratio >= guard.min_ratio_increase
     verdict, reason, absolute, relative = _decide(
         signals, alpha, practical, values, _rps(obs, cs.requests)

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -51,7 +50,6 @@ __all__ = [
     "Side",
     "log_mixture_ratio",
     "log_mixture_ratios",
-    "overdispersion",
     "rate_confidence_sequence",
     "relative_boundary",
     "requests_to_decide",
@@ -123,25 +121,6 @@ def log_mixture_ratios(
     stacked = np.stack(terms)
     out = special.logsumexp(stacked, axis=0) - math.log(len(PRIOR_CONCENTRATIONS))
     return np.where(total > 0, out, 0.0)
-
-
-def overdispersion(bad: Sequence[float], total: Sequence[float], min_slots: int = 5) -> float:
-    """Pearson's dispersion of bad events over time slots, at least 1 (1 when unmeasurable).
-
-    chi^2 / (m - 1) of the per-slot counts against one common rate: about 1 when requests
-    are independent, large when bad events clump (a canary whose error rate jumps from slot
-    to slot). Tempering a mixture ratio as M^(1/phi) keeps it valid (for phi >= 1,
-    M^(1/phi) <= M whenever M >= 1, so it crosses 1/alpha no more often) while undoing the
-    inflation clumps cause, as a quasi-likelihood would.
-    """
-    pairs = [(k, n) for k, n in zip(bad, total, strict=True) if n > 0]
-    if len(pairs) < min_slots:
-        return 1.0
-    rate = sum(k for k, _ in pairs) / sum(n for _, n in pairs)
-    if not 0 < rate < 1:
-        return 1.0
-    chi2 = sum((k - n * rate) ** 2 / (n * rate * (1 - rate)) for k, n in pairs)
-    return max(1.0, chi2 / (len(pairs) - 1))
 
 
 def sequential_p_value(log_ratio: float) -> float:
