@@ -14,7 +14,7 @@
       token_file: /etc/sloengine/token  # shared token: backs every scope without its own
       tokens: {ingest: ingest-token, read: read-token, admin: admin-token}  # see credentials.py
       snapshot_interval: 5m
-      role: leader                      # or replica: answers verdicts, runs no hooks, no audit
+      role: leader                      # or replica (--role): answers verdicts, acts on nothing
     canary: {...}                       # other parts' sections, read from EngineConfig.raw
 
 Every error is a SpecError naming the config file and the field path.

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sloengine.config import EngineConfig, TLSConfig, load_config, parse_listen
+from sloengine.config import ROLES, EngineConfig, TLSConfig, load_config, parse_listen
 from sloengine.errors import SpecError
 
 DEFAULT_GRACE_SECONDS = 10.0
@@ -66,6 +66,12 @@ def register(subparsers: Any) -> None:
         "report the records lost (without it the engine refuses to start on such damage)",
     )
     p.add_argument(
+        "--role",
+        choices=ROLES,
+        help="leader (default: runs rollback hooks, writes the audit log) or replica (answers"
+        " the same verdicts, acts on nothing); see docs/scaling.md",
+    )
+    p.add_argument(
         "--grace", type=float, default=DEFAULT_GRACE_SECONDS, help="shutdown grace, seconds"
     )
     p.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
@@ -102,6 +108,7 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         tls=TLSConfig(args.tls_cert, args.tls_key) if args.tls_cert else None,
         snapshot_interval_seconds=args.snapshot_interval,
         repair_wal=getattr(args, "repair_wal", None),
+        role=getattr(args, "role", None),
     )
     if config.data_dir is None:
         raise SpecError("", "--data-dir", "required (or engine.data_dir in --config)")

@@ -160,3 +160,17 @@ def test_engine_role_defaults_to_leader_and_refuses_others(tmp_path: Path) -> No
     path.write_text(yaml.safe_dump({"engine": {"role": "follower"}}))
     with pytest.raises(SpecError, match=r"engine\.role.*leader, replica"):
         load_config(path)
+
+
+def test_serve_role_flag_overrides_the_file(tmp_path: Path) -> None:
+    from sloengine.cli import build_parser
+    from sloengine.cli.serve import config_from_args
+
+    path = tmp_path / "engine.yaml"
+    path.write_text(yaml.safe_dump({"engine": {"role": "leader", "data_dir": str(tmp_path)}}))
+    args = build_parser().parse_args(["serve", "--config", str(path), "--role", "replica"])
+    assert config_from_args(args).role == "replica"
+    args = build_parser().parse_args(["serve", "--config", str(path)])
+    assert config_from_args(args).role == "leader"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--role", "boss"])
