@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import Counter as PromCounter
 
+from sloengine import conventions
 from sloengine.errors import CapacityError, IngestError
 from sloengine.pipelines._convert import Conversion, EngineRow, RedConverter, SourcePoint
 from sloengine.pipelines._journal import Journal
@@ -40,6 +41,7 @@ from sloengine.pipelines._mapping import RedMapping
 from sloengine.pipelines._thresholds import ThresholdCheck
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.store import decode_push
+from sloengine.store._validate import MAX_SAMPLE_COUNT
 
 if TYPE_CHECKING:
     from sloengine.app import EngineState
@@ -49,7 +51,7 @@ __all__ = ["IngestResult", "PayloadError", "PipelineReceiver"]
 
 log = logging.getLogger(__name__)
 
-PRODUCER_ID = "sloengine-pipelines"
+PRODUCER_ID = conventions.PIPELINES_PRODUCER_ID
 _RECORD = struct.Struct("<Bq")  # protocol, receive time (unix ms)
 # Outcomes the sender is told about (4xx, as Prometheus answers them); the others are normal.
 REJECTED_OUTCOMES = (
@@ -59,6 +61,7 @@ REJECTED_OUTCOMES = (
     "invalid_labels",
     "too_old",
     "too_far_future",
+    "too_large",
 )
 
 # A decoder returns the points of a body and how many series it had to skip (bad labels);
@@ -200,6 +203,14 @@ class PipelineReceiver:
         oldest = math.floor(now_ms - state.max_sample_age_seconds * 1000)
         newest = math.floor(now_ms + state.config.max_future_skew_seconds * 1000)
         conversion = self.converter.convert(points, oldest_ms=oldest, newest_ms=newest)
+        # Why here, row by row: the store refuses a batch with any count above what one
+        # sample may carry, and the rows of a request go in as one batch, so one absurd
+        # increment (a counter jumping by more than 1e12) would drop every other series of
+        # the request after its 2xx. Dropped rows are reported (400 / partial_success).
+        rows = [row for row in conversion.rows if row.requests <= MAX_SAMPLE_COUNT]
+        if len(rows) < len(conversion.rows):
+            conversion.outcomes["too_large"] += len(conversion.rows) - len(rows)
+            conversion.rows[:] = rows
         self.thresholds.check(conversion.rows)
         if bad_series:
             conversion.outcomes["invalid_labels"] += bad_series
