@@ -69,8 +69,12 @@ class Journal:
         records_before = 0
         if states:
             first = max(states)
-            doc = json.loads(self._state_path(first).read_text())
-            state, records_before = doc["state"], int(doc["records"])
+            path = self._state_path(first)
+            try:
+                doc = json.loads(path.read_text())
+                state, records_before = doc["state"], int(doc["records"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise JournalError(f"{path}: not a state file ({exc!r})") from None
         segments = sorted(n for n in self._numbered(_SEGMENT) if n >= first)
         records: list[bytes] = []
         truncated = None

@@ -40,7 +40,7 @@ from sloengine.pipelines._journal import Journal
 from sloengine.pipelines._mapping import RedMapping
 from sloengine.pipelines._thresholds import ThresholdCheck
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store import decode_push
+from sloengine.store import StoreCorruptError, decode_push
 from sloengine.store._validate import MAX_SAMPLE_COUNT
 
 if TYPE_CHECKING:
@@ -129,11 +129,14 @@ class PipelineReceiver:
     # --- lifecycle --------------------------------------------------------------------------
     async def open(self) -> int:
         """Load the converter state and replay the journal into the store; returns records."""
-        recovered = self.journal.open()
+        try:
+            recovered = self.journal.open()
+            if recovered.state is not None:
+                self.converter.load_json(recovered.state)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StoreCorruptError(f"pipelines journal {self.journal.directory}: {exc}") from None
         if recovered.truncated:
             log.warning("pipelines journal: %s; cut off", recovered.truncated)
-        if recovered.state is not None:
-            self.converter.load_json(recovered.state)
         sequence = recovered.records_before
         tickets = []
         for payload in recovered.records:
@@ -145,6 +148,24 @@ class PipelineReceiver:
                 ticket = self._submit(sequence, conversion.rows, now_ms)
                 if ticket is not None:
                     tickets.append(ticket)
+        # Why: the journal is fsynced before the store sees a batch, so the store never holds
+        # a sequence the journal lacks unless journal records were lost (damage cut off, files
+        # deleted). Numbering on from the journal would then reuse sequences the store holds:
+        # every new batch acked, then dropped as DUPLICATE; and the cursors are behind.
+        held = self._durable.highest_sequence(PRODUCER_ID) or 0
+        if held > sequence:
+            lost = (
+                f"pipelines journal {self.journal.directory}: has {sequence} records but the "
+                f"store holds batch {held}: {held - sequence} records lost"
+            )
+            if not self._state.config.repair_wal:
+                raise StoreCorruptError(
+                    f"{lost}; refusing to start (--repair-wal numbers on after the store's "
+                    "batches; the series in the lost records then count again from their "
+                    "last journaled value, from zero when none)"
+                )
+            log.error("%s; repaired: numbering on from %d", lost, held + 1)
+            sequence = held
         self._next_sequence = sequence + 1
         if tickets:
             await self._durable.wait_durable(max(tickets))
