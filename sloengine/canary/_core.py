@@ -128,8 +128,10 @@ class CanaryCore:
     def _validated(self, req: VerdictRequest) -> VerdictRequest:
         if not req.service:
             raise CanaryRequestError("service", "required")
-        short = req.short_window_seconds or self.config.short_window_seconds
         long = req.long_window_seconds or self.config.long_window_seconds
+        # An analysis shorter than the default short window (a 2-minute step) gets a short
+        # window as long as itself; only a short window the caller gave can be too long.
+        short = req.short_window_seconds or min(self.config.short_window_seconds, long)
         for field, value in (("short_window_seconds", short), ("long_window_seconds", long)):
             if not math.isfinite(value) or not 0 < value <= MAX_WINDOW_SECONDS:
                 raise CanaryRequestError(

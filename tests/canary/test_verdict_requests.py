@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from tests.canary.conftest import Harness, T
+from tests.canary.conftest import TOKEN, Harness, T
 from tests.canary.test_service import actions, recorder_hooks, wait_for_lines
 from tests.canary.traffic import block, push
 
@@ -257,3 +257,38 @@ async def test_an_outage_that_starts_with_the_canary_is_not_the_canary(
     )
     verdict = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway"))
     assert verdict.verdict != pb.FAIL, verdict.reason
+
+
+async def test_an_analysis_shorter_than_the_default_short_window_is_judged(
+    harness_factory: Any,
+) -> None:
+    """A 2-minute analysis window (the seed's first step) with the default 5m short window:
+    the short window shrinks to the long one instead of a 400 the caller cannot explain
+    (it never set a short window), which Argo counts as an Error and Flagger's `rollout`
+    gate as a failed check, towards rolling back a healthy canary."""
+    h = await harness_factory()
+    ingest(h, 1, steady("canary", seconds=120, errors=0.3), steady("primary", seed=2))
+    reply = await h.stub.GetVerdict(
+        pb.GetVerdictRequest(service="gateway", long_window_seconds=120)
+    )
+    assert reply.verdict == pb.FAIL, reply.reason
+    assert {(g.short_window_seconds, g.long_window_seconds) for g in reply.guards} == {(120, 120)}
+    async with httpx.AsyncClient(base_url=h.http_url) as client:
+        argo = await client.get(
+            "/api/v1/verdict", params={"service": "gateway", "long_window": "2m"}
+        )
+        assert argo.status_code == 200 and argo.json()["verdict"] == "FAIL", argo.text
+        payload = {
+            "name": "gateway", "namespace": "shop", "phase": "Progressing",
+            "checksum": "6d8f7c9b5", "metadata": {"long_window": "2m"},
+        }  # fmt: skip
+        gate = await client.post(
+            "/api/v1/flagger/rollout", json=payload, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert gate.status_code == 412 and gate.json()["verdict"] == "FAIL", gate.text
+        # A short window the caller did give must still fit in the long one.
+        bad = await client.get(
+            "/api/v1/verdict",
+            params={"service": "gateway", "short_window": "5m", "long_window": "2m"},
+        )
+        assert bad.status_code == 400 and "short_window" in bad.json()["error"]
