@@ -106,6 +106,11 @@ class Journal:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         self.bytes_in_segment = os.fstat(self._fd).st_size
 
+    @property
+    def failure(self) -> str | None:
+        """Why the journal is poisoned (only a restart recovers), None when it is fine."""
+        return None if self._failed is None else str(self._failed)
+
     # --- appends ----------------------------------------------------------------------------
     def append(self, payload: bytes) -> int:
         """Write one record (to the OS, not yet durable); returns its ticket for `wait_durable`."""

@@ -183,6 +183,12 @@ class PipelineReceiver:
             log.exception("pipelines: final snapshot failed; the journal still has everything")
         self.journal.close()
 
+    def readiness_problem(self) -> str | None:
+        """Why remote_write/OTLP cannot ingest: a failed journal write poisons the journal
+        (the converter may be ahead of it), and only a restart replays it consistently."""
+        failure = self.journal.failure
+        return None if failure is None else f"pipelines journal: {failure} (restart to recover)"
+
     # --- ingest -----------------------------------------------------------------------------
     async def ingest(self, protocol: int, body: bytes) -> IngestResult:
         """Count one request; returns once its rows are durable in the store.

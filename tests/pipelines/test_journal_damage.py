@@ -7,6 +7,7 @@ the store held: every later remote_write batch was answered 204 and dropped as D
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -119,3 +120,27 @@ def test_flipped_byte_mid_journal_exits_with_one_line(tmp_path: Path) -> None:
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("sloengine: pipelines journal ") and "records lost" in last, last
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.asyncio
+async def test_full_disk_under_the_journal_is_reported_by_readyz(
+    start_engine: Any, tmp_path: Path
+) -> None:
+    """A failed journal write poisons the journal (the converter may be ahead of it): every
+    remote_write answers 503 until a restart, and /readyz now says so (it said 200)."""
+    engine = await start_engine(data_dir=tmp_path / "data")
+    await send(engine, 1)
+    receiver = engine.pipelines
+    assert receiver is not None
+    full = os.open("/dev/full", os.O_WRONLY)  # every write: ENOSPC
+    os.dup2(full, receiver.journal._fd)
+    os.close(full)
+    async with aiohttp.ClientSession() as session:
+        base = f"http://127.0.0.1:{engine.http_port}"
+        async with session.post(f"{base}/api/v1/write", data=scrape(2), headers=HEADERS) as resp:
+            assert resp.status == 503
+        async with session.get(f"{base}/readyz") as resp:
+            text = await resp.text()
+            assert resp.status == 503, text
+            assert text.startswith("not ready: pipelines journal: ") and "No space left" in text
+    assert requests(engine) == 3
