@@ -62,6 +62,7 @@ REJECTED_OUTCOMES = (
     "too_old",
     "too_far_future",
     "too_large",
+    "series_limit",
 )
 
 # A decoder returns the points of a body and how many series it had to skip (bad labels);
@@ -208,7 +209,7 @@ class PipelineReceiver:
         try:
             await self.journal.wait_durable(ticket)
             if conversion.rows:
-                store_ticket = self._submit(sequence, conversion.rows, now_ms)
+                store_ticket = self._submit(sequence, conversion.rows, now_ms, conversion.outcomes)
                 if store_ticket is not None:
                     await self._durable.wait_durable(store_ticket)
             done.set_result(None)
@@ -243,7 +244,13 @@ class PipelineReceiver:
             conversion.outcomes["invalid_labels"] += bad_series
         return conversion
 
-    def _submit(self, sequence: int, rows: list[EngineRow], now_ms: int) -> int | None:
+    def _submit(
+        self,
+        sequence: int,
+        rows: list[EngineRow],
+        now_ms: int,
+        outcomes: Counter[str] | None = None,
+    ) -> int | None:
         """Apply the rows to the store as one batch; its WAL ticket (None: nothing applied)."""
         request = pb.PushRequest(producer_id=PRODUCER_ID, sequence=sequence)
         for row in rows:
@@ -275,9 +282,17 @@ class PipelineReceiver:
             return None
         (outcome,) = durable.submit_many([batch])
         if isinstance(outcome, CapacityError):
-            log.error("pipelines: batch %d dropped: %s", sequence, outcome)
-            self.samples.labels("store", "capacity_dropped").inc(len(rows))
-            return None
+            # Why not drop the batch: it holds the rows of series the store has too, and the
+            # sender got a 2xx. Keep those; the rows of new series are refused, and the
+            # sender is told (400 / partial_success, `series_limit`).
+            has = durable.store.has_labels
+            kept = [row for row, labels in zip(rows, batch.series, strict=True) if has(labels)]
+            log.error("pipelines: batch %d: %d rows dropped: %s", sequence,
+                      len(rows) - len(kept), outcome)  # fmt: skip
+            self.samples.labels("store", "capacity_dropped").inc(len(rows) - len(kept))
+            if outcomes is not None:
+                outcomes["series_limit"] += len(rows) - len(kept)
+            return self._submit(sequence, kept, now_ms) if kept else None
         return outcome[1]
 
     # --- snapshots --------------------------------------------------------------------------

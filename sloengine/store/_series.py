@@ -157,6 +157,10 @@ class SeriesStore:
     def series_count(self) -> int:
         return self._n
 
+    def has_labels(self, labels: SeriesLabels) -> bool:
+        """Whether the series with exactly these sorted labels exists (a batch's `series[i]`)."""
+        return labels in self._ids
+
     def series_labels(self) -> list[dict[str, str]]:
         return [dict(lbl) for lbl in self._labels]
 

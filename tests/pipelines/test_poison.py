@@ -89,3 +89,24 @@ async def test_native_push_cannot_take_the_receivers_producer_id(
     for i, total in enumerate((20, 30, 45), start=1):
         assert (await post(write_request(scrape("pay", MS - 20_000 + i * 5_000, total))))[0] == 204
     assert requests(engine, "pay") == 45
+
+
+async def test_series_limit_refuses_only_the_new_series(start_engine: Any) -> None:
+    """At max_series, a request that also carried a new series was dropped whole, after a
+    204: the increments of the series the store had were lost too. Now only the new
+    series' rows are refused (400 `series limit`), the rest is counted."""
+    engine = await start_engine(max_series=2)
+    async with aiohttp.ClientSession() as session:
+        url = f"http://127.0.0.1:{engine.http_port}/api/v1/write"
+
+        async def send(body: bytes) -> tuple[int, str]:
+            async with session.post(url, data=body, headers=HEADERS) as resp:
+                return resp.status, await resp.text()
+
+        assert (await send(write_request(scrape("a", MS - 20_000, 5))))[0] == 204
+        assert (await send(write_request(scrape("b", MS - 20_000, 5))))[0] == 204
+        body = write_request(scrape("a", MS - 10_000, 9) + scrape("c", MS - 10_000, 9))
+        assert await send(body) == (
+            400, "samples dropped: 1 series limit; the others were counted\n"
+        )  # fmt: skip
+    assert (requests(engine, "a"), requests(engine, "b"), requests(engine, "c")) == (9, 5, 0)
