@@ -81,6 +81,9 @@ class EngineState:
     window_source: Any = None
     # Per Timeslices SLO id: its slices (sloengine.timeslices), in memory.
     slice_ledgers: dict[str, SliceLedger] = field(default_factory=dict)
+    # Other parts whose failure makes ingest fail (e.g. the pipelines journal): /readyz
+    # answers 503 with the first problem one of these returns.
+    readiness_checks: list[Callable[[], str | None]] = field(default_factory=list)
 
     @property
     def data_dir(self) -> Path | None:

@@ -121,3 +121,9 @@ HTTP_READYZ_PATH: Final = "/readyz"
 GRPC_INGEST_SERVICE: Final = "sloengine.v1.IngestService"
 GRPC_SLO_SERVICE: Final = "sloengine.v1.SLOService"
 GRPC_CANARY_SERVICE: Final = "sloengine.v1.CanaryService"
+
+# --- producer ids ------------------------------------------------------------------------------
+# The engine's remote_write/OTLP receivers write to the store under this producer id with
+# their own sequence numbers; a native Push under it is refused, or it could claim those
+# sequences and make the receivers' later batches DUPLICATE (acked, yet never counted).
+PIPELINES_PRODUCER_ID: Final = "sloengine-pipelines"

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from google.protobuf.message import DecodeError
 
+from sloengine import conventions
 from sloengine.errors import CapacityError, IngestError
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.store import DecodedBatch, decode_push, decode_wire_many
@@ -217,6 +218,11 @@ class IngestServicer:
                     results.append(_Pending(slow, 0, received, 0))
                     continue
                 batch = slow
+            if batch.producer_id == conventions.PIPELINES_PRODUCER_ID:
+                reason = "producer_id: reserved for the engine's remote_write/OTLP receivers"
+                ack = self._reject(batch, grpc.StatusCode.INVALID_ARGUMENT, reason)
+                results.append(_Pending(ack, 0, received, 0))
+                continue
             valid.append((len(results), batch))
             results.append(None)
         submitted = durable.submit_many([batch for _, batch in valid])

@@ -38,6 +38,9 @@ async def _readyz(request: web.Request) -> web.Response:
     failure = state.durable.failure if state.durable is not None else None
     if failure is not None:  # every push would fail: say so, and why
         return web.Response(status=503, text=f"not ready: store: {failure}\n")
+    for check in state.readiness_checks:
+        if (problem := check()) is not None:
+            return web.Response(status=503, text=f"not ready: {problem}\n")
     return web.Response(text="ready\n")
 
 

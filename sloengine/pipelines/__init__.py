@@ -129,6 +129,7 @@ async def start(
     }
     receiver = PipelineReceiver(state, decoders, **options)
     await receiver.open()
+    state.readiness_checks.append(receiver.readiness_problem)
     add_routes(state, http_app, receiver)
     if grpc_server is not None:
         grpc_server.add_generic_rpc_handlers((otlp_grpc_handler(state, receiver),))

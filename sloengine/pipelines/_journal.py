@@ -69,8 +69,12 @@ class Journal:
         records_before = 0
         if states:
             first = max(states)
-            doc = json.loads(self._state_path(first).read_text())
-            state, records_before = doc["state"], int(doc["records"])
+            path = self._state_path(first)
+            try:
+                doc = json.loads(path.read_text())
+                state, records_before = doc["state"], int(doc["records"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise JournalError(f"{path}: not a state file ({exc!r})") from None
         segments = sorted(n for n in self._numbered(_SEGMENT) if n >= first)
         records: list[bytes] = []
         truncated = None
@@ -101,6 +105,11 @@ class Journal:
             self._fsync_dir()
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         self.bytes_in_segment = os.fstat(self._fd).st_size
+
+    @property
+    def failure(self) -> str | None:
+        """Why the journal is poisoned (only a restart recovers), None when it is fine."""
+        return None if self._failed is None else str(self._failed)
 
     # --- appends ----------------------------------------------------------------------------
     def append(self, payload: bytes) -> int:

@@ -33,13 +33,15 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import Counter as PromCounter
 
+from sloengine import conventions
 from sloengine.errors import CapacityError, IngestError
 from sloengine.pipelines._convert import Conversion, EngineRow, RedConverter, SourcePoint
 from sloengine.pipelines._journal import Journal
 from sloengine.pipelines._mapping import RedMapping
 from sloengine.pipelines._thresholds import ThresholdCheck
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store import decode_push
+from sloengine.store import StoreCorruptError, decode_push
+from sloengine.store._validate import MAX_SAMPLE_COUNT
 
 if TYPE_CHECKING:
     from sloengine.app import EngineState
@@ -49,7 +51,7 @@ __all__ = ["IngestResult", "PayloadError", "PipelineReceiver"]
 
 log = logging.getLogger(__name__)
 
-PRODUCER_ID = "sloengine-pipelines"
+PRODUCER_ID = conventions.PIPELINES_PRODUCER_ID
 _RECORD = struct.Struct("<Bq")  # protocol, receive time (unix ms)
 # Outcomes the sender is told about (4xx, as Prometheus answers them); the others are normal.
 REJECTED_OUTCOMES = (
@@ -59,6 +61,7 @@ REJECTED_OUTCOMES = (
     "invalid_labels",
     "too_old",
     "too_far_future",
+    "too_large",
 )
 
 # A decoder returns the points of a body and how many series it had to skip (bad labels);
@@ -126,11 +129,14 @@ class PipelineReceiver:
     # --- lifecycle --------------------------------------------------------------------------
     async def open(self) -> int:
         """Load the converter state and replay the journal into the store; returns records."""
-        recovered = self.journal.open()
+        try:
+            recovered = self.journal.open()
+            if recovered.state is not None:
+                self.converter.load_json(recovered.state)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StoreCorruptError(f"pipelines journal {self.journal.directory}: {exc}") from None
         if recovered.truncated:
             log.warning("pipelines journal: %s; cut off", recovered.truncated)
-        if recovered.state is not None:
-            self.converter.load_json(recovered.state)
         sequence = recovered.records_before
         tickets = []
         for payload in recovered.records:
@@ -142,6 +148,24 @@ class PipelineReceiver:
                 ticket = self._submit(sequence, conversion.rows, now_ms)
                 if ticket is not None:
                     tickets.append(ticket)
+        # Why: the journal is fsynced before the store sees a batch, so the store never holds
+        # a sequence the journal lacks unless journal records were lost (damage cut off, files
+        # deleted). Numbering on from the journal would then reuse sequences the store holds:
+        # every new batch acked, then dropped as DUPLICATE; and the cursors are behind.
+        held = self._durable.highest_sequence(PRODUCER_ID) or 0
+        if held > sequence:
+            lost = (
+                f"pipelines journal {self.journal.directory}: has {sequence} records but the "
+                f"store holds batch {held}: {held - sequence} records lost"
+            )
+            if not self._state.config.repair_wal:
+                raise StoreCorruptError(
+                    f"{lost}; refusing to start (--repair-wal numbers on after the store's "
+                    "batches; the series in the lost records then count again from their "
+                    "last journaled value, from zero when none)"
+                )
+            log.error("%s; repaired: numbering on from %d", lost, held + 1)
+            sequence = held
         self._next_sequence = sequence + 1
         if tickets:
             await self._durable.wait_durable(max(tickets))
@@ -158,6 +182,12 @@ class PipelineReceiver:
         except Exception:
             log.exception("pipelines: final snapshot failed; the journal still has everything")
         self.journal.close()
+
+    def readiness_problem(self) -> str | None:
+        """Why remote_write/OTLP cannot ingest: a failed journal write poisons the journal
+        (the converter may be ahead of it), and only a restart replays it consistently."""
+        failure = self.journal.failure
+        return None if failure is None else f"pipelines journal: {failure} (restart to recover)"
 
     # --- ingest -----------------------------------------------------------------------------
     async def ingest(self, protocol: int, body: bytes) -> IngestResult:
@@ -200,6 +230,14 @@ class PipelineReceiver:
         oldest = math.floor(now_ms - state.max_sample_age_seconds * 1000)
         newest = math.floor(now_ms + state.config.max_future_skew_seconds * 1000)
         conversion = self.converter.convert(points, oldest_ms=oldest, newest_ms=newest)
+        # Why here, row by row: the store refuses a batch with any count above what one
+        # sample may carry, and the rows of a request go in as one batch, so one absurd
+        # increment (a counter jumping by more than 1e12) would drop every other series of
+        # the request after its 2xx. Dropped rows are reported (400 / partial_success).
+        rows = [row for row in conversion.rows if row.requests <= MAX_SAMPLE_COUNT]
+        if len(rows) < len(conversion.rows):
+            conversion.outcomes["too_large"] += len(conversion.rows) - len(rows)
+            conversion.rows[:] = rows
         self.thresholds.check(conversion.rows)
         if bad_series:
             conversion.outcomes["invalid_labels"] += bad_series

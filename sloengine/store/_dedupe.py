@@ -40,6 +40,11 @@ class DedupeState:
             return False
         return sequence in p.recent or sequence <= p.high - self.window
 
+    def highest(self, producer_id: str) -> int | None:
+        """The highest accepted sequence of a producer (None: not remembered)."""
+        p = self._producers.get(producer_id)
+        return None if p is None else p.high
+
     def record(self, producer_id: str, sequence: int) -> None:
         p = self._producers.get(producer_id)
         if p is None:

@@ -268,6 +268,10 @@ class DurableStore(DataDirPaths):
         return [(_DUPLICATE, last) if r is None else r for r in results]
 
     # --- failure and recovery without restart --------------------------------------------------
+    def highest_sequence(self, producer_id: str) -> int | None:
+        """The highest sequence accepted from `producer_id` (None: not remembered)."""
+        return self._dedupe.highest(producer_id)
+
     @property
     def failure(self) -> str | None:
         """Why the store cannot accept batches now (None: healthy). Readiness reports it."""
