@@ -131,6 +131,16 @@ def _observe(
     span = _canary_span(
         lambda seconds: window(subject.canary, seconds, rev, grid), canary_long, long_s, grid
     )
+    paired = None
+    if live:
+        lagging = _baseline_reported_end(source, selector, subject.baseline, at)
+        if lagging is not None:
+            start, _ = window_edges(long_s, at, live=live)
+            labels = {**selector, conventions.LABEL_VARIANT: subject.canary}
+            if rev:
+                labels[conventions.LABEL_REVISION] = rev
+            ws = source.window_sum(labels, lagging - start, lagging)
+            paired = _variant_window(ws, None if bad_events is None else bad_events(ws))
     return Observation(
         canary_short=window(subject.canary, short_s, rev),
         canary_long=canary_long,
@@ -138,7 +148,31 @@ def _observe(
         baseline_long=window(subject.baseline, span, "", grid),
         short_window_seconds=short_s,
         long_window_seconds=long_s,
+        canary_paired=paired,
     )
+
+
+MAX_REPORT_LAG_SLOTS = 6
+
+
+def _baseline_reported_end(
+    source: WindowSource, selector: Mapping[str, str], baseline: str, at: float
+) -> float | None:
+    """The end of the baseline's newest reported slot when it is behind the live end.
+
+    Sidecars push on their own schedules: the canary's newest slot may be in while the
+    baseline's is not yet. Compared over that slot, an outage both variants share would
+    look like the canary's (its bad events there, the baseline's still on the way), so the
+    relative test pairs the canary with the slots the baseline has reported. None when the
+    baseline has the newest slot, or nothing in the last minute (no pairing to be had).
+    """
+    end = math.ceil(at / SLOT_SECONDS) * SLOT_SECONDS
+    labels = {**selector, conventions.LABEL_VARIANT: baseline}
+    for lag in range(MAX_REPORT_LAG_SLOTS + 1):
+        slot_end = end - lag * SLOT_SECONDS
+        if source.window_sum(labels, SLOT_SECONDS, slot_end).requests > 0:
+            return None if lag == 0 else slot_end
+    return None
 
 
 def _canary_span(

@@ -72,6 +72,14 @@ class Observation:
     baseline_long: VariantWindow
     short_window_seconds: float
     long_window_seconds: float
+    # The canary over the slots the baseline has reported (a live verdict whose baseline
+    # sidecar has not sent the newest slot yet): the relative test compares the same times.
+    # None: canary_long.
+    canary_paired: VariantWindow | None = None
+
+    @property
+    def canary_vs_baseline(self) -> VariantWindow:
+        return self.canary_long if self.canary_paired is None else self.canary_paired
 
 
 @dataclass(frozen=True)

@@ -79,19 +79,26 @@ class _Signals:
     clean_baseline: bool  # no bad event in the baseline: a ratio would mean little
 
 
-def _signals(ev: BadEvents, threshold: float, margin: float, alpha: float) -> _Signals:
-    """The four sequential p-values of one guard, and the traffic that would decide it."""
-    kc, nc, kb, nb = ev.canary_bad, ev.canary_total, ev.baseline_bad, ev.baseline_total
+def _signals(
+    ev: BadEvents, threshold: float, margin: float, alpha: float, paired: BadEvents | None = None
+) -> _Signals:
+    """The four sequential p-values of one guard, and the traffic that would decide it.
+
+    `paired`: the canary over the baseline's times, for the relative tests (default `ev`)."""
+    kc, nc = ev.canary_bad, ev.canary_total
+    pair = ev if paired is None else paired
+    kc_rel, nc_rel = pair.canary_bad, pair.canary_total
+    kb, nb = pair.baseline_bad, pair.baseline_total
     p_abs = sequential_p_value(log_mixture_ratio(kc, nc, threshold, "above"))
     p_under = sequential_p_value(log_mixture_ratio(kc, nc, threshold, "below"))
     p_rel = p_not_worse = 1.0
-    ratio = pseudo_count_ratio(kc, nc, kb, nb)
-    events = kc + kb
-    if nc > 0 and nb > 0 and events > 0:
-        even = relative_boundary(nc, nb, 1.0)
-        p_rel = sequential_p_value(log_mixture_ratio(kc, events, even, "above"))
-        worse = relative_boundary(nc, nb, margin)
-        p_not_worse = sequential_p_value(log_mixture_ratio(kc, events, worse, "below"))
+    ratio = pseudo_count_ratio(kc_rel, nc_rel, kb, nb)
+    events = kc_rel + kb
+    if nc_rel > 0 and nb > 0 and events > 0:
+        even = relative_boundary(nc_rel, nb, 1.0)
+        p_rel = sequential_p_value(log_mixture_ratio(kc_rel, events, even, "above"))
+        worse = relative_boundary(nc_rel, nb, margin)
+        p_not_worse = sequential_p_value(log_mixture_ratio(kc_rel, events, worse, "below"))
     more: float | None = None
     if nc > 0:
         rate = kc / nc
@@ -99,10 +106,10 @@ def _signals(ev: BadEvents, threshold: float, margin: float, alpha: float) -> _S
         if needed is not None and rate > threshold and p_abs < alpha and events > 0 and nb > 0:
             # Over the threshold already: the relative test decides; its trials are bad
             # events, which grow with canary requests at the current share.
-            share = kc / events
-            boundary = relative_boundary(nc, nb, 1.0 if share > 0.5 else margin)
+            share = kc_rel / events
+            boundary = relative_boundary(nc_rel, nb, 1.0 if share > 0.5 else margin)
             events_needed = requests_to_decide(share, events, boundary, alpha)
-            needed = None if events_needed is None else nc * events_needed / events
+            needed = None if events_needed is None else nc_rel * events_needed / events
         more = None if needed is None else max(needed - nc, 0.0)
     return _Signals(p_abs, p_rel, p_under, p_not_worse, ratio, more, kb <= 0)
 
@@ -210,7 +217,8 @@ def evaluate_error_ratio_guard(
         f"{label} {fmt(cs.error_ratio)} ({short}) / {fmt(cl.error_ratio)} ({long}) in canary"
         f" vs {fmt(bl.error_ratio)} baseline (threshold {fmt(guard.max_ratio)})"
     )
-    delta = cl.error_ratio - bl.error_ratio
+    pl = obs.canary_vs_baseline
+    delta = pl.error_ratio - bl.error_ratio
     numbers = (cs.error_ratio * scale, cl.error_ratio * scale, bl.error_ratio * scale)
     samples = (cl.requests, bl.requests)
     missing = _no_data(obs, cl.requests, bl.requests)
@@ -220,7 +228,8 @@ def evaluate_error_ratio_guard(
             None, (False, False), delta * scale, samples,
         )  # fmt: skip
     events = BadEvents(cl.errors, cl.requests, bl.errors, bl.requests)
-    signals = _signals(events, guard.max_ratio, guard.min_ratio_increase, alpha)
+    paired = BadEvents(pl.errors, pl.requests, bl.errors, bl.requests)
+    signals = _signals(events, guard.max_ratio, guard.min_ratio_increase, alpha, paired)
     practical = (
         signals.ratio >= guard.min_ratio_increase
         and delta >= guard.min_delta_fraction * guard.max_ratio
@@ -287,7 +296,10 @@ def evaluate_latency_guard(
             None, (False, False), effect, samples,
         )  # fmt: skip
     events = BadEvents(slow_c, cl.requests, slow_b, bl.requests)
-    signals = _signals(events, allowed, guard.min_ratio_increase, alpha)
+    pl = obs.canary_vs_baseline
+    slow_p = slower_than(pl, guard.max_seconds) if pl is not cl else slow_c
+    paired = BadEvents(slow_c if slow_p is None else slow_p, pl.requests, slow_b, bl.requests)
+    signals = _signals(events, allowed, guard.min_ratio_increase, alpha, paired)
     practical = signals.ratio >= guard.min_ratio_increase
     verdict, reason, absolute, relative = _decide(
         signals, alpha, practical, values, _rps(obs, cs.requests)

@@ -292,3 +292,30 @@ async def test_an_analysis_shorter_than_the_default_short_window_is_judged(
             params={"service": "gateway", "short_window": "5m", "long_window": "2m"},
         )
         assert bad.status_code == 400 and "short_window" in bad.json()["error"]
+
+
+async def test_a_shared_outage_in_a_slot_the_baseline_has_not_reported_is_not_the_canary(
+    harness_factory: Any,
+) -> None:
+    """Sidecars push on their own schedules: the canary's newest 10 s slot can be in while
+    the baseline's is still on the way. An outage that hits both in that slot must not look
+    like the canary's (FAIL on every such look, before the fix); a bad canary still FAILs."""
+    h = await harness_factory()
+    young = steady("canary", seconds=60, end=T - 10)
+    ingest(h, 1, young, steady("primary", end=T - 10, seconds=1800, seed=2))
+    outage = block("gateway", "canary", end_s=T, seconds=10, rps=20, error_ratio=0.5, seed=3)
+    ingest(h, 2, outage)
+    early = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway"))
+    assert early.verdict != pb.FAIL, early.reason
+    # The canary's newest slot still counts (for the absolute test).
+    assert early.guards[0].canary_samples == sum(young.requests) + sum(outage.requests)
+    base = block("gateway", "primary", end_s=T, seconds=10, rps=20, error_ratio=0.5, seed=4)
+    ingest(h, 3, base)
+    late = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway"))
+    assert late.verdict != pb.FAIL, late.reason
+    # The canary alone failing, with the baseline one slot behind: FAIL.
+    h.state.now_s = T + 60
+    bad = steady("canary", seconds=60, end=T + 60, errors=0.3, seed=5)
+    ingest(h, 4, bad, steady("primary", end=T + 50, seconds=60, seed=6))
+    fail = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway"))
+    assert fail.verdict == pb.FAIL, fail.reason
