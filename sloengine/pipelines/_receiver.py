@@ -36,7 +36,7 @@ from prometheus_client import Counter as PromCounter
 from sloengine import conventions
 from sloengine.errors import CapacityError, IngestError
 from sloengine.pipelines._convert import Conversion, EngineRow, RedConverter, SourcePoint
-from sloengine.pipelines._journal import Journal
+from sloengine.pipelines._journal import Journal, JournalError
 from sloengine.pipelines._mapping import RedMapping
 from sloengine.pipelines._thresholds import ThresholdCheck
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
@@ -105,6 +105,7 @@ class PipelineReceiver:
         self.thresholds = ThresholdCheck(state.catalog, state.sli_problems)
         self.snapshot_every_bytes = snapshot_every_bytes
         self._next_sequence = 1
+        self._failed: BaseException | None = None  # a journaled batch the store did not get
         self._inflight: dict[int, asyncio.Future[None]] = {}
         self._snapshot_task: asyncio.Task[None] | None = None
         self.samples = PromCounter(
@@ -187,6 +188,8 @@ class PipelineReceiver:
     def readiness_problem(self) -> str | None:
         """Why remote_write/OTLP cannot ingest: a failed journal write poisons the journal
         (the converter may be ahead of it), and only a restart replays it consistently."""
+        if self._failed is not None:
+            return f"pipelines: a journaled batch did not reach the store: {self._failed} (restart to recover)"
         failure = self.journal.failure
         return None if failure is None else f"pipelines journal: {failure} (restart to recover)"
 
@@ -198,6 +201,8 @@ class PipelineReceiver:
         when the data could not be made durable (the sender should retry after a restart).
         """
         name, _ = self._decoders[protocol]
+        if self._failed is not None:
+            raise JournalError(f"an earlier batch did not reach the store: {self._failed}")
         now_ms = math.floor(self._state.now() * 1000)
         # Decoding, converting and appending run without yielding: records are in order.
         conversion = self._convert(protocol, body, now_ms)
@@ -206,23 +211,46 @@ class PipelineReceiver:
         self._next_sequence += 1
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._inflight[sequence] = done
+        # Shielded: once journaled, the batch must reach the store even if the caller is
+        # cancelled (an OTLP/gRPC deadline, a client gone), or the cursors are past rows the
+        # store never got and the sender's retry is answered as a resend.
+        commit = asyncio.ensure_future(self._commit(ticket, sequence, conversion, now_ms, done))
+        commit.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved
+        await asyncio.shield(commit)
+        for outcome, n in conversion.outcomes.items():
+            self.samples.labels(name, outcome).inc(n)
+        self._maybe_snapshot()
+        return IngestResult(len(conversion.rows), conversion.outcomes)
+
+    async def _commit(
+        self,
+        ticket: int,
+        sequence: int,
+        conversion: Conversion,
+        now_ms: int,
+        done: asyncio.Future[None],
+    ) -> None:
+        journaled = False
         try:
             await self.journal.wait_durable(ticket)
+            journaled = True
             if conversion.rows:
                 store_ticket = self._submit(sequence, conversion.rows, now_ms, conversion.outcomes)
                 if store_ticket is not None:
                     await self._durable.wait_durable(store_ticket)
             done.set_result(None)
         except BaseException as exc:
+            if journaled:
+                # The journal has the batch and the cursors are past it, but the store does
+                # not: only a restart (journal replay) gets it there. Refuse until then, and
+                # never snapshot the state past it (that would drop the journal record).
+                self._failed = exc
+                log.error("pipelines: batch %d journaled, not stored (%s): restart", sequence, exc)
             done.set_exception(exc)
             done.exception()  # retrieved: a snapshot waiting on it sees it, nobody else must
             raise
         finally:
             del self._inflight[sequence]
-        for outcome, n in conversion.outcomes.items():
-            self.samples.labels(name, outcome).inc(n)
-        self._maybe_snapshot()
-        return IngestResult(len(conversion.rows), conversion.outcomes)
 
     def _convert(self, protocol: int, body: bytes, now_ms: int) -> Conversion:
         _, decode = self._decoders[protocol]
@@ -310,6 +338,8 @@ class PipelineReceiver:
             log.error("pipelines snapshot failed: %s", task.exception())
 
     async def _snapshot(self) -> None:
+        if self._failed is not None:
+            return  # the journal holds a batch the store lacks: keep it for the replay
         state = self._state
         segment = await self.journal.rotate()
         # No yield since the cut: the state copy covers exactly the records before it.

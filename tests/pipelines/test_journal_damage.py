@@ -7,6 +7,8 @@ the store held: every later remote_write batch was answered 204 and dropped as D
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import os
 import shutil
 import subprocess
@@ -144,3 +146,55 @@ async def test_full_disk_under_the_journal_is_reported_by_readyz(
             assert resp.status == 503, text
             assert text.startswith("not ready: pipelines journal: ") and "No space left" in text
     assert requests(engine) == 3
+
+
+class _FullDisk:
+    """A WAL file whose writes fail with ENOSPC (the store's own tests inject it so)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def write(self, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@pytest.mark.asyncio
+async def test_a_journaled_batch_the_store_failed_is_not_acked_as_a_resend(
+    start_engine: Any, tmp_path: Path
+) -> None:
+    """The store's WAL fails after the journal took the request (503), then the store
+    recovers on its own. The sender's retry was answered 204 as a resend while the store
+    never got the rows (until a restart; a state snapshot at shutdown lost them for good).
+    Now the receivers refuse until a restart, whose journal replay stores them once."""
+    data = tmp_path / "data"
+    engine = await start_engine(data_dir=data)
+    await send(engine, 1)
+    durable = engine.state.durable
+    assert durable is not None and durable._wal is not None
+    durable._wal._file = _FullDisk(durable._wal._file)
+    async with aiohttp.ClientSession() as session:
+        base = f"http://127.0.0.1:{engine.http_port}"
+
+        async def post(i: int) -> int:
+            async with session.post(f"{base}/api/v1/write", data=scrape(i), headers=HEADERS) as r:
+                return r.status
+
+        assert await post(2) == 503
+        for _ in range(50):  # the store recovers by itself once the disk has room
+            if durable.failure is None:
+                break
+            await asyncio.sleep(0.1)
+        assert durable.failure is None
+        assert await post(2) == 503  # not a 204 "resend" of rows the store does not have
+        async with session.get(f"{base}/readyz") as resp:
+            assert resp.status == 503
+            assert "pipelines: a journaled batch did not reach the store" in await resp.text()
+    assert requests(engine) == 3
+    await engine.stop(0)
+    restarted = await start_engine(data_dir=data)
+    assert requests(restarted) == 6  # the journal replay stored scrape 2, once
+    await send(restarted, 2, 3)  # the sender's retry (a resend), then the next scrape
+    assert requests(restarted) == 9
