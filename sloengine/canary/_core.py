@@ -13,6 +13,13 @@ an argv element). When the canary's data carries revision labels, a FAIL needs d
 judged revision, so a rollback hook only sees revisions that sent data (its per-revision
 dedupe cannot be bypassed by inventing revisions); unlabelled data leaves the revision a
 tag, and the hooks' per-service cooldown bounds how often other revisions roll back.
+
+A tag revision that differs from the one asked about before for the service starts a fresh
+analysis: the canary's data is read from when that tag was first seen (Flagger's checksum
+of a new revision after a rolled-back one must not be judged on the old one's errors). The
+first tag seen for a service keeps the whole windows. The map is in memory only (bounded:
+`MAX_TAGS_PER_SERVICE` per known service, `MAX_LIVE_VERDICTS` services): a restart resets
+it, and the next tag is then judged on the whole windows again.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import asyncio
 import logging
 import math
 import re
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -46,6 +54,7 @@ log = logging.getLogger(__name__)
 
 MAX_WINDOW_SECONDS = 30 * 86400
 MAX_LIVE_VERDICTS = 4096  # latest live verdicts kept (UI, WatchVerdicts); oldest evicted
+MAX_TAGS_PER_SERVICE = 8  # tag revisions remembered per service (first seen), LRU
 REVISION_PATTERN = re.compile(conventions.REVISION_PATTERN)  # see conventions
 BASELINE_CANDIDATES = (
     conventions.VARIANT_BASELINE,
@@ -111,6 +120,8 @@ class CanaryCore:
         # leader alone writes the audit log and runs rollback hooks (single writer).
         self.acts = True
         self._tasks: set[asyncio.Task[RollbackOutcome]] = set()
+        # service -> tag revision -> when its analysis starts (None: whole windows), LRU.
+        self._tags: OrderedDict[str, OrderedDict[str, float | None]] = OrderedDict()
         self._verdicts = Counter(
             "sloengine_canary_verdicts",
             "Live canary verdicts computed, by verdict.",
@@ -200,6 +211,35 @@ class CanaryCore:
         unlabelled = self._has_data({**canary, conventions.LABEL_REVISION: ""})
         return ("" if unlabelled else req.revision), False
 
+    def _tag_start(self, service: str, revision: str, at: float, live: bool) -> float | None:
+        """When the analysis of a tag revision starts (None: the whole windows).
+
+        A live request registers the tag: the first one seen for the service keeps the whole
+        windows (one-shot probes, a controller's first revision) while it stays the last one
+        asked about; any other starts when it was first seen (kept if asked about again, so
+        two callers asking about different tags do not restart each other's analysis). A
+        replay only reads what was registered, and changes nothing.
+        """
+        tags = self._tags.get(service)
+        if not live:
+            start = None if tags is None else tags.get(revision)
+            return start if start is not None and start <= at else None
+        if tags is None:
+            tags = self._tags[service] = OrderedDict()
+            while len(self._tags) > MAX_LIVE_VERDICTS:
+                self._tags.popitem(last=False)
+        self._tags.move_to_end(service)
+        if revision in tags:
+            if tags[revision] is None and next(reversed(tags)) != revision:
+                tags[revision] = at  # the first tag, back after another: fresh from now
+            tags.move_to_end(revision)
+            return tags[revision]
+        start = at if tags else None
+        tags[revision] = start
+        while len(tags) > MAX_TAGS_PER_SERVICE:
+            tags.popitem(last=False)
+        return start
+
     def _check_service(self, service: str) -> None:
         known = (
             service in self.config.services
@@ -235,7 +275,8 @@ class CanaryCore:
         service_cfg = self.config.for_service(req.service)
         source = self._source()
         scope, seen = self._revision_scope(req)
-        subject = Subject(req.canary, req.baseline, scope)
+        since = self._tag_start(req.service, req.revision, at, live) if not seen else None
+        subject = Subject(req.canary, req.baseline, scope, since if not scope else None)
         checks = build_checks(
             source, req.service, subject, service_cfg, self._slos(req.service),
             req.short_window_seconds, req.long_window_seconds, at, live=live,

@@ -99,6 +99,9 @@ class Subject:
     canary: str
     baseline: str
     revision: str = ""
+    # Unix time the canary's analysis starts (a new revision tag over unlabelled data):
+    # none of the canary's data before it is read. None: the whole windows.
+    since: float | None = None
 
 
 def _observe(
@@ -116,6 +119,11 @@ def _observe(
     # the canary would look like the canary's). Replays stay on the minute grid.
     grid = SLOT_SECONDS if live else REPLAY_GRID_SECONDS
 
+    def canary_sum(labels: Mapping[str, str], start: float, end: float) -> WindowSumLike:
+        if subject.since is not None and start < subject.since:
+            return _sum_since(source, labels, subject.since, end, live)
+        return source.window_sum(labels, end - start, end)
+
     def window(
         variant: str, seconds: float, revision: str, far_grid: float = REPLAY_GRID_SECONDS
     ) -> VariantWindow:
@@ -123,7 +131,10 @@ def _observe(
         labels = {**selector, conventions.LABEL_VARIANT: variant}
         if revision:
             labels[conventions.LABEL_REVISION] = revision
-        ws = source.window_sum(labels, end - start, end)
+        if variant == subject.canary:
+            ws = canary_sum(labels, start, end)
+        else:
+            ws = source.window_sum(labels, end - start, end)
         return _variant_window(ws, None if bad_events is None else bad_events(ws))
 
     rev = subject.revision
@@ -139,7 +150,7 @@ def _observe(
             labels = {**selector, conventions.LABEL_VARIANT: subject.canary}
             if rev:
                 labels[conventions.LABEL_REVISION] = rev
-            ws = source.window_sum(labels, lagging - start, lagging)
+            ws = canary_sum(labels, start, lagging)
             paired = _variant_window(ws, None if bad_events is None else bad_events(ws))
     return Observation(
         canary_short=window(subject.canary, short_s, rev),
@@ -150,6 +161,31 @@ def _observe(
         long_window_seconds=long_s,
         canary_paired=paired,
     )
+
+
+# The grids a canary analysis start is rounded up to, finest first: the store rounds a
+# far edge older than a ring's retention to that ring's slots (to the nearest, possibly
+# earlier), so a coarser grid is tried until the sum really starts at or after `since`.
+SINCE_GRIDS = (SLOT_SECONDS, 60.0, 600.0, 3600.0, 21600.0)
+
+
+def _sum_since(
+    source: WindowSource, labels: Mapping[str, str], since: float, end: float, live: bool
+) -> WindowSumLike:
+    """The sum over (start, end] with start the first grid edge at or after `since`.
+
+    Rounding up, not down: a slot of the previous revision must not leak in (the next
+    revision's first seconds are left out instead). Replays stay on the minute grid.
+    """
+    grids = SINCE_GRIDS if live else SINCE_GRIDS[1:]
+    ws: WindowSumLike | None = None
+    for grid in grids:
+        start = min(math.ceil(since / grid) * grid, end)
+        ws = source.window_sum(labels, end - start, end)
+        if float(getattr(ws, "start_unix_s", start)) >= since - 1e-6 or start >= end:
+            return ws
+    assert ws is not None
+    return ws
 
 
 MAX_REPORT_LAG_SLOTS = 6
