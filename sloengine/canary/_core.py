@@ -17,7 +17,8 @@ tag, and the hooks' per-service cooldown bounds how often other revisions roll b
 A tag revision that differs from the one asked about before for the service starts a fresh
 analysis: the canary's data is read from when that tag was first seen (Flagger's checksum
 of a new revision after a rolled-back one must not be judged on the old one's errors). The
-first tag seen for a service keeps the whole windows. The map is in memory only (bounded:
+first tag seen for a service keeps the whole windows. Only the newest tag's verdicts are
+recorded (older tags asked in turn are answered only: no flip-flop). The map is in memory only (bounded:
 `MAX_TAGS_PER_SERVICE` per known service, `MAX_LIVE_VERDICTS` services): a restart resets
 it, and the next tag is then judged on the whole windows again.
 """
@@ -240,6 +241,15 @@ class CanaryCore:
             tags.popitem(last=False)
         return start
 
+    def _is_newest_tag(self, service: str, revision: str) -> bool:
+        tags = self._tags.get(service)
+        if not tags or revision not in tags:
+            return True
+        start = tags[revision]
+        return all(
+            other is None or (start is not None and other <= start) for other in tags.values()
+        )
+
     def _check_service(self, service: str) -> None:
         known = (
             service in self.config.services
@@ -289,8 +299,10 @@ class CanaryCore:
         msg = apply_forced(msg, self.overrides.forced(req.service, req.revision))
         # Invented revision strings must not write the audit log: a labelled revision that
         # sent no data yet is answered, not recorded; a revision that only tags unlabelled
-        # data is recorded, but changing the tag alone is no change.
-        if live and (seen or not scope):
+        # data is recorded, but changing the tag alone is no change, and only the newest
+        # tag (latest first seen) is recorded, so asking about tags in turn cannot make
+        # the recorded verdict flip-flop between their analyses.
+        if live and (seen or (not scope and self._is_newest_tag(req.service, req.revision))):
             self._record(msg, actor, rollback=service_cfg.rollback_on_fail, tag=not seen)
         return msg
 

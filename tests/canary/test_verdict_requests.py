@@ -200,7 +200,22 @@ async def test_a_revision_only_tagging_unlabelled_data_is_no_change(harness_fact
     ingest(h, 1, steady("canary"), steady("baseline", seed=2))
     for i in range(20):
         await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", revision=f"tag-{i}"))
-    assert actions(h.audit_path).count("verdict_changed") == 1
+    # The first tag's verdict, then the first new tag's fresh analysis (no data since it
+    # was first seen: INCONCLUSIVE); the other new tags change nothing more.
+    assert actions(h.audit_path).count("verdict_changed") == 2
+    # An older tag (data since it was first seen: PASS) asked in turn with newer ones is
+    # answered, not recorded: no flip-flop in the audit log.
+    h.state.now_s = T + 600
+    fresh = steady("canary", end=T + 600, seconds=600, seed=4)
+    ingest(h, 2, fresh, steady("baseline", end=T + 600, seconds=600, seed=5))
+    for i in range(20):
+        older = await h.stub.GetVerdict(pb.GetVerdictRequest(service="gateway", revision="tag-19"))
+        newer = await h.stub.GetVerdict(
+            pb.GetVerdictRequest(service="gateway", revision=f"new-{i}")
+        )
+        assert (older.verdict, newer.verdict) == (pb.PASS, pb.INCONCLUSIVE), older.reason
+    # tag-19's PASS while it was the newest, then new-0's fresh start; nothing after that.
+    assert actions(h.audit_path).count("verdict_changed") == 4
 
 
 @pytest.mark.parametrize(
