@@ -72,7 +72,12 @@ def log_mixture_ratio(bad: float, total: float, p0: float, side: Side) -> float:
     """log M_n: evidence that the bad-event rate is `side` (above/below) the boundary `p0`.
 
     `bad` of `total` trials were bad (real counts are accepted: sums of sampled counters).
-    0 with no trials; large and positive with evidence against the null side.
+    Floored at 0, i.e. log max(1, M_n): 0 with no trials or no evidence, large and positive
+    with evidence against the null side. Every use compares with log(1/alpha) > 0 or takes
+    the p-value min(1, 1/M), so the floor changes no decision. It matters for arithmetic:
+    when the observed rate is on the null side of `p0`, every mixture component's likelihood
+    ratio is <= 1 (the likelihood falls away from its maximum), so M_n <= 1 exactly, while
+    the posterior tail below would be a product of e^+900 and an underflowed e^-900.
     """
     if not 0 < p0 < 1:
         raise ValueError(f"boundary p0 must be in (0, 1), got {p0!r}")
@@ -81,6 +86,8 @@ def log_mixture_ratio(bad: float, total: float, p0: float, side: Side) -> float:
     if not 0 <= bad <= total * (1 + 1e-9):
         raise ValueError(f"bad must be in [0, total], got {bad!r} of {total!r}")
     bad = min(bad, total)
+    if (bad <= p0 * total) if side == "above" else (bad >= p0 * total):
+        return 0.0
     good = total - bad
     tail = special.betaincc if side == "above" else special.betainc
     null = bad * math.log(p0) + good * math.log1p(-p0)
@@ -94,9 +101,10 @@ def log_mixture_ratio(bad: float, total: float, p0: float, side: Side) -> float:
         beta_ratio = float(special.betaln(a + bad, b + good) - special.betaln(a, b))
         terms.append(beta_ratio + math.log(posterior_mass) - math.log(prior_mass) - null)
     if not terms:
-        return -math.inf
+        return 0.0
     top = max(terms)
-    return top + math.log(sum(math.exp(t - top) for t in terms) / len(PRIOR_CONCENTRATIONS))
+    log_m = top + math.log(sum(math.exp(t - top) for t in terms) / len(PRIOR_CONCENTRATIONS))
+    return max(log_m, 0.0)
 
 
 def log_mixture_ratios(
@@ -120,7 +128,9 @@ def log_mixture_ratios(
             terms.append(beta_ratio + posterior_mass - prior_mass - null)
     stacked = np.stack(terms)
     out = special.logsumexp(stacked, axis=0) - math.log(len(PRIOR_CONCENTRATIONS))
-    return np.where(total > 0, out, 0.0)
+    # As in log_mixture_ratio: M <= 1 on the null side, where the tails underflow.
+    null_side = bad <= p0 * total if side == "above" else bad >= p0 * total
+    return np.where((total > 0) & ~null_side, np.maximum(np.nan_to_num(out, nan=0.0), 0.0), 0.0)
 
 
 def sequential_p_value(log_ratio: float) -> float:
