@@ -238,6 +238,11 @@ class PipelineReceiver:
                 store_ticket = self._submit(sequence, conversion.rows, now_ms, conversion.outcomes)
                 if store_ticket is not None:
                     await self._durable.wait_durable(store_ticket)
+            # An ack implies every earlier request is in the store too: a retry of a
+            # cancelled request (a resend, no rows) must not be answered before it.
+            earlier = [f for s, f in self._inflight.items() if s < sequence]
+            if earlier:
+                await asyncio.gather(*earlier, return_exceptions=True)
             done.set_result(None)
         except BaseException as exc:
             if journaled:
