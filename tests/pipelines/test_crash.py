@@ -74,7 +74,12 @@ def test_kill_9_mid_stream_neither_loses_nor_double_counts(tmp_path: Path, seed:
             sender.url = f"http://{engine.http_address}/api/v1/write"
             thread = threading.Thread(target=sender.run)
             thread.start()
-            time.sleep(rng.uniform(0.2, 0.6))
+            # Kill at a random point of the stream, by progress (not by time: a quiet machine
+            # sends all 400 scrapes within a second).
+            target = sender.next + rng.randint(20, 150)
+            deadline = time.monotonic() + 60
+            while sender.next < target and thread.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.001)
             engine.kill()
             killed_at.append(sender.next)
             sender.stop.set()
