@@ -1,8 +1,9 @@
-"""Loopback ports and readiness waits for tests that start real servers."""
+"""Loopback ports, readiness waits and shutdown for tests that start real servers."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -28,3 +29,15 @@ def wait_http_ok(url: str, timeout_s: float = 20.0) -> None:
             last = exc
         time.sleep(0.1)
     raise TimeoutError(f"{url} not ready after {timeout_s}s: {last}")
+
+
+def stop_process(proc: subprocess.Popen[bytes] | subprocess.Popen[str] | None) -> None:
+    """SIGTERM a server still running, give it 10 s to finish, then SIGKILL it."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.net import free_port, wait_http_ok
+from tests.support.net import free_port, stop_process, wait_http_ok
 
 PROMETHEUS_BIN = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL_BIN = shutil.which("promtool") or "/usr/bin/promtool"
@@ -95,13 +95,7 @@ class PrometheusServer:
             ) from None
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def api(self, path: str, **params: Any) -> Any:
         url = f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
@@ -174,13 +168,7 @@ class AlertmanagerServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
         req = urllib.request.Request(

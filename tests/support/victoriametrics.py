@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.support.net import free_port, wait_http_ok
+from tests.support.net import free_port, stop_process, wait_http_ok
 
 VICTORIA_METRICS_BIN = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
 
@@ -39,13 +39,7 @@ class VictoriaMetricsServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def flush(self) -> None:
         """Make every ingested sample searchable now (VM buffers them for about a second)."""
