@@ -440,19 +440,9 @@ class SeriesStore:
         without = self._requests_without_latency(selector, lo, hi) if self._without_latency else 0.0
         total = np.zeros(self._width)
         if self._heads[0] != _NO_HEAD and lo < hi:
-            lo, hi, pieces = plan(lo, hi, self._mult, self._slots, self._heads)
-            for k, first, end in pieces:
-                slots = self._slots[k]
-                first = max(first, self._heads[k] - slots + 1)
-                end = min(end, self._heads[k] + 1)
-                if first >= end:
-                    continue
-                arr = self._view_data[k]
-                s0 = first % slots
-                s1 = s0 + (end - first)
-                total += arr[s0 : min(s1, slots), view].sum(axis=0)
-                if s1 > slots:
-                    total += arr[: s1 - slots, view].sum(axis=0)
+            lo, hi, ranges = self._ring_ranges(lo, hi)
+            for k, start, stop in ranges:
+                total += self._view_data[k][start:stop, view].sum(axis=0)
         return WindowSum(
             requests=float(total[REQUESTS]),
             errors=float(total[ERRORS]),
@@ -476,20 +466,28 @@ class SeriesStore:
         if members.size == 0 or self._heads[0] == _NO_HEAD or lo >= hi:
             return 0.0
         total = 0.0
-        _, _, pieces = plan(lo, hi, self._mult, self._slots, self._heads)
+        for k, start, stop in self._ring_ranges(lo, hi)[2]:
+            total += float(self._data[k][start:stop, members, REQUESTS].sum())
+        return total
+
+    def _ring_ranges(self, lo: int, hi: int) -> tuple[int, int, list[tuple[int, int, int]]]:
+        """Where base buckets [lo, hi) lie in the rings: the (rounded) lo and hi `plan` chose,
+        and (level, start, stop) row ranges of that level's ring, split where it wraps and
+        clipped to what the ring still holds."""
+        lo, hi, pieces = plan(lo, hi, self._mult, self._slots, self._heads)
+        ranges = []
         for k, first, end in pieces:
             slots = self._slots[k]
             first = max(first, self._heads[k] - slots + 1)
             end = min(end, self._heads[k] + 1)
             if first >= end:
                 continue
-            data = self._data[k]
             s0 = first % slots
             s1 = s0 + (end - first)
-            total += float(data[s0 : min(s1, slots), members, REQUESTS].sum())
+            ranges.append((k, s0, min(s1, slots)))
             if s1 > slots:
-                total += float(data[: s1 - slots, members, REQUESTS].sum())
-        return total
+                ranges.append((k, 0, s1 - slots))
+        return lo, hi, ranges
 
     # --- snapshot ------------------------------------------------------------------------------
     def to_arrays(self) -> dict[str, npt.NDArray[np.generic]]:
