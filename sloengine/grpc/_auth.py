@@ -8,7 +8,9 @@ for SLOService and CanaryService, admin for anything else; a scope without a tok
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -16,6 +18,9 @@ import grpc
 from sloengine.credentials import Credentials, Scope
 
 __all__ = ["BearerTokenInterceptor", "method_scope"]
+
+# How long a refused streaming call waits for the client's first message before aborting.
+_FIRST_MESSAGE_WAIT_S = 1.0
 
 _OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 _SCOPE_PREFIXES = (
@@ -82,10 +87,18 @@ def _refusing_handler(handler: grpc.RpcMethodHandler, problem: str) -> grpc.RpcM
     async def refuse(_request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, problem)
 
+    async def refuse_stream(requests: AsyncIterator[Any], context: Any) -> Any:
+        # grpcio's client turns a write that races the server's status into INTERNAL
+        # "Internal error from Core", losing the reason; taking the first message (or
+        # half-close) first means a client that sends one message always learns it.
+        with contextlib.suppress(TimeoutError, grpc.RpcError, StopAsyncIteration):
+            await asyncio.wait_for(anext(aiter(requests), None), _FIRST_MESSAGE_WAIT_S)
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, problem)
+
     if handler.request_streaming and handler.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(refuse)
+        return grpc.stream_stream_rpc_method_handler(refuse_stream)
     if handler.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(refuse)
+        return grpc.stream_unary_rpc_method_handler(refuse_stream)
     if handler.response_streaming:
         return grpc.unary_stream_rpc_method_handler(refuse)
     return grpc.unary_unary_rpc_method_handler(refuse)
