@@ -96,7 +96,7 @@ def register(state: Any, grpc_server: grpc.aio.Server, http_app: web.Application
     credentials = credentials_of(state)
 
     def check_token(request: web.Request, scope: Scope) -> None:
-        require_token(state, request, scope)
+        require_token(credentials, request, scope)
 
     add_routes(http_app, core, check_token, credentials)
     add_override_routes(http_app, core, check_token)

@@ -1,6 +1,8 @@
 """The engine's gRPC side: IngestService, SLOService, health, reflection, bearer-token auth.
 
-server, port = create_grpc_server(state, "127.0.0.1:0")
+server, port = create_grpc_server(
+    "127.0.0.1:0", config=config, credentials=credentials, ingest=servicer, status=status
+)
 await server.start(ENGINE_SERVICES)
 ...
 await server.stop(grace_s=5)
@@ -8,12 +10,14 @@ await server.stop(grace_s=5)
 
 from sloengine.grpc._auth import BearerTokenInterceptor
 from sloengine.grpc._convert import slo_info, status_to_pb
+from sloengine.grpc._ingest import IngestServicer
 from sloengine.grpc._server import ENGINE_SERVICES, EngineGrpcServer, create_grpc_server
 
 __all__ = [
     "ENGINE_SERVICES",
     "BearerTokenInterceptor",
     "EngineGrpcServer",
+    "IngestServicer",
     "create_grpc_server",
     "slo_info",
     "status_to_pb",

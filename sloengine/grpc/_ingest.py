@@ -23,18 +23,17 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
 
 from sloengine import conventions
+from sloengine.engine import Clock, IngestLimits, StoreHandle
 from sloengine.errors import CapacityError, IngestError
+from sloengine.http.metrics import EngineMetrics
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.store import DecodedBatch, decode_push, decode_wire_many
-
-if TYPE_CHECKING:
-    from sloengine.app import EngineState
 
 __all__ = ["IngestServicer", "ingest_handler"]
 
@@ -62,10 +61,20 @@ _InboxItem = tuple[bytes | None, float, _Queue]
 
 
 class IngestServicer:
-    """Handles Push streams against the state's durable store."""
+    """Handles Push streams against the engine's durable store."""
 
-    def __init__(self, state: EngineState, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT) -> None:
-        self._state = state
+    def __init__(
+        self,
+        store: StoreHandle,
+        clock: Clock,
+        limits: IngestLimits,
+        metrics: EngineMetrics,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._limits = limits
+        self._metrics = metrics
         self._max_in_flight = max_in_flight
         # Batches of every stream waiting for `_process_inbox` (raw None: a stream's end).
         self._inbox: list[_InboxItem] = []
@@ -75,9 +84,8 @@ class IngestServicer:
     async def Push(
         self, request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.PushAck]:
-        state = self._state
-        metrics = state.metrics
-        durable = state.durable
+        metrics = self._metrics
+        durable = self._store.durable
         assert durable is not None, "the gRPC server starts after the store is open"
         metrics.streams.inc()
         queue: asyncio.Queue[_Pending | BaseException | None] = asyncio.Queue()
@@ -122,7 +130,7 @@ class IngestServicer:
 
     def _count(self, group: list[_Pending]) -> None:
         """Metrics of an acked group: one counter update per outcome, not per batch."""
-        metrics = self._state.metrics
+        metrics = self._metrics
         accepted = duplicate = samples = 0
         now = time.perf_counter()
         for pending in group:
@@ -195,12 +203,11 @@ class IngestServicer:
             queue.put_nowait(result)
 
     def _process(self, items: list[_InboxItem]) -> list[_Pending | None]:
-        state = self._state
-        durable = state.durable
+        durable = self._store.durable
         assert durable is not None, "the gRPC server starts after the store is open"
-        now = state.now()
-        max_age = state.max_sample_age_seconds
-        max_future = state.config.max_future_skew_seconds
+        now = self._clock.now()
+        max_age = self._limits.max_sample_age_seconds
+        max_future = self._limits.max_future_skew_seconds
         raws = [raw for raw, _, _ in items if raw is not None]
         decoded = iter(
             decode_wire_many(raws, now_s=now, max_age_s=max_age, max_future_s=max_future)
@@ -258,8 +265,8 @@ class IngestServicer:
     def _reject(
         self, req: pb.PushRequest | DecodedBatch | None, code: grpc.StatusCode, msg: str
     ) -> pb.PushAck:
-        self._state.metrics.batches_rejected.inc()
-        self._state.metrics.rejections.labels(code.name).inc()
+        self._metrics.batches_rejected.inc()
+        self._metrics.rejections.labels(code.name).inc()
         return pb.PushAck(
             producer_id=req.producer_id if req is not None else "",
             sequence=req.sequence if req is not None else 0,

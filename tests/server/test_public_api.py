@@ -12,6 +12,7 @@ def test_sloengine_grpc_facade() -> None:
             "ENGINE_SERVICES",
             "BearerTokenInterceptor",
             "EngineGrpcServer",
+            "IngestServicer",
             "create_grpc_server",
             "slo_info",
             "status_to_pb",
