@@ -17,10 +17,10 @@ Pure string building; the rule generator, the dashboards and the engine's pull m
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 
 from sloengine import conventions as c
+from sloengine.durations import format_number  # public here too (in __all__), defined at floor 0
 from sloengine.model import SLI, EventsSLI, NativeSLI, RawSLI, render_window
 
 __all__ = [
@@ -54,17 +54,6 @@ class SLIQueries:
         if self.errors is not None:
             return self.errors
         return f"({self.total}) - (({self.good}) or on() (0 * ({self.total})))"
-
-
-def format_number(value: float) -> str:
-    """Stable, readable PromQL number: 12 significant digits, no trailing `.0`.
-
-    Rounding to 12 digits hides float noise such as `1 - 0.999 = 0.0010000000000000009`
-    while keeping every objective and factor a user can write exactly.
-    """
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return f"{value:.12g}"
 
 
 def _quote(value: str) -> str:
