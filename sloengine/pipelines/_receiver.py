@@ -35,7 +35,7 @@ from prometheus_client import Counter as PromCounter
 
 from sloengine import conventions
 from sloengine.engine import Clock, IngestLimits, StoreHandle
-from sloengine.errors import CapacityError, IngestError
+from sloengine.errors import CapacityError, IngestError, PayloadError
 from sloengine.pipelines._convert import Conversion, EngineRow, RedConverter, SourcePoint
 from sloengine.pipelines._journal import Journal, JournalError
 from sloengine.pipelines._mapping import RedMapping
@@ -71,10 +71,6 @@ REJECTED_OUTCOMES = (
 # A decoder returns the points of a body and how many series it had to skip (bad labels);
 # it raises PayloadError when the body as a whole is malformed.
 Decoder = Callable[[bytes], tuple[list[SourcePoint], int]]
-
-
-class PayloadError(ValueError):
-    """The request body is malformed (4xx): nothing of it was counted."""
 
 
 @dataclass(frozen=True)

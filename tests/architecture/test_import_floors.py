@@ -78,7 +78,6 @@ WIRE_USERS = {"sloengine.client", "sloengine._push_split", "sloengine.grpc", "sl
 # Known violations (importer, imported): the debt issue 12's service layer pays off.
 DEBT: dict[tuple[str, str], str] = {
     ("sloengine.canary", "sloengine.http"): "the canary plugin registers its own HTTP routes",
-    ("sloengine.timeslices", "sloengine.sli_promql"): "format_number lives in the renderer",
     ("sloengine.store", WIRE): "the store decodes the wire format (decode_wire, _wire.py)",
     ("sloengine.canary", WIRE): "CanaryCore's verdict record is pb.CanaryVerdict",
     ("sloengine.ui", WIRE): "the UI reads protobuf verdicts and maps them to JSON itself",
