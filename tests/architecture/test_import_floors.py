@@ -80,7 +80,6 @@ DEBT: dict[tuple[str, str], str] = {
     ("sloengine.http", "sloengine.app"): "type-only: EngineState lives in the wiring module",
     ("sloengine.pipelines", "sloengine.app"): "type-only: EngineState lives in the wiring module",
     ("sloengine.ui", "sloengine.app"): "type-only: EngineState lives in the wiring module",
-    ("sloengine.timeslices", "sloengine.sli_promql"): "format_number lives in the renderer",
     ("sloengine.store", WIRE): "the store decodes the wire format (decode_wire, _wire.py)",
     ("instrumentation", "sidecar"): "the Level 2 tracestate parser lives in sidecar.tracecontext",
     ("sloengine.replay", WIRE): "replay builds PushRequests (replay/_push.py)",
