@@ -20,14 +20,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from sloengine import conventions
 from sloengine.config import EngineConfig, parse_listen
-from sloengine.credentials import Credentials
+from sloengine.credentials import Credentials, Scope
 from sloengine.engine import (
     Clock,
     IngestLimits,
@@ -43,15 +43,24 @@ from sloengine.model import SLO, BurnRatePolicy, Catalog
 from sloengine.policy import builtin_policy, builtin_policy_names
 
 if TYPE_CHECKING:
+    import grpc
+
+    from sloengine.canary import CanaryCore, CanaryVerdict
     from sloengine.evaluate import SLOStatusResult
     from sloengine.grpc import EngineGrpcServer
     from sloengine.pipelines import PipelineReceiver
-    from sloengine.proto.sloengine.v1 import engine_pb2 as pb
     from sloengine.pull import PromPuller
     from sloengine.store import DurableStore, SeriesStore
     from sloengine.timeslices import SliceLedger
 
-__all__ = ["EngineApp", "EngineConfig", "EngineState", "build_state", "load_specs"]
+__all__ = [
+    "EngineApp",
+    "EngineConfig",
+    "EngineState",
+    "build_state",
+    "load_specs",
+    "register_canary",
+]
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +91,7 @@ class EngineState:
     # Per-scope tokens (ingest, read, admin); the transports check them.
     credentials: Credentials = field(default_factory=Credentials)
     # Latest canary verdicts, keyed (service, canary, baseline); written by sloengine.canary.
-    verdicts: dict[tuple[str, str, str], pb.CanaryVerdict] = field(default_factory=dict)
+    verdicts: dict[tuple[str, str, str], CanaryVerdict] = field(default_factory=dict)
 
     # --- read-through conveniences (tests, the canary) ------------------------------------
     @property
@@ -338,7 +347,6 @@ class EngineApp:
     def _wire_canary_and_ui(self, grpc_server: EngineGrpcServer, http_app: web.Application) -> None:
         """The canary (CanaryService, the HTTP side door, hooks, audit), then the UI over it."""
         from sloengine.canary import audit_path
-        from sloengine.canary import register as register_canary
 
         state = self.state
         core = None
@@ -428,3 +436,29 @@ class EngineApp:
             save_ledgers(self.config.data_dir, ledgers)
         except OSError as exc:
             log.error("saving the time slices failed: %s", exc)
+
+
+def register_canary(
+    state: Any, grpc_server: grpc.aio.Server, http_app: web.Application
+) -> CanaryCore:
+    """Serve the canary service: CanaryService on `grpc_server`, the side door on `http_app`."""
+    from sloengine.canary import open_canary
+    from sloengine.credentials import credentials_of
+    from sloengine.grpc import add_canary_service
+    from sloengine.http.auth import require_token
+    from sloengine.http.canary import add_canary_routes
+
+    core = open_canary(state)
+    add_canary_service(grpc_server, core)
+    credentials = credentials_of(state)
+
+    def check_token(request: web.Request, scope: Scope) -> None:
+        require_token(credentials, request, scope)
+
+    add_canary_routes(http_app, core, check_token, credentials)
+
+    async def close(_app: web.Application) -> None:
+        await core.aclose()  # running rollback hooks finish (bounded by their timeouts)
+
+    http_app.on_cleanup.append(close)
+    return core

@@ -18,10 +18,9 @@ from sloengine.ui._backend import UIBackend, UIRequestError
 from sloengine.ui._routes import UI_PATH, add_routes
 
 if TYPE_CHECKING:
-    from sloengine.canary import CanaryCore
+    from sloengine.canary import CanaryCore, CanaryVerdict
     from sloengine.credentials import Credentials
     from sloengine.engine import StatusService, StoreHandle
-    from sloengine.proto.sloengine.v1 import engine_pb2 as pb
     from sloengine.ui._canary_views import CanaryKey
 
 __all__ = ["UI_PATH", "UIBackend", "UIRequestError", "register"]
@@ -33,7 +32,7 @@ def register(
     status: StatusService,
     store: StoreHandle,
     credentials: Credentials,
-    verdicts: Mapping[CanaryKey, pb.CanaryVerdict],
+    verdicts: Mapping[CanaryKey, CanaryVerdict],
     canary: CanaryCore | None,
     audit_path: Path | None,
 ) -> UIBackend:

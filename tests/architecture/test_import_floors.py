@@ -77,12 +77,9 @@ WIRE_USERS = {"sloengine.client", "sloengine._push_split", "sloengine.grpc", "sl
 
 # Known violations (importer, imported): the debt issue 12's service layer pays off.
 DEBT: dict[tuple[str, str], str] = {
-    ("sloengine.canary", "sloengine.http"): "the canary plugin registers its own HTTP routes",
     ("sloengine.store", WIRE): "the store decodes the wire format (decode_wire, _wire.py)",
-    ("sloengine.canary", WIRE): "CanaryCore's verdict record is pb.CanaryVerdict",
-    ("sloengine.ui", WIRE): "the UI reads protobuf verdicts and maps them to JSON itself",
     ("instrumentation", "sidecar"): "the Level 2 tracestate parser lives in sidecar.tracecontext",
-    ("sloengine.replay", WIRE): "replay builds PushRequests and reads pb.Verdict values",
+    ("sloengine.replay", WIRE): "replay builds PushRequests (replay/_push.py)",
 }
 
 
