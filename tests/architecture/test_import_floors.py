@@ -36,6 +36,7 @@ FLOORS: dict[str, int] = {
     "sloengine.specs": 2,
     "sloengine.policy": 2,
     "sloengine.config": 2,
+    "sloengine.fields": 2,
     "sloengine.credentials": 2,
     "sloengine.inputs": 2,
     "sloengine.store": 2,
