@@ -98,7 +98,8 @@ class Instrumentation:
         self.pod_labels: PodLabels | None = None
         self._identity = PodIdentity(settings.variant, settings.revision or "")
         self._identity_checked = 0.0
-        self._recorders: dict[PodIdentity, RedRecorder] = {self._identity: self.recorder}
+        self._recorders = {(self._identity.variant, self._identity.revision): self.recorder}
+        self._last_identity, self._last_recorder = self._identity, self.recorder
         self.request_id_header = settings.request_id_header.encode()
         self.empty_context = otel_context.Context()
         self.wanted_headers = frozenset(
@@ -140,10 +141,14 @@ class Instrumentation:
     def recorder_for(self, identity: PodIdentity) -> RedRecorder:
         """The RED recorder of one (variant, revision) (each variant keeps its own
         in-flight count)."""
-        recorder = self._recorders.get(identity)
+        if identity is self._last_identity:  # the same object until the labels change
+            return self._last_recorder
+        key = (identity.variant, identity.revision)
+        recorder = self._recorders.get(key)
         if recorder is None:
             recorder = self.recorder.with_identity(identity.variant, identity.revision)
-            self._recorders[identity] = recorder
+            self._recorders[key] = recorder
+        self._last_identity, self._last_recorder = identity, recorder
         return recorder
 
     def data_version(self) -> str | None:

@@ -17,10 +17,11 @@ several apps may share one registry, so its collector locks.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Final, Protocol
 
 from prometheus_client import CollectorRegistry
@@ -172,7 +173,13 @@ class RedCollector(Collector):
 
 class RedRecorder:
     """Records the requests of one (service, variant, revision): the collector's series
-    (cached per route, method and status) and, when given, the engine client."""
+    (cached per route, method and status) and, when given, the engine client.
+
+    `record(route, method, status, duration_s)` counts one finished request (no longer in
+    flight), observes its duration and sends it to the engine. It is chosen once per
+    recorder: without a lock or an in-flight count (the sidecar's collector) it skips both,
+    which is most of its cost.
+    """
 
     __slots__ = (
         "_cache",
@@ -181,6 +188,7 @@ class RedRecorder:
         "_in_flight",
         "_in_flight_key",
         "_lock",
+        "record",
         "revision",
         "service",
         "variant",
@@ -203,16 +211,19 @@ class RedRecorder:
         self.revision = revision
         self._collector = collector
         self._engine = engine
-        self._lock = collector.lock
         self._cache: dict[tuple[str, str, int], _Series] = {}
         self._in_flight = collector.in_flight if collector.count_in_flight else None
         self._in_flight_key = (service, variant)
+        guarded = collector.lock is not None or self._in_flight is not None
+        self._lock: threading.Lock | contextlib.nullcontext[None] = (
+            collector.lock or contextlib.nullcontext()
+        )
+        self.record: Callable[[str, str, int, float], None] = (
+            self._record_guarded if guarded else self._record_plain
+        )
         if self._in_flight is not None:
-            if self._lock is None:
+            with self._lock:
                 self._in_flight.setdefault(self._in_flight_key, 0)
-            else:
-                with self._lock:
-                    self._in_flight.setdefault(self._in_flight_key, 0)
 
     def with_identity(self, variant: str, revision: str) -> RedRecorder:
         """This recorder if the pod's (variant, revision) is unchanged, else one for the new
@@ -223,40 +234,38 @@ class RedRecorder:
 
     def started(self) -> None:
         """One more request in flight (when the collector counts them)."""
-        in_flight = self._in_flight
-        if in_flight is None:
-            return
-        lock = self._lock
-        if lock is None:
-            in_flight[self._in_flight_key] += 1
-            return
-        with lock:
-            in_flight[self._in_flight_key] += 1
+        if self._in_flight is not None:
+            with self._lock:
+                self._in_flight[self._in_flight_key] += 1
 
-    def record(self, route: str, method: str, status: int, duration_s: float) -> None:
-        """Count one finished request (no longer in flight), observe its duration, and
-        send it to the engine."""
+    def _series(self, key: tuple[str, str, int]) -> _Series:
+        route, method, status = key
+        series = self._collector.series((self.service, self.variant, route, method, str(status)))
+        if len(self._cache) < self._MAX_CACHED:
+            self._cache[key] = series
+        return series
+
+    def _record_plain(self, route: str, method: str, status: int, duration_s: float) -> None:
         key = (route, method, status)
-        series = self._cache.get(key)
-        if series is None:
-            series = self._collector.series(
-                (self.service, self.variant, route, method, str(status))
+        series = self._cache.get(key) or self._series(key)
+        series.count += 1
+        series.sum += duration_s
+        series.buckets[bisect_left(LATENCY_BOUNDS, duration_s)] += 1  # bucket_index, inlined
+        if self._engine is not None:
+            self._engine.record(
+                self.service, self.variant, route, method, status, duration_s, self.revision
             )
-            if len(self._cache) < self._MAX_CACHED:
-                self._cache[key] = series
-        index = bisect_left(LATENCY_BOUNDS, duration_s)  # bucket_index, inlined: per request
-        lock = self._lock
-        if lock is not None:
-            lock.acquire()
-        try:
+
+    def _record_guarded(self, route: str, method: str, status: int, duration_s: float) -> None:
+        key = (route, method, status)
+        series = self._cache.get(key) or self._series(key)
+        index = bisect_left(LATENCY_BOUNDS, duration_s)  # bucket_index, inlined
+        with self._lock:
             series.count += 1
             series.sum += duration_s
             series.buckets[index] += 1
             if self._in_flight is not None:
                 self._in_flight[self._in_flight_key] -= 1
-        finally:
-            if lock is not None:
-                lock.release()
         if self._engine is not None:
             self._engine.record(
                 self.service, self.variant, route, method, status, duration_s, self.revision
