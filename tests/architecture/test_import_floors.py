@@ -81,12 +81,8 @@ DEBT: dict[tuple[str, str], str] = {
     ("sloengine.http", "sloengine.app"): "type-only: EngineState lives in the wiring module",
     ("sloengine.pipelines", "sloengine.app"): "type-only: EngineState lives in the wiring module",
     ("sloengine.ui", "sloengine.app"): "type-only: EngineState lives in the wiring module",
-    ("sloengine.canary", "sloengine.http"): "the canary plugin registers its own HTTP routes",
-    ("sloengine.timeslices", "sloengine.sli_promql"): "format_number lives in the renderer",
     ("sloengine.store", WIRE): "the store decodes the wire format (decode_wire, _wire.py)",
-    ("sloengine.canary", WIRE): "CanaryCore's verdict record is pb.CanaryVerdict",
-    ("sloengine.ui", WIRE): "the UI reads protobuf verdicts and maps them to JSON itself",
-    ("sloengine.replay", WIRE): "replay builds PushRequests and reads pb.Verdict values",
+    ("sloengine.replay", WIRE): "replay builds PushRequests (replay/_push.py)",
 }
 
 
