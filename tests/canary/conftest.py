@@ -14,7 +14,8 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from sloengine.canary import CanaryCore, register
+from sloengine.app import register_canary as register
+from sloengine.canary import CanaryCore
 from sloengine.config import EngineConfig
 from sloengine.model import Catalog
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
