@@ -10,9 +10,9 @@ loaders, the sidecar's flags and `instrument()`'s keywords read their values the
 
 A reader takes the raw value and its place and returns the typed value or raises
 `at.error(reason)`: a `SpecError` whose one line is `file: field.path: reason`. A place
-that is not in a file (`At("", "--variant")`, `At("", "variant")`) reads `--variant: ...`;
-the sidecar and the instrumentation turn that line into their own error type. A value that
-is absent or null reads as None: the caller's default.
+that is not in a file (`At("", "--variant")`, `At("", "variant")`) reads `--variant: ...`:
+the sidecar raises that line as its `ConfigError`, `instrument()` lets the SpecError (a
+ValueError) through. A value that is absent or null reads as None: the caller's default.
 """
 
 from __future__ import annotations

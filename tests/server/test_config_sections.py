@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sloengine.canary import parse_canary
+from sloengine.canary import audit_path, parse_canary
 from sloengine.errors import SpecError
 from sloengine.fields import At
 from sloengine.hooks import parse_hooks
@@ -31,6 +31,10 @@ CASES: list[tuple[Parser, Any, str]] = [
     (parse_hooks, {"gw": {"command": ["x"], "timeout": "soon"}}, "hooks.gw.timeout: invalid"),
     (parse_hooks, {"gw": {"webhook": {"url": "http://x", "headers": [1]}}},
      "hooks.gw.webhook.headers: expected a mapping"),
+    (lambda raw, file: audit_path(raw, None, file), {"audit": {"path": ""}},
+     "audit.path: must be a non-empty string"),
+    (lambda raw, file: audit_path(raw, None, file), {"audit": {"paht": "x"}},
+     "audit.paht: unknown key; known: path"),
     (receiver_options, {"initial": "maybe"},
      "pipelines.initial: must be one of keep, drop, got 'maybe'"),
     (receiver_options, {"mapping": {"requests_from": "gauge"}},
