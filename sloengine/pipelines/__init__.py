@@ -131,7 +131,7 @@ async def start(
     serve to `status`, and a journal failure to `readiness`."""
     file = str(config.path or "")
     if config.data_dir is None:
-        raise SpecError(file, "data_dir", "required (--data-dir)")
+        raise At(file, "data_dir").error("required (--data-dir)")
     options = receiver_options(config.raw.get("pipelines"), file)
     mapping = options.get("mapping", RedMapping())
     otlp = options.pop("otlp", OtlpMapping())
