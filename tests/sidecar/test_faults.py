@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -12,6 +13,7 @@ import pytest
 
 from tests.sidecar.harness import RecordingApp, SidecarProcess, raw_exchange
 from tests.support.net import free_port
+from tests.support.wait import HANG_S, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -196,14 +198,23 @@ def test_sigterm_drains_in_flight_requests(app: RecordingApp) -> None:
     proc = SidecarProcess(app.url).start()
     result: list[int] = []
 
-    def slow_request() -> None:
-        result.append(httpx.get(proc.url + "/slow", params={"s": "1"}, timeout=10).status_code)
+    def held_request() -> None:
+        result.append(httpx.get(proc.url + "/held", timeout=60).status_code)
 
-    worker = threading.Thread(target=slow_request)
+    # The request is surely in flight at the SIGTERM (held by the app until the sidecar has
+    # stopped accepting), not just probably (a fixed 0.3 s sleep raced the request's start).
+    app.hold()
+    worker = threading.Thread(target=held_request)
     worker.start()
-    time.sleep(0.3)
+    try:
+        assert app.held.wait(60), "the request never reached the app"
+        assert proc.proc is not None
+        proc.proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: _refuses(proc.ingress), "the draining sidecar refusing connections")
+    finally:
+        app.release()
     assert proc.terminate() == 0
-    worker.join()
+    worker.join(60)
     assert result == [200]
     with pytest.raises(httpx.ConnectError):
         httpx.get(proc.url + "/echo", timeout=2)
@@ -246,13 +257,22 @@ def test_slow_client_is_not_mistaken_for_a_slow_upstream(strict: SidecarProcess)
     assert received == size
 
 
+def _refuses(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
 def test_client_gone_before_the_answer_counts_499(strict: SidecarProcess) -> None:
     host, port = strict.ingress.rsplit(":", 1)
     before = strict.metric("http_requests_total", route="/slow", status="499")
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.sendall(b"GET /slow?s=0.3 HTTP/1.1\r\nHost: x\r\n\r\n")
         time.sleep(0.1)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + HANG_S
     while time.monotonic() < deadline:
         if strict.metric("http_requests_total", route="/slow", status="499") == before + 1:
             break
