@@ -18,7 +18,7 @@ from tests.server.conftest import T0, EngineFactory, batch, block, status, windo
 from tests.support.net import free_port
 
 
-async def until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
+async def until(predicate: Callable[[], bool], timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:
