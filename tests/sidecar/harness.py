@@ -205,7 +205,7 @@ class SidecarProcess:
         self.proc: subprocess.Popen[str] | None = None
         self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (lives with the process)
 
-    def start(self, timeout_s: float = 20.0) -> SidecarProcess:
+    def start(self, timeout_s: float = 60.0) -> SidecarProcess:
         self.proc = subprocess.Popen(
             self.argv,
             stdout=subprocess.PIPE,
