@@ -23,7 +23,7 @@ import pytest
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
 from tests.sidecar.harness import REPO, RecordingApp, SidecarProcess
-from tests.support.net import free_port
+from tests.support.net import free_port, refused_port
 
 pytestmark = pytest.mark.integration
 
@@ -109,7 +109,11 @@ def test_engine_down_then_back_loses_no_counts(app: RecordingApp) -> None:
 
 
 def test_full_buffer_drops_oldest_and_counts_them(app: RecordingApp) -> None:
-    port = free_port()  # nothing ever listens here
+    with refused_port() as port:  # nothing ever listens here
+        _full_buffer_drops_oldest(app, port)
+
+
+def _full_buffer_drops_oldest(app: RecordingApp, port: int) -> None:
     proc = SidecarProcess(
         app.url,
         "--engine",

@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tests.sidecar.harness import RecordingApp, SidecarProcess, header_values
-from tests.support.net import free_port
+from tests.support.net import refused_port
 from tests.support.wait import HANG_S, wait_until
 
 pytestmark = pytest.mark.integration
@@ -144,7 +144,12 @@ def test_unsampled_requests_export_no_span(app: RecordingApp, collector: Collect
 
 
 def test_dead_collector_drops_spans_not_requests(app: RecordingApp) -> None:
-    env = _otel_env(f"http://127.0.0.1:{free_port()}", OTEL_BSP_MAX_QUEUE_SIZE="16")
+    with refused_port() as port:
+        _dead_collector_drops_spans(app, port)
+
+
+def _dead_collector_drops_spans(app: RecordingApp, port: int) -> None:
+    env = _otel_env(f"http://127.0.0.1:{port}", OTEL_BSP_MAX_QUEUE_SIZE="16")
     proc = SidecarProcess(app.url, "--drain-timeout", "1", env=env).start()
     try:
         started = time.monotonic()

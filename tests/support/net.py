@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -20,6 +21,18 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 class ServerExited(RuntimeError):
     """The server being waited for exited before it answered."""
+
+
+@contextlib.contextmanager
+def refused_port(host: str = "127.0.0.1") -> Iterator[int]:
+    """A port where connections are refused while the block runs: bound, not listening.
+
+    For "nothing listens there" tests: a free_port() is closed again at once, and on a busy
+    machine another process's server may take it before the test connects.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        yield int(s.getsockname()[1])
 
 
 def wait_http_ok(
