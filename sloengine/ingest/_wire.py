@@ -105,7 +105,7 @@ def _frame_class() -> type[Message]:
     UTF-8 check of producer_id, unknown fields ignored alike.
     """
     file = descriptor_pb2.FileDescriptorProto(
-        name="sloengine/store/push_frame.proto", package="sloengine.store", syntax="proto3"
+        name="sloengine/ingest/push_frame.proto", package="sloengine.ingest", syntax="proto3"
     )
     message = file.message_type.add(name="PushFrame")
     field = descriptor_pb2.FieldDescriptorProto
@@ -114,7 +114,7 @@ def _frame_class() -> type[Message]:
     message.field.add(name="blocks", number=3, type=field.TYPE_BYTES, label=field.LABEL_REPEATED)
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("sloengine.store.PushFrame"))
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("sloengine.ingest.PushFrame"))
 
 
 _PushFrame = _frame_class()
