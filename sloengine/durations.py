@@ -1,7 +1,9 @@
-"""Prometheus-style durations ("5m", "1h30m", "30d", "1w") to and from seconds."""
+"""Prometheus text for values: durations ("5m", "1h30m", "30d", "1w") to and from seconds,
+and numbers as rules, alerts and the engine print them (`format_number`)."""
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
@@ -30,3 +32,14 @@ def format_duration(seconds: float) -> str:
         if whole % size == 0:
             return f"{whole // size}{unit}"
     return f"{whole}s"
+
+
+def format_number(value: float) -> str:
+    """Stable, readable PromQL number: 12 significant digits, no trailing `.0`.
+
+    Rounding to 12 digits hides float noise such as `1 - 0.999 = 0.0010000000000000009`
+    while keeping every objective and factor a user can write exactly.
+    """
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return f"{value:.12g}"

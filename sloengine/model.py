@@ -7,7 +7,7 @@ Frozen dataclasses only; no YAML, PromQL parsing or I/O here. Label sets are tup
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from sloengine import conventions
 
@@ -25,6 +25,17 @@ class SourceRef:
 
 
 # --- SLIs -------------------------------------------------------------------------------------
+
+# The window placeholder of every PromQL template in the model, spelled exactly so (the spec
+# loaders normalise Go template spacing such as `{{ .window }}`): renderers substitute one
+# literal string.
+WINDOW_TEMPLATE: Final = "{{.window}}"
+
+
+def render_window(template: str, window: str) -> str:
+    """Substitute a window (e.g. "5m") into a model query template."""
+    return template.replace(WINDOW_TEMPLATE, window)
+
 
 
 @dataclass(frozen=True)

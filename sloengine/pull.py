@@ -23,20 +23,12 @@ from typing import Any
 import httpx
 
 from sloengine.durations import format_duration
-from sloengine.errors import SloEngineError
+from sloengine.errors import PrometheusError, PrometheusUnavailable
 from sloengine.evaluate import SLOStatusResult, status_from_windows, status_windows
 from sloengine.model import SLO, BurnRatePolicy, RawSLI
 from sloengine.sli_promql import error_ratio_expr, events_exprs
 
 __all__ = ["PromPuller", "PrometheusError", "PrometheusUnavailable", "PulledWindow"]
-
-
-class PrometheusError(SloEngineError):
-    """The Prometheus API answered with an error (bad query, bad data)."""
-
-
-class PrometheusUnavailable(PrometheusError):
-    """The Prometheus API could not be reached or timed out."""
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ Pure string building; the rule generator, the dashboards and the engine's pull m
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 
 from sloengine import conventions as c
-from sloengine.model import SLI, EventsSLI, NativeSLI, RawSLI
+from sloengine.durations import format_number  # public here too (in __all__), defined at floor 0
+from sloengine.model import SLI, EventsSLI, NativeSLI, RawSLI, render_window
 
 __all__ = [
     "SLIQueries",
@@ -32,9 +32,6 @@ __all__ = [
     "le_matcher",
     "sli_queries",
 ]
-
-WINDOW_TEMPLATE = "{{.window}}"
-
 
 @dataclass(frozen=True)
 class SLIQueries:
@@ -57,17 +54,6 @@ class SLIQueries:
         if self.errors is not None:
             return self.errors
         return f"({self.total}) - (({self.good}) or on() (0 * ({self.total})))"
-
-
-def format_number(value: float) -> str:
-    """Stable, readable PromQL number: 12 significant digits, no trailing `.0`.
-
-    Rounding to 12 digits hides float noise such as `1 - 0.999 = 0.0010000000000000009`
-    while keeping every objective and factor a user can write exactly.
-    """
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return f"{value:.12g}"
 
 
 def _quote(value: str) -> str:
@@ -119,11 +105,11 @@ def sli_queries(sli: EventsSLI | NativeSLI, window: str) -> SLIQueries:
     if isinstance(sli, NativeSLI):
         return _native_queries(sli, window)
     return SLIQueries(
-        total=sli.total_query.replace(WINDOW_TEMPLATE, window),
+        total=render_window(sli.total_query, window),
         errors=None
         if sli.error_query is None
-        else sli.error_query.replace(WINDOW_TEMPLATE, window),
-        good=None if sli.good_query is None else sli.good_query.replace(WINDOW_TEMPLATE, window),
+        else render_window(sli.error_query, window),
+        good=None if sli.good_query is None else render_window(sli.good_query, window),
     )
 
 
@@ -143,7 +129,7 @@ def error_ratio_expr(sli: SLI, window: str) -> str:
     own ratio is filtered to finite, non-negative values for the same reason.
     """
     if isinstance(sli, RawSLI):
-        return f"(({sli.error_ratio_query.replace(WINDOW_TEMPLATE, window)}) >= 0) < +Inf"
+        return f"(({render_window(sli.error_ratio_query, window)}) >= 0) < +Inf"
     queries = sli_queries(sli, window)
     if queries.errors is not None:
         return f"({queries.errors})\n/\n({queries.total} > 0)"

@@ -33,9 +33,8 @@ import numpy as np
 import numpy.typing as npt
 
 from sloengine import burn
-from sloengine.durations import format_duration
+from sloengine.durations import format_duration, format_number
 from sloengine.model import SLO
-from sloengine.sli_promql import format_number
 
 __all__ = [
     "SliceLedger",

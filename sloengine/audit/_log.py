@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sloengine.errors import SloEngineError
+from sloengine.errors import AuditLogError
 
 __all__ = [
     "GENESIS_HASH",
@@ -46,10 +46,6 @@ GENESIS_HASH = "0" * 64
 CHAIN_BREAK = "audit_chain_break"
 log = logging.getLogger("sloengine.audit")
 _FIELDS = ("seq", "time", "actor", "action", "reason", "details", "prev_hash", "hash")
-
-
-class AuditLogError(SloEngineError):
-    """The audit log cannot be extended: an entry in it is unreadable."""
 
 
 def _canonical(obj: Mapping[str, Any]) -> bytes:

@@ -1,4 +1,4 @@
-"""Errors of the canary adapters: a bad verdict request names the field that is wrong.
+"""Errors of the canary adapters, defined in the engine's one tree (`sloengine.errors`):
 
 SloEngineError
  ├── RequestError(ValueError)
@@ -8,19 +8,6 @@ SloEngineError
 
 from __future__ import annotations
 
-from sloengine.errors import RequestError, SloEngineError
+from sloengine.errors import CanaryNotFoundError, CanaryRequestError
 
 __all__ = ["CanaryNotFoundError", "CanaryRequestError"]
-
-
-class CanaryRequestError(RequestError):
-    """A verdict request is invalid; `field` names the offending field."""
-
-
-class CanaryNotFoundError(SloEngineError, LookupError):
-    """The service or variant of a verdict request is unknown; `field` names which."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")

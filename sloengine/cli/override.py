@@ -29,14 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from sloengine.credentials import load_token
-from sloengine.errors import SloEngineError
+from sloengine.errors import OverrideError
 
 ACTIONS = ("pause-rollback", "resume-rollback", "force-verdict", "clear-verdict", "rollback")
 DEFAULT_ENGINE = "http://127.0.0.1:8080"
-
-
-class OverrideError(SloEngineError):
-    """The engine refused the override, or could not be reached."""
 
 
 def register(subparsers: Any) -> None:

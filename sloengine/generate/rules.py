@@ -28,10 +28,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sloengine import conventions as c
-from sloengine.durations import format_duration
+from sloengine.durations import format_duration, format_number
 from sloengine.generate.links import DEFAULT_LINKS, AlertLinks
 from sloengine.model import SLO, BurnRatePolicy, BurnWindow, Labels, RawSLI, SeverityAlert
-from sloengine.sli_promql import error_ratio_expr, format_number, label_matchers, sli_queries
+from sloengine.sli_promql import error_ratio_expr, label_matchers, sli_queries
 
 __all__ = [
     "BASE_WINDOW",

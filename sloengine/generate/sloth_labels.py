@@ -21,9 +21,9 @@ from dataclasses import replace
 
 from sloengine import __version__
 from sloengine import conventions as c
+from sloengine.durations import format_number
 from sloengine.generate.rules import AlertingRule, RecordingRule, Rule, RuleGroup
 from sloengine.model import SLO
-from sloengine.sli_promql import format_number
 
 __all__ = [
     "LABEL_SLOTH_ID",

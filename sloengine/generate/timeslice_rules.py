@@ -21,11 +21,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sloengine import conventions as c
-from sloengine.durations import format_duration
+from sloengine.durations import format_duration, format_number
 from sloengine.generate import rules as r
 from sloengine.generate.links import DEFAULT_LINKS, AlertLinks
 from sloengine.model import SLO, BurnRatePolicy, Labels
-from sloengine.sli_promql import format_number
 from sloengine.timeslices import slice_error_threshold, timeslice_refusal
 
 __all__ = ["TIMESLICE_BAD_RECORD", "TIMESLICE_ERROR_RECORD", "timeslice_rule_groups"]

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import httpx
 
 from sloengine.audit import AuditLog, read_entries
+from sloengine.errors import SloEngineError
 from sloengine.hooks._config import CommandAction, HookConfig, WebhookAction
 from sloengine.hooks._signing import delivery_headers, new_delivery_id
 
@@ -45,7 +46,10 @@ class RollbackOutcome:
     error: str = ""
 
 
-class _AttemptError(Exception):
+class _AttemptError(SloEngineError):
+    """One delivery attempt failed (`permanent`: do not retry). Private control flow of the
+    retry loop, which turns it into an audited outcome; it never leaves this module."""
+
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent

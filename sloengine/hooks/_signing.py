@@ -26,6 +26,8 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Mapping
 
+from sloengine.errors import SignatureError
+
 __all__ = [
     "DEFAULT_TOLERANCE_SECONDS",
     "DELIVERY_HEADER",
@@ -46,10 +48,6 @@ DELIVERY_HEADER = "X-Sloengine-Delivery"
 TIMESTAMP_HEADER = "X-Sloengine-Timestamp"
 DEFAULT_TOLERANCE_SECONDS = 300.0
 _MAX_DELIVERY_ID_CHARS = 128
-
-
-class SignatureError(ValueError):
-    """A delivery that must be refused; the message says why (safe to log, no secret)."""
 
 
 def sign(body: bytes, secret: bytes) -> str:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sloengine.errors import JournalError
+
 __all__ = ["Journal", "JournalError", "Recovered"]
 
 _MAGIC = b"SLOPIPE1\n"
@@ -30,10 +32,6 @@ _HEADER = struct.Struct("<II")
 _MAX_RECORD = 256 * 1024 * 1024
 _SEGMENT = re.compile(r"^journal-(\d{8})\.log$")
 _STATE = re.compile(r"^state-(\d{8})\.json$")
-
-
-class JournalError(OSError):
-    """The journal cannot be written (or was poisoned by an earlier failure)."""
 
 
 @dataclass

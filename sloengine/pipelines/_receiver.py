@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import Counter as PromCounter
 
 from sloengine import conventions
-from sloengine.errors import CapacityError, IngestError
+from sloengine.errors import CapacityError, IngestError, PayloadError
 from sloengine.ingest import MAX_SAMPLE_COUNT, decode_push
 from sloengine.pipelines._convert import Conversion, EngineRow, RedConverter, SourcePoint
 from sloengine.pipelines._journal import Journal, JournalError
@@ -68,10 +68,6 @@ REJECTED_OUTCOMES = (
 # A decoder returns the points of a body and how many series it had to skip (bad labels);
 # it raises PayloadError when the body as a whole is malformed.
 Decoder = Callable[[bytes], tuple[list[SourcePoint], int]]
-
-
-class PayloadError(ValueError):
-    """The request body is malformed (4xx): nothing of it was counted."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Replay errors.
+"""Replay errors, defined in the engine's one tree (`sloengine.errors`):
 
     SloEngineError
      └── ReplayError(ValueError)    bad history input or options: where, and what is wrong
@@ -8,15 +8,6 @@
 
 from __future__ import annotations
 
-from sloengine.errors import SloEngineError
+from sloengine.errors import ReplayError
 
 __all__ = ["ReplayError"]
-
-
-class ReplayError(SloEngineError, ValueError):
-    """History or options a replay cannot use; `where` names the file, row, column or flag."""
-
-    def __init__(self, where: str, reason: str) -> None:
-        self.where = where
-        self.reason = reason
-        super().__init__(f"{where}: {reason}" if where else reason)

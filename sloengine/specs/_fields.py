@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from sloengine.durations import parse_duration_seconds
-from sloengine.errors import SpecError
+from sloengine.errors import SloEngineError, SpecError
 from sloengine.model import Labels
 
 T = TypeVar("T")
@@ -52,8 +52,11 @@ class At:
         return SpecError(self.file, self.path, reason.replace("\r", "\\r").replace("\n", "\\n"))
 
 
-class AlreadyReported(Exception):
-    """Abandons an object whose errors are already in the collector (adds no line)."""
+class AlreadyReported(SloEngineError):
+    """Abandons an object whose errors are already in the collector (adds no line).
+
+    Private control flow, caught by `Collector.attempt` in this package: it never reaches a
+    user, so it stays here rather than in the tree of `sloengine.errors`."""
 
 
 @dataclass

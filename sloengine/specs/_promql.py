@@ -2,7 +2,8 @@
 
 The model stores queries as templates with the window spelled exactly `{{.window}}` (Go
 template spacing such as `{{ .window }}` is normalised), so generators substitute one
-literal string. Every query is parsed with `promql-parser` after substituting a window.
+literal string (`model.WINDOW_TEMPLATE`, substituted by `model.render_window`). Every
+query is parsed with `promql-parser` after substituting a window.
 """
 
 from __future__ import annotations
@@ -11,18 +12,14 @@ import re
 
 import promql_parser
 
+from sloengine.model import WINDOW_TEMPLATE as WINDOW
+from sloengine.model import render_window as render
 from sloengine.specs._fields import At
 
-WINDOW = "{{.window}}"
 _WINDOW_RE = re.compile(r"\{\{-?\s*\.window\s*-?\}\}")
 _ANY_TEMPLATE_RE = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 # Substituted for {{.window}} when parsing; any valid duration would do.
 CHECK_WINDOW = "5m"
-
-
-def render(template: str, window: str) -> str:
-    """Substitute a window (e.g. "5m") into a model query template."""
-    return template.replace(WINDOW, window)
 
 
 def parse(expr: str, at: At) -> promql_parser.Expr:

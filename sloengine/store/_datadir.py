@@ -16,14 +16,10 @@ import os
 import time
 from pathlib import Path
 
-from sloengine.errors import SloEngineError
+from sloengine.errors import DataDirLockedError
 
 LOCK_NAME = "LOCK"
 QUARANTINE_DIR = "quarantine"
-
-
-class DataDirLockedError(SloEngineError):
-    """Another process holds the data directory."""
 
 
 class DataDirLock:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sloengine.errors import SloEngineError
+from sloengine.errors import StoreCorruptError
 from sloengine.store._batch import DecodedBatch
 from sloengine.store._datadir import quarantine
 from sloengine.store._dedupe import DedupeState
@@ -50,10 +50,6 @@ class RecoveryReport:
     seconds: float
     repaired: str | None = None  # what a repair quarantined, and the records it lost
     lost_records: int = 0
-
-
-class StoreCorruptError(SloEngineError):
-    """A snapshot or a WAL segment is damaged beyond a torn tail: refusing to guess."""
 
 
 def cut_segment(path: Path, valid_bytes: int, *, fsync: bool) -> None:

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sloengine.errors import WalFailedError
+
 MAGIC = b"SLOWAL1\n"
 _HEADER = struct.Struct("<II")
 MAX_RECORD_BYTES = 256 * 1024 * 1024
@@ -141,10 +143,6 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-class WalFailedError(OSError):
-    """A WAL write or fsync failed; nothing after it can be acknowledged."""
 
 
 class GroupCommitWriter:

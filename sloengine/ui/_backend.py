@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from sloengine import conventions
-from sloengine.errors import SloEngineError
+from sloengine.errors import SloEngineError, UIRequestError
 from sloengine.evaluate import evaluate_slo
 from sloengine.model import SLO, NativeSLI
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
@@ -90,14 +90,6 @@ class _SharedWindowSums:
         if found is None:
             found = self._sums[key] = self._store.window_sum(selector, window_seconds, at_unix_s)
         return found
-
-
-class UIRequestError(ValueError):
-    """A bad query parameter or an unknown object; `str()` names the parameter."""
-
-    def __init__(self, param: str, reason: str, *, not_found: bool = False) -> None:
-        super().__init__(f"{param}: {reason}")
-        self.not_found = not_found
 
 
 def parse_range(label: str) -> float:

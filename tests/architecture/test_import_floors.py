@@ -85,7 +85,6 @@ DEBT: dict[tuple[str, str], str] = {
     ("sloengine.pipelines", "sloengine.app"): "type-only: EngineState lives in the wiring module",
     ("sloengine.ui", "sloengine.app"): "type-only: EngineState lives in the wiring module",
     ("sloengine.canary", "sloengine.http"): "the canary plugin registers its own HTTP routes",
-    ("sloengine.timeslices", "sloengine.sli_promql"): "format_number lives in the renderer",
     ("sloengine.canary", WIRE): "CanaryCore's verdict record is pb.CanaryVerdict",
     ("sloengine.ui", WIRE): "the UI reads protobuf verdicts and maps them to JSON itself",
     ("instrumentation", "sidecar"): "the Level 2 tracestate parser lives in sidecar.tracecontext",

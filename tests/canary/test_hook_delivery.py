@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,15 +31,10 @@ from sloengine.hooks import (
 
 SECRET = b"hook-secret"
 
-# Starts a grandchild that would run for 30 s, writes its pid, then waits for it.
-SPAWNER = """
-import pathlib, subprocess, sys
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-pathlib.Path(sys.argv[1]).write_text(str(child.pid))
-if sys.argv[2] == "wait":
-    child.wait()
-"""
+# Starts a grandchild that would run for 60 s, writes its pid, then ("wait") waits for it.
+# A shell, not Python: it must write the pid before the hook's timeout, and a Python start-up
+# on a loaded machine can take longer than a short timeout.
+SPAWNER = 'sleep 60 >/dev/null 2>&1 & echo $! > "$1"; if [ "$2" = wait ]; then wait; fi'
 
 
 def _alive(pid: int) -> bool:
@@ -52,7 +46,7 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def _wait_ended(pid: int, timeout_s: float = 5.0) -> bool:
+def _wait_ended(pid: int, timeout_s: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not _alive(pid):
@@ -67,19 +61,18 @@ def audit(tmp_path: Path) -> AuditLog:
 
 
 async def _spawn_hook(tmp_path: Path, audit: AuditLog, mode: str, timeout_s: float) -> Any:
-    script = tmp_path / "spawner.py"
-    script.write_text(SPAWNER)
     pid_file = tmp_path / "child.pid"
-    argv = (sys.executable, str(script), str(pid_file), mode)
+    argv = ("/bin/sh", "-c", SPAWNER, "spawner", str(pid_file), mode)
     hook = HookConfig(CommandAction(argv), timeout_seconds=timeout_s, retries=0)
     outcome = await RollbackHooks({"gateway": hook}, audit).trigger(
         "gateway", "rev-1", "FAIL", source="verdict"
     )
+    assert pid_file.exists(), f"the hook was ended before it started its child: {outcome}"
     return outcome, int(pid_file.read_text())
 
 
 async def test_timeout_kills_the_commands_children_too(tmp_path: Path, audit: AuditLog) -> None:
-    outcome, child = await _spawn_hook(tmp_path, audit, "wait", timeout_s=1.0)
+    outcome, child = await _spawn_hook(tmp_path, audit, "wait", timeout_s=3.0)
     try:
         assert outcome.status == "failed" and "timed out" in outcome.error
         assert _wait_ended(child), f"the hook's child {child} outlived the timeout"

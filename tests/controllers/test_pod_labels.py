@@ -16,6 +16,7 @@ from sidecar.app import Sidecar
 from sidecar.config import ConfigError, parse_config
 from sloengine.podlabels import PodLabels, parse_labels
 from tests.controllers.engine import start_engine
+from tests.support.wait import until
 
 
 def write_labels(path: Path, labels: dict[str, str]) -> None:
@@ -97,14 +98,10 @@ async def test_a_relabelled_pod_reports_its_new_variant_without_a_restart(tmp_pa
             for _ in range(5):
                 assert (await client.get("/search")).status_code == 200
             write_labels(labels, {"variant": "stable", "rollouts-pod-template-hash": "rev2"})
-            deadline = time.monotonic() + 10
-            while sidecar.red.variant != "stable" and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            await until(lambda: sidecar.red.variant == "stable", "the sidecar relabelled")
             for _ in range(3):
                 assert (await client.get("/search")).status_code == 200
-        deadline = time.monotonic() + 10
-        while requests("stable", "rev2") < 3 and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        await until(lambda: requests("stable", "rev2") >= 3, "the stable requests stored")
         assert requests("canary", "rev2") == 5
         assert requests("stable", "rev2") == 3
     finally:

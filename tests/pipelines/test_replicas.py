@@ -31,6 +31,7 @@ from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
 from tests.pipelines.rw import HEADERS
 from tests.pipelines.test_pull_verdicts import start, traffic
 from tests.support.victoriametrics import VictoriaMetricsServer
+from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
 
@@ -71,10 +72,11 @@ async def _verdict(
     return MessageToDict(msg), metadata
 
 
-async def _wait_for(path: Path, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not path.exists() and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+def _actions(audit_log: Path) -> list[str]:
+    try:
+        return [e["action"] for _, e in read_entries(audit_log)]
+    except ValueError:  # a line being appended right now: the next poll reads it whole
+        return []
 
 
 async def test_leader_acts_replica_answers_the_same_and_does_not(
@@ -108,14 +110,17 @@ async def test_leader_acts_replica_answers_the_same_and_does_not(
             assert live == ["FAIL", "FAIL"]
             assert any("replica: verdict FAIL for pay" in r.message for r in caplog.records)
 
-            # The leader's hook runs once; the replica's never does.
-            await _wait_for(tmp_path / "leader.hook")
-            await asyncio.sleep(0.5)
+            # The leader's hook runs once; the replica's never does. The hook has finished (its
+            # file written, not just created) once the leader records rollback_succeeded.
+            leader_audit = tmp_path / "leader" / "audit.jsonl"
+            await until(
+                lambda: "rollback_succeeded" in _actions(leader_audit), "the leader's hook finished"
+            )
             assert (tmp_path / "leader.hook").read_text() == "rev-9\n"
             assert not (tmp_path / "replica.hook").exists()
 
             # The leader alone writes the audit log.
-            actions = [e["action"] for _, e in read_entries(tmp_path / "leader" / "audit.jsonl")]
+            actions = _actions(leader_audit)
             assert "verdict_changed" in actions and "rollback_succeeded" in actions
             assert not (tmp_path / "replica" / "audit.jsonl").exists()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from sloengine.config import TLSConfig
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
 from tests.server.conftest import T0, EngineFactory, batch, block, push_all, status, window
+from tests.support.wait import until
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,10 @@ async def test_client_sends_its_token(start_engine: EngineFactory, tmp_path: Pat
     for client in (good, bad):
         await client.start()
         client.record("checkout", "stable", "/pay", "GET", 200, 0.01)
-    await asyncio.sleep(0.3)
+    # The refusal comes when the bad client's first batch reaches the engine: wait for it (a
+    # fixed sleep races it on a loaded machine), then close.
+    await until(lambda: bad.stats["stream_errors"] >= 1, "the tokenless stream refused")
+    await until(lambda: good.stats["acked_batches"] >= 1, "the token's batch acknowledged")
     await good.aclose()
     await bad.aclose(timeout_s=0.1)
     assert good.stats["acked_batches"] == 1
@@ -85,6 +88,5 @@ async def test_snapshots_are_written_every_interval(
     engine = await start_engine(data_dir=data, snapshot_interval_seconds=0.1)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{engine.grpc_port}") as ch:
         await push_all(ch, batch(1, block(requests=(9,), errors=(0,))))
-        await asyncio.sleep(0.5)
-        assert list(data.glob("snapshot-*.npz"))
+        await until(lambda: list(data.glob("snapshot-*.npz")), "a snapshot written")
         assert window(await status(ch), 300).requests == 9

@@ -88,13 +88,18 @@ class Harness:
     def kill(self) -> None:
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
-        self._lines.join(timeout=5)
+        self._join_reader()
+
+    def _join_reader(self) -> None:
+        # Until stdout's EOF: `acked` is read right after, and must be complete and still.
+        self._lines.join(timeout=60)
+        assert not self._lines.is_alive(), "the harness' stdout did not close"
 
     def finish(self) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.close()
         assert self.proc.wait(timeout=60) == 0
-        self._lines.join(timeout=5)
+        self._join_reader()
 
 
 def route_sums(data_dir: Path) -> dict[str, float]:
@@ -128,11 +133,15 @@ def test_kill_9_mid_stream_loses_no_acknowledged_batch(tmp_path: Path) -> None:
     for _ in range(12):
         harness = Harness(tmp_path)
         # Resend what was never acknowledged, then new batches, with at most 64 in flight
-        # (like a client's window), until the kill at a random moment.
+        # (like a client's window), until the kill at a random point of the stream: after a
+        # random number of acknowledgements, not a random time (on a loaded machine a short
+        # round could end before the first one, and the kills would not be mid-stream).
         backlog = sorted(sent - acked)
         this_round: set[int] = set()
-        deadline = time.monotonic() + rng.uniform(0.1, 1.0)
-        while time.monotonic() < deadline and (backlog or next_seq <= len(batches)):
+        kill_after = rng.randint(1, 600)
+        hang = time.monotonic() + 60
+        while len(harness.acked) < kill_after and (backlog or next_seq <= len(batches)):
+            assert time.monotonic() < hang, f"{len(harness.acked)} acks in 60 s"
             if len(this_round - harness.acked) >= 64:
                 time.sleep(0.0005)
                 continue

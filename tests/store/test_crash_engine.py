@@ -132,7 +132,14 @@ async def test_kill_9_the_real_engine_mid_stream_loses_no_acknowledged_batch(
         # More than the engine can take before the kill: it always comes mid-stream.
         seqs = sorted(sent - acked) + list(range(next_seq, next_seq + 5000))
         pushing = asyncio.create_task(stream(engine.grpc_address, batches, seqs, acked, sent))
-        await asyncio.sleep(rng.uniform(0.3, 1.5))
+        # Kill at a random point of the stream, after a random number of acknowledgements
+        # (not a random time: on a loaded machine a short round could end before the first
+        # ack, and then the kills would not be mid-stream).
+        kill_after = len(acked) + rng.randint(1, 3000)
+        hang = time.monotonic() + 60
+        while len(acked) < kill_after and not pushing.done():
+            assert time.monotonic() < hang, f"{len(acked)} acks, waiting for {kill_after}"
+            await asyncio.sleep(0.001)
         engine.kill()  # SIGKILL
         await pushing
         next_seq = max(sent) + 1
