@@ -35,6 +35,8 @@ import numpy.typing as npt
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
 
+from sloengine.errors import SloEngineError
+
 __all__ = [
     "ScannedPushes",
     "UnsupportedEncoding",
@@ -51,8 +53,11 @@ _F64 = npt.NDArray[np.float64]
 _KEY, _TS, _REQ, _ERR, _BOUNDS, _COUNTS = 1, 2, 3, 4, 5, 6
 
 
-class UnsupportedEncoding(Exception):
-    """An encoding (or malformed bytes) the fast path does not read: use protobuf."""
+class UnsupportedEncoding(SloEngineError):
+    """An encoding (or malformed bytes) the fast path does not read: use protobuf.
+
+    Private control flow: `WireDecoder` catches it and takes the protobuf path.
+    """
 
 
 @dataclass(frozen=True, eq=False)
