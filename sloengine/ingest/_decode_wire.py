@@ -112,12 +112,8 @@ class WireDecoder:
         if scanned is None:
             if not one_by_one:
                 return [None]
-            return [
-                self.decode_many([r], now_s=now_s, max_age_s=max_age_s, max_future_s=max_future_s)[
-                    0
-                ]
-                for r in raws
-            ]
+            limits = {"now_s": now_s, "max_age_s": max_age_s, "max_future_s": max_future_s}
+            return [self.decode_many([r], **limits)[0] for r in raws]
         out: list[DecodedBatch | None] = []
         ceiling = sequence_ceiling(now_s, max_future_s)  # above it: decode_push names the error
         block0 = sample0 = key0 = 0
