@@ -14,7 +14,8 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from sloengine.canary import CanaryCore, register
+from sloengine.app import register_canary as register
+from sloengine.canary import CanaryCore
 from sloengine.config import EngineConfig
 from sloengine.ingest import decode_push
 from sloengine.model import Catalog
