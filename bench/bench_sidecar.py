@@ -194,9 +194,9 @@ def run_in_process(batches: int) -> float:
     sys.path.append(str(REPO))  # after PYTHONPATH: another checkout can be measured
     from sidecar.proxy import INGRESS, ProxyListener, ProxySettings
     from sidecar.routes import RouteMatcher
-    from sidecar.telemetry import RedMetrics, Telemetry
-    from sidecar.tracecontext import IdGenerator
+    from sidecar.telemetry import Telemetry, red_collector
     from sidecar.upstream import ConnectionPool, UpstreamConnection
+    from sloengine.telemetry.tracecontext import IdGenerator
 
     request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
     response = (
@@ -214,7 +214,7 @@ def run_in_process(batches: int) -> float:
             loop,
             pool,
             ProxySettings(),
-            Telemetry(RedMetrics("bench", "stable"), engine=None, spans=None),
+            Telemetry(red_collector().recorder("bench", "stable"), spans=None),
             IdGenerator(),
             upstream=key,
             routes=RouteMatcher(["/", "/docs/{id}"]),

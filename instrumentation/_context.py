@@ -37,7 +37,6 @@ class RequestContext:
         "otel_token",
         "recorder",
         "request_id",
-        "revision",
         "service",
         "span",
         "start",
@@ -74,8 +73,7 @@ class RequestContext:
         self.exception: BaseException | None = None
         self.otel_token: Any = None
         self.start = 0.0
-        self.revision = ""  # the pod's revision when the request started ("" none)
-        self.recorder: Any = None  # the RedRecorder of the request's variant
+        self.recorder: Any = None  # the RedRecorder of the pod's identity at the start
         self.host: str | None = None  # the Host header, for server.address/server.port
         self.user_agent: str | None = None
 

@@ -4,10 +4,23 @@ The hook wraps `Client._send_single_request` / `AsyncClient._send_single_request
 place every hop goes through whatever the transport (network, ASGI, mock), so a redirect
 is two client spans and each call gets a fresh span id: the downstream service's parent
 is the client span, never the caller's server span.
+
+Why a private method, not a public hook or the maintained library:
+- httpx has no process-wide hook. Its public `event_hooks` are per client (every client the
+  service creates would have to opt in), and the response hook is not called when the
+  transport raises, so a failed call would never end its span.
+- opentelemetry-instrumentation-httpx wraps the network transports only (`HTTPTransport`,
+  `AsyncHTTPTransport`), so calls through ASGI, WSGI, mock or custom transports go
+  untraced; it takes one tracer provider and the global propagator, where each request's
+  own service must report its client span (several instrumented apps per process,
+  `outbound_tracer`) and tracestate must follow Level 2 (`w3c_propagator`).
+If httpx drops or renames the method, `patch_httpx` logs a warning and leaves httpx
+untraced rather than failing `instrument()`; the instrumentation tests catch it.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,6 +42,7 @@ _FAILSAFE = Failsafe()
 _lock = threading.Lock()
 _refs = [0]
 _originals: dict[str, Any] = {}
+_HOOKED = "_send_single_request"  # private: see the module docstring for why
 
 
 def _url_without_secrets(url: httpx.URL) -> str:
@@ -126,6 +140,14 @@ def patch_httpx() -> None:
     with _lock:
         _refs[0] += 1
         if _refs[0] > 1:
+            return
+        if not all(hasattr(c, _HOOKED) for c in (httpx.Client, httpx.AsyncClient)):
+            _refs[0] = 0
+            logging.getLogger("instrumentation").warning(
+                "httpx %s has no %s: outbound httpx calls are not traced",
+                httpx.__version__,
+                _HOOKED,
+            )
             return
         _originals["sync"] = httpx.Client._send_single_request
         _originals["async"] = httpx.AsyncClient._send_single_request

@@ -26,7 +26,6 @@ from instrumentation._endpoints import (
 )
 from instrumentation._failsafe import Failsafe
 from instrumentation._hashing import UserIdHasher
-from instrumentation._metrics import RedRecorder, red_collector_for
 from instrumentation._middleware import InstrumentationMiddleware
 from instrumentation._otel_metrics import (
     RequestDurationExport,
@@ -39,6 +38,7 @@ from instrumentation._settings import Scope, Settings
 from instrumentation._tracing import build_tracer_provider, w3c_propagator
 from sloengine import conventions as c
 from sloengine.podlabels import PodIdentity, PodLabels
+from sloengine.telemetry.red import RedRecorder, red_collector_for
 
 POD_LABELS_FILE_ENV = "SLOENGINE_POD_LABELS_FILE"
 
@@ -89,13 +89,17 @@ class Instrumentation:
         self.trace_httpx = trace_httpx
         self.trace_sqlite3 = trace_sqlite3
         self.otlp_metrics = otlp_metrics
-        self.recorder = RedRecorder(red_collector_for(registry), settings.service, settings.variant)
+        # Each request is recorded once: /metrics, and the engine when pushing.
+        self.recorder = red_collector_for(registry).recorder(
+            settings.service, settings.variant, settings.revision or "", push
+        )
         # Variant and revision from the pod's labels file (set by instrument()), re-read at
         # most once a second: a relabelled pod reports its new variant without a restart.
         self.pod_labels: PodLabels | None = None
         self._identity = PodIdentity(settings.variant, settings.revision or "")
         self._identity_checked = 0.0
-        self._recorders: dict[str, RedRecorder] = {settings.variant: self.recorder}
+        self._recorders = {(self._identity.variant, self._identity.revision): self.recorder}
+        self._last_identity, self._last_recorder = self._identity, self.recorder
         self.request_id_header = settings.request_id_header.encode()
         self.empty_context = otel_context.Context()
         self.wanted_headers = frozenset(
@@ -134,12 +138,17 @@ class Instrumentation:
                 self._identity = pod.current()
         return self._identity
 
-    def recorder_for(self, variant: str) -> RedRecorder:
-        """The RED recorder of one variant (each keeps its own in-flight count)."""
-        recorder = self._recorders.get(variant)
+    def recorder_for(self, identity: PodIdentity) -> RedRecorder:
+        """The RED recorder of one (variant, revision) (each variant keeps its own
+        in-flight count)."""
+        if identity is self._last_identity:  # the same object until the labels change
+            return self._last_recorder
+        key = (identity.variant, identity.revision)
+        recorder = self._recorders.get(key)
         if recorder is None:
-            recorder = RedRecorder(self.recorder._collector, self.settings.service, variant)
-            self._recorders[variant] = recorder
+            recorder = self.recorder.with_identity(identity.variant, identity.revision)
+            self._recorders[key] = recorder
+        self._last_identity, self._last_recorder = identity, recorder
         return recorder
 
     def data_version(self) -> str | None:

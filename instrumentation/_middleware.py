@@ -152,10 +152,9 @@ class InstrumentationMiddleware:
                 instr.request_hook(span, scope)
             except Exception as exc:
                 instr.failsafe.report("server_request_hook", exc)
-        req.revision = identity.revision
         req.host = found.get("host")
         req.user_agent = found.get("user-agent")
-        req.recorder = instr.recorder_for(identity.variant)
+        req.recorder = instr.recorder_for(identity)
         req.recorder.started()
         req.start = time.perf_counter()
         return req
@@ -186,11 +185,8 @@ class InstrumentationMiddleware:
                 status = 500 if exc is None or isinstance(exc, Exception) else 499
             route = _route_template(scope)
             # Metrics first: they feed SLOs and verdicts, so they must not depend on tracing.
+            # The recorder counts the request for /metrics and for the engine (when pushing).
             (req.recorder or instr.recorder).record(route, req.method, status, duration_s)
-            if instr.push is not None:
-                instr.push.record(
-                    req.service, req.variant, route, req.method, status, duration_s, req.revision
-                )
             if instr.otlp_metrics is not None:
                 instr.otlp_metrics.record(
                     route, req.method, status, scope.get("scheme") or "http", duration_s

@@ -26,11 +26,12 @@ from opentelemetry.sdk.resources import Resource
 
 from instrumentation import _semconv as sc
 from sloengine import conventions as c
+from sloengine.telemetry.red import LATENCY_BOUNDS, is_server_error
 
 __all__ = ["VARIANT_ATTRIBUTE", "RequestDurationExport", "otlp_metric_exporter"]
 
 VARIANT_ATTRIBUTE = "sloengine.variant"
-BOUNDARIES_SECONDS = [float(b) for b in c.DEFAULT_LATENCY_BUCKETS_SECONDS]
+BOUNDARIES_SECONDS = list(LATENCY_BOUNDS)  # the same buckets as /metrics and the engine
 
 _logger = logging.getLogger("instrumentation")
 
@@ -93,7 +94,7 @@ class RequestDurationExport:
             }
             if route != c.UNMATCHED_ROUTE:  # semconv: no http.route when none matched
                 attributes[sc.HTTP_ROUTE] = route
-            if status >= 500:
+            if is_server_error(status):
                 attributes[sc.ERROR_TYPE] = str(status)
             if len(self._attributes) < 4096:  # bounded: routes are templates, but be safe
                 self._attributes[key] = attributes

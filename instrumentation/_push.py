@@ -1,6 +1,7 @@
 """Optional push of RED counters to the engine, through `sloengine.client.EngineClient`.
 
-The client aggregates per series and flushes on its own interval; `record` is O(1) and never
+The app's RED recorder (`sloengine.telemetry.red`) calls `record` for every request it
+counts, so /metrics and the engine see the same requests. The client aggregates per series and flushes on its own interval; `record` is O(1) and never
 raises or blocks, so the request path pays a dict update. The client starts and stops with
 the app's lifespan. A missing or failing client only costs a logged warning.
 """
@@ -61,13 +62,13 @@ class EnginePush:
         variant: str,
         route: str,
         method: str,
-        status: int,
+        status_code: int,
         duration_s: float,
         revision: str = "",
     ) -> None:
         client = self.client
         if client is not None:
-            client.record(service, variant, route, method, status, duration_s, revision)
+            client.record(service, variant, route, method, status_code, duration_s, revision)
 
     async def stop(self) -> None:
         client, self.client = self.client, None

@@ -5,7 +5,8 @@ whole header on a duplicated key. Level 2 (https://www.w3.org/TR/trace-context-2
 any key `( lcalpha / DIGIT ) 0*255 keychar` with `@` among the keychars, and the official
 suite (w3c/trace-context test/test.py) expects a duplicated key to keep the list with one
 of its values. So the traceparent is extracted by the OTel propagator and the tracestate
-by the sidecar's pure Level 2 parser (`sidecar.tracecontext`, one grammar for both):
+by the pure Level 2 parser the sidecar uses too (`sloengine.telemetry.tracecontext`, one
+grammar and one truncation for both):
 members kept in order, the left-most member of a duplicated key kept, an invalid member or
 more than 32 members discarding the list, and a list past 512 characters truncated by
 whole entries (those over 128 characters first, then from the end).
@@ -22,7 +23,7 @@ from opentelemetry.propagators import textmap
 from opentelemetry.trace import TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from sidecar.tracecontext import parse_tracestate, truncate_tracestate
+from sloengine.telemetry.tracecontext import parse_tracestate, truncate_tracestate
 
 __all__ = ["Level2TraceState", "TraceContextPropagator", "tracestate_from_headers"]
 

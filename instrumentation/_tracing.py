@@ -3,10 +3,16 @@
 Exporters are chosen from the standard environment, and only when something is asked for:
 - `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` -> OTLP, with
   `OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL` `http/protobuf` (the spec's default) or `grpc`;
-  `OTEL_TRACES_EXPORTER=none` turns OTLP off even if an endpoint is set.
+  `OTEL_TRACES_EXPORTER=none` (or `OTEL_SDK_DISABLED=true`) turns OTLP off even if an
+  endpoint is set. The sidecar reads the same variables the same way
+  (`sloengine.telemetry.spans.otlp_exporter_from_env`).
 - `SLOENGINE_SPAN_FILE` -> JSON lines (`JsonLinesSpanExporter`), for collector-less demos.
 Without either, spans are still created (logs carry trace and span ids, and traceparent is
 propagated downstream) but nothing is exported.
+
+Spans go through the SDK's `BatchSpanProcessor`: they are SDK spans already, and the
+library's processor serves (the sidecar batches its plain span records itself, for the
+reasons in `sloengine.telemetry.spans`).
 
 Sampling: parent-based ratio; the ratio is the argument, else `OTEL_TRACES_SAMPLER_ARG`,
 else 1.0.
@@ -21,13 +27,14 @@ from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
 
 from instrumentation._spanfile import SPAN_FILE_ENV, JsonLinesSpanExporter
 from instrumentation._tracestate import TraceContextPropagator
+from sloengine.telemetry.spans import otlp_exporter_from_env
 
-__all__ = ["build_tracer_provider", "otlp_exporter_from_env", "w3c_propagator"]
+__all__ = ["build_tracer_provider", "w3c_propagator"]
 
 
 def w3c_propagator() -> CompositePropagator:
@@ -45,39 +52,6 @@ def _sample_ratio(ratio: float | None, env: Mapping[str, str]) -> float:
     if not 0.0 <= ratio <= 1.0:
         raise ValueError(f"sample_ratio: must be within [0, 1], got {ratio}")
     return ratio
-
-
-def otlp_exporter_from_env(env: Mapping[str, str]) -> SpanExporter | None:
-    """An OTLP span exporter if the standard variables configure an endpoint, else None."""
-    if env.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
-        return None
-    traces_endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-    base_endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    if not (traces_endpoint or base_endpoint):
-        return None
-    protocol = (
-        env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        or "http/protobuf"
-    ).strip()
-    # The endpoint is passed explicitly (so an injected `env` works); headers, timeout,
-    # compression and TLS settings are read from os.environ by the exporters themselves.
-    if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter(endpoint=traces_endpoint or base_endpoint)
-    if protocol == "http/protobuf":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-            OTLPSpanExporter as HttpOTLPSpanExporter,
-        )
-
-        if not traces_endpoint:
-            # The spec: a base endpoint gets the signal path appended; a per-signal one is used as is.
-            traces_endpoint = f"{(base_endpoint or '').rstrip('/')}/v1/traces"
-        return HttpOTLPSpanExporter(endpoint=traces_endpoint)
-    raise ValueError(
-        f"OTEL_EXPORTER_OTLP_PROTOCOL: unsupported {protocol!r} (use grpc or http/protobuf)"
-    )
 
 
 def build_tracer_provider(

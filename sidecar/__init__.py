@@ -7,7 +7,7 @@ Run it with `sloengine-sidecar` / `python -m sidecar` (see docs/sidecar.md). In 
     await sidecar.start()          # sidecar.addresses: {"ingress": (host, port), ...}
     await sidecar.drain()
 
-The facade is imported lazily so that `sidecar.tracecontext` (pure) stays cheap to import.
+The facade is imported lazily, so importing a submodule does not load the proxy stack.
 """
 
 from __future__ import annotations

@@ -53,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         uvloop.run(_run(config))
+    except ConfigError as exc:  # found at start, e.g. an unsupported OTLP protocol
+        print(f"sloengine-sidecar: error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:  # e.g. the listen port is taken
         print(f"sloengine-sidecar: error: {exc}", file=sys.stderr)
         return 1

@@ -12,14 +12,13 @@ from collections.abc import Mapping
 from aiohttp import web
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from sidecar.config import SidecarConfig
+from sidecar.config import ConfigError, SidecarConfig
 from sidecar.proxy import EGRESS, INGRESS, ProxyListener
 from sidecar.routes import RouteMatcher
-from sidecar.spans import SpanSink, exporter_from_env
-from sidecar.telemetry import RedMetrics, Telemetry
-from sidecar.tracecontext import IdGenerator
+from sidecar.telemetry import Telemetry, red_collector
 from sidecar.upstream import ConnectionPool
 from sloengine.client import EngineClient, EngineClientCollector
 from sloengine.conventions import (
@@ -30,12 +29,16 @@ from sloengine.conventions import (
     VARIANTS,
 )
 from sloengine.podlabels import PodLabels
+from sloengine.telemetry.red import RedRecorder
+from sloengine.telemetry.spans import SpanSink, otlp_exporter_from_env
+from sloengine.telemetry.tracecontext import IdGenerator
 
 __all__ = ["Sidecar"]
 
 log = logging.getLogger(__name__)
 
 _SWEEP_MIN_S, _SWEEP_MAX_S = 0.05, 1.0
+_SCOPE = InstrumentationScope("sidecar", "0.1.0")
 
 
 class Sidecar:
@@ -57,6 +60,7 @@ class Sidecar:
         self.addresses: dict[str, tuple[str, int]] = {}
         self.engine: EngineClient | None = None
         self.spans: SpanSink | None = None
+        self.telemetry: Telemetry | None = None
         self._admin: web.AppRunner | None = None
         self._admin_server: asyncio.AbstractServer | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -66,10 +70,13 @@ class Sidecar:
     async def start(self) -> None:
         cfg = self.config
         loop = asyncio.get_running_loop()
-        exporter = self._span_exporter or exporter_from_env(self._env)
+        try:
+            exporter = self._span_exporter or otlp_exporter_from_env(self._env)
+        except ValueError as exc:  # an unsupported OTEL_EXPORTER_OTLP_PROTOCOL
+            raise ConfigError(str(exc)) from None
         if exporter is not None:
             resource = Resource.create({SERVICE_NAME: cfg.service, "service.variant": cfg.variant})
-            self.spans = SpanSink.from_env(exporter, resource, self._env)
+            self.spans = SpanSink.from_env(exporter, resource, self._env, scope=_SCOPE)
             self.spans.start()
         if cfg.engine:
             self.engine = EngineClient(
@@ -92,9 +99,10 @@ class Sidecar:
             allowed_variants=VARIANTS,
         )
         identity = self.pod_labels.current()
-        red = RedMetrics(cfg.service, identity.variant, identity.revision)
-        self.red = red
-        telemetry = Telemetry(red, engine=self.engine, spans=self.spans, in_flight=self._in_flight)
+        red = red_collector()
+        recorder = red.recorder(cfg.service, identity.variant, identity.revision, self.engine)
+        telemetry = Telemetry(recorder, spans=self.spans, in_flight=self._in_flight)
+        self.telemetry = telemetry
         self.registry.register(red)
         self.registry.register(telemetry)
         settings = cfg.proxy
@@ -132,6 +140,12 @@ class Sidecar:
         listener.server = server
         self.listeners[listener.kind] = listener
         self.addresses[listener.kind] = _bound(server.sockets[0])
+
+    @property
+    def red(self) -> RedRecorder:
+        """The RED recorder of the pod's current variant and revision (after `start`)."""
+        assert self.telemetry is not None, "Sidecar.red before start()"
+        return self.telemetry.red
 
     async def _start_admin(self) -> None:
         app = web.Application()
@@ -176,7 +190,8 @@ class Sidecar:
             try:
                 # A relabelled pod (promotion) reports its new variant/revision from now on.
                 identity = self.pod_labels.current()
-                self.red.variant, self.red.revision = identity.variant, identity.revision
+                if self.telemetry is not None:
+                    self.telemetry.red = self.red.with_identity(identity.variant, identity.revision)
                 for listener in self.listeners.values():
                     listener.sweep(now)
                 if self._pool is not None:

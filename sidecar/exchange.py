@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from sidecar._http import simple_response, without_headers
-from sidecar.tracecontext import Hop
+from sloengine.telemetry.tracecontext import Hop
 
 _TRACERESPONSE = b"traceresponse"
 

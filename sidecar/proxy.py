@@ -29,8 +29,8 @@ from sidecar._http import REQUEST_CLASS_CACHE as _REQUEST_CLASSES  # hot path: s
 from sidecar._http import simple_response as _answer
 from sidecar.exchange import CHUNKED, LENGTH, NONE, PAUSE_PIPELINE, Exchange
 from sidecar.routes import RouteMatcher
-from sidecar.tracecontext import IdGenerator, continue_trace
 from sidecar.upstream import ConnectionPool, Key
+from sloengine.telemetry.tracecontext import IdGenerator, continue_trace
 
 __all__ = [
     "EGRESS",

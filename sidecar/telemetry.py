@@ -1,121 +1,51 @@
-"""What the sidecar records per exchange: RED metrics, engine samples, spans, and its own
-health counters, exposed to prometheus_client through collectors (no per-request locks:
-everything runs on the event loop thread and is read at scrape time).
+"""What the sidecar records per exchange: RED metrics (with the engine samples, through
+the shared `sloengine.telemetry.red` recorder), spans, and its own health counters, exposed
+to prometheus_client through collectors (no per-request locks: everything runs on the event
+loop thread and is read at scrape time).
 """
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
 from opentelemetry.trace import SpanKind
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from sidecar.exchange import Exchange
-from sidecar.spans import SpanSink
-from sloengine.conventions import (
-    DEFAULT_LATENCY_BUCKETS_SECONDS,
-    HTTP_REQUEST_DURATION_SECONDS,
-    HTTP_REQUESTS_IN_FLIGHT,
-    HTTP_REQUESTS_TOTAL,
-    LABEL_SERVICE,
-    LABEL_VARIANT,
-    RED_LABELS,
-)
+from sloengine.conventions import HTTP_REQUESTS_IN_FLIGHT, LABEL_SERVICE, LABEL_VARIANT
+from sloengine.telemetry.red import RedCollector, RedRecorder
+from sloengine.telemetry.spans import SpanSink
 
-__all__ = ["EngineRecorder", "RedMetrics", "Telemetry"]
-
-_BOUNDS = tuple(DEFAULT_LATENCY_BUCKETS_SECONDS)
+__all__ = ["Telemetry", "red_collector"]
 
 
-class EngineRecorder(Protocol):
-    """The part of `sloengine.client.EngineClient` the sidecar uses on the hot path."""
-
-    def record(
-        self,
-        service: str,
-        variant: str,
-        route: str,
-        method: str,
-        status_code: int,
-        duration_s: float,
-        revision: str = "",
-    ) -> None: ...
-
-
-class _Series:
-    __slots__ = ("buckets", "count", "sum")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.sum = 0.0
-        self.buckets = [0] * (len(_BOUNDS) + 1)  # last one is +Inf only
-
-
-class RedMetrics(Collector):
-    """`http_requests_total` and `http_request_duration_seconds` for one service.
-
-    `variant` and `revision` are the pod's current ones (a relabelled pod changes them
-    while running); series are kept per variant, so each label set's counters only grow.
-    """
-
-    def __init__(self, service: str, variant: str, revision: str = "") -> None:
-        self.service = service
-        self.variant = variant
-        self.revision = revision
-        self._series: dict[tuple[str, str, str, int], _Series] = {}
-
-    def observe(self, route: str, method: str, status: int, duration_s: float) -> None:
-        key = (self.variant, route, method, status)
-        series = self._series.get(key)
-        if series is None:
-            series = self._series[key] = _Series()
-        series.count += 1
-        series.sum += duration_s
-        series.buckets[bisect.bisect_left(_BOUNDS, duration_s)] += 1
-
-    def collect(self) -> Iterator[Any]:
-        total = CounterMetricFamily(
-            HTTP_REQUESTS_TOTAL, "HTTP requests through the sidecar.", labels=RED_LABELS
-        )
-        hist = HistogramMetricFamily(
-            HTTP_REQUEST_DURATION_SECONDS,
-            "Time from the first request byte to the last response byte.",
-            labels=RED_LABELS,
-        )
-        for (variant, route, method, status), s in sorted(self._series.items()):
-            labels = [self.service, variant, route, method, str(status)]
-            total.add_metric(labels, s.count)
-            cumulative = 0
-            buckets = []
-            for bound, n in zip(_BOUNDS, s.buckets, strict=False):
-                cumulative += n
-                buckets.append((_le(bound), cumulative))
-            buckets.append(("+Inf", s.count))
-            hist.add_metric(labels, buckets, s.sum)
-        yield total
-        yield hist
-
-
-def _le(bound: float) -> str:
-    return repr(float(bound))
+def red_collector() -> RedCollector:
+    """The sidecar's RED series: one event-loop thread records and is scraped (no lock);
+    `http_requests_in_flight` is the sidecar's own count of open exchanges (`Telemetry`)."""
+    return RedCollector(
+        thread_safe=False,
+        count_in_flight=False,
+        requests_help="HTTP requests through the sidecar.",
+        duration_help="Time from the first request byte to the last response byte.",
+    )
 
 
 class Telemetry(Collector):
-    """The proxy's ExchangeObserver: feeds RED metrics, the engine and the span sink."""
+    """The proxy's ExchangeObserver: feeds the RED recorder (metrics and engine) and the
+    span sink."""
 
     def __init__(
         self,
-        red: RedMetrics,
+        red: RedRecorder,
         *,
-        engine: EngineRecorder | None,
         spans: SpanSink | None,
         in_flight: Callable[[], int] = lambda: 0,
     ) -> None:
+        # The pod's current (variant, revision): a relabelled pod swaps in another recorder
+        # (`RedRecorder.with_identity`), so each label set's counters only grow.
         self.red = red
-        self.engine = engine
         self.spans = spans
         self._in_flight = in_flight
         self._rejected: dict[tuple[str, int], int] = {}
@@ -125,18 +55,7 @@ class Telemetry(Collector):
         duration = ex.end - ex.start
         ingress = ex.conn.ingress
         if ingress:
-            self.red.observe(ex.route, ex.method, ex.status, duration)
-            if self.engine is not None:
-                red = self.red
-                self.engine.record(
-                    red.service,
-                    red.variant,
-                    ex.route,
-                    ex.method,
-                    ex.status,
-                    duration,
-                    red.revision,
-                )
+            self.red.record(ex.route, ex.method, ex.status, duration)
         else:
             self._egress[ex.status] = self._egress.get(ex.status, 0) + 1
         hop = ex.hop

@@ -5,9 +5,9 @@
     print(app.grpc_port, app.http_port)
     await app.stop(grace_s=5)  # refuse new calls, finish running ones, snapshot, close
 
-Plugins: after both servers are built (and before they start), `sloengine.canary.register(
-state, grpc_server, http_app)` and `sloengine.ui.register(state, http_app)` run if those
-modules exist; a missing module is skipped, any other error is raised.
+After both servers are built (and before they start), `register_canary` serves the canary
+service on both (`sloengine.canary`, `sloengine.grpc`, `sloengine.http.canary`), then
+`sloengine.ui.register(state, http_app)` runs if that module exists.
 """
 
 from __future__ import annotations
@@ -27,13 +27,16 @@ from prometheus_client import CollectorRegistry
 
 from sloengine import conventions
 from sloengine.config import EngineConfig, parse_listen
-from sloengine.credentials import Credentials
+from sloengine.credentials import Credentials, Scope
 from sloengine.errors import SloEngineError, SpecError, UnknownSLOError, UnsupportedSLOError
 from sloengine.http import EngineMetrics, create_http_app
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
 from sloengine.policy import DEFAULT_POLICY, builtin_policy, builtin_policy_names
 
 if TYPE_CHECKING:
+    import grpc
+
+    from sloengine.canary import CanaryCore
     from sloengine.evaluate import SLOStatusResult
     from sloengine.grpc import EngineGrpcServer
     from sloengine.pipelines import PipelineReceiver
@@ -41,7 +44,14 @@ if TYPE_CHECKING:
     from sloengine.store import DurableStore, SeriesStore
     from sloengine.timeslices import SliceLedger
 
-__all__ = ["EngineApp", "EngineConfig", "EngineState", "build_state", "load_specs"]
+__all__ = [
+    "EngineApp",
+    "EngineConfig",
+    "EngineState",
+    "build_state",
+    "load_specs",
+    "register_canary",
+]
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +252,7 @@ class EngineApp:
     async def start(self) -> None:
         """Recover the store, build both servers, run plugins, start serving."""
         from sloengine.grpc import ENGINE_SERVICES, create_grpc_server
+        from sloengine.ingest import IngestService, decode_push_record
         from sloengine.store import DurableStore
 
         state = self.state
@@ -252,6 +263,7 @@ class EngineApp:
             max_series=self.config.max_series,
             fsync_observer=state.metrics.wal_fsync_latency.observe,
             repair=self.config.repair_wal,
+            push_record_decoder=decode_push_record,
         )
         started = time.perf_counter()
         # On the loop's thread (the WAL writer belongs to this loop); nothing else runs yet.
@@ -271,18 +283,24 @@ class EngineApp:
         )
         state.metrics.track_series(lambda: state.store.series_count())
 
-        canary = _plugin(CANARY_PLUGIN) if CANARY_PLUGIN in self.plugins else None
-        extra = (conventions.GRPC_CANARY_SERVICE,) if canary is not None else ()
+        canary = CANARY_PLUGIN in self.plugins
+        extra = (conventions.GRPC_CANARY_SERVICE,) if canary else ()
         from sloengine import pipelines
 
         extra = (*extra, pipelines.OTLP_METRICS_SERVICE)
+        ingest = IngestService(
+            durable,
+            now=state.now,
+            max_sample_age_seconds=lambda: state.max_sample_age_seconds,
+            max_future_seconds=self.config.max_future_skew_seconds,
+        )
         self.grpc, self.grpc_port = create_grpc_server(
-            state, self.config.grpc_listen, extra_service_names=extra
+            state, self.config.grpc_listen, ingest=ingest, extra_service_names=extra
         )
         self.http_app = create_http_app(state)
         self.pipelines = await pipelines.start(state, self.http_app, self.grpc.server)
-        if canary is not None:
-            canary.register(state, self.grpc.server, self.http_app)
+        if canary:
+            register_canary(state, self.grpc.server, self.http_app)
         if UI_PLUGIN in self.plugins and (ui := _plugin(UI_PLUGIN)) is not None:
             ui.register(state, self.http_app)
 
@@ -370,6 +388,31 @@ class EngineApp:
             save_ledgers(self.config.data_dir, self.state.slice_ledgers)
         except OSError as exc:
             log.error("saving the time slices failed: %s", exc)
+
+
+def register_canary(
+    state: Any, grpc_server: grpc.aio.Server, http_app: web.Application
+) -> CanaryCore:
+    """Serve the canary service: CanaryService on `grpc_server`, the side door on `http_app`."""
+    from sloengine.canary import open_canary
+    from sloengine.credentials import credentials_of
+    from sloengine.grpc import add_canary_service
+    from sloengine.http.auth import require_token
+    from sloengine.http.canary import add_canary_routes
+
+    core = open_canary(state)
+    add_canary_service(grpc_server, core)
+
+    def check_token(request: web.Request, scope: Scope) -> None:
+        require_token(state, request, scope)
+
+    add_canary_routes(http_app, core, check_token, credentials_of(state))
+
+    async def close(_app: web.Application) -> None:
+        await core.aclose()  # running rollback hooks finish (bounded by their timeouts)
+
+    http_app.on_cleanup.append(close)
+    return core
 
 
 def _plugin(module: str) -> Any:

@@ -24,7 +24,6 @@ the same id never reuses a number the engine has already seen.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import logging
 import random
@@ -42,12 +41,14 @@ from prometheus_client.registry import Collector
 from sloengine import conventions
 from sloengine._push_split import pack_blocks, refused_size_limit
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.telemetry.red import LATENCY_BOUNDS, bucket_index, is_server_error
 
 __all__ = ["EngineClient", "EngineClientCollector", "ThreadedEngineClient"]
 
 log = logging.getLogger(__name__)
 
-_BOUNDS = tuple(conventions.DEFAULT_LATENCY_BUCKETS_SECONDS)
+# The RED recorder's buckets (sloengine.telemetry.red); +Inf is implied by `requests`.
+_BOUNDS = LATENCY_BOUNDS
 _PUSH_METHOD = "/sloengine.v1.IngestService/Push"
 _COUNTERS = (
     "recorded_requests", "batches_created", "sent_batches", "resent_batches", "acked_batches",
@@ -136,7 +137,8 @@ class EngineClient:
         duration_s: float,
         revision: str = "",
     ) -> None:
-        """Count one request; errors are status >= 500. O(1), thread-safe, never raises.
+        """Count one request; errors are 5xx (`is_server_error`, the RED rule), latency in
+        the RED buckets. O(1), thread-safe, never raises.
 
         `revision` (e.g. the pod template hash) becomes the series' `revision` label.
         """
@@ -151,12 +153,12 @@ class EngineClient:
                         return
                     delta = self._deltas[key] = _SeriesDelta()
                 delta.requests += 1
-                if status_code >= 500:
+                if is_server_error(status_code):
                     delta.errors += 1
                 if not duration_s >= 0:  # NaN or negative: count the request, not a latency
                     self._counts["invalid_durations"] += 1
                     return
-                i = bisect.bisect_left(_BOUNDS, duration_s)
+                i = bucket_index(duration_s)
                 if i < len(_BOUNDS):
                     delta.buckets[i] += 1
         except Exception:  # a bad argument must never break the caller's request

@@ -1,10 +1,12 @@
-"""The engine's canary plugin: CanaryService (gRPC), the HTTP side door, rollback hooks.
+"""The engine's canary service: verdicts, overrides, the audit log and rollback hooks.
 
-`EngineApp` calls `register(state, grpc_server, http_app)` after building both servers.
-It reads the config's `canary:`, `hooks:` and `audit:` sections (see `_config.py`,
-`sloengine.hooks`), opens the audit log (default `<data_dir>/audit.jsonl`), records the
-config load there, and keeps the latest live verdicts in `state.verdicts`, keyed
-(service, canary variant, baseline variant), as `CanaryVerdict` messages.
+`open_canary(state)` builds the `CanaryCore` from the config's `canary:`, `hooks:` and
+`audit:` sections (see `_config.py`, `sloengine.hooks`), opens the audit log (default
+`<data_dir>/audit.jsonl`), records the config load there, and keeps the latest live
+verdicts in `state.verdicts`, keyed (service, canary variant, baseline variant). The
+transports serve it: `sloengine.grpc.add_canary_service` (CanaryService) and
+`sloengine.http.canary.add_canary_routes` (the HTTP side door, Flagger, Alertmanager,
+overrides); the wiring (`sloengine.app`) connects them.
 """
 
 from __future__ import annotations
@@ -12,56 +14,50 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import grpc
-from aiohttp import web
-
-from sloengine.audit import AuditLog
+from sloengine import fields as f
+from sloengine.audit import AuditLog, AuditMetrics, read_entries
 from sloengine.canary._config import CanaryConfig, ServiceCanaryConfig, parse_canary
-from sloengine.canary._convert import verdict_to_json, verdict_to_pb
-from sloengine.canary._core import CanaryCore, VerdictRequest
-from sloengine.canary._grpc import CanaryServicer
-from sloengine.canary._http import add_routes
+from sloengine.canary._core import CanaryCore, VerdictRequest, validate_revision
+from sloengine.canary._json import verdict_to_json
+from sloengine.canary._overrides import ForcedVerdict, check_revision, check_text
+from sloengine.canary._verdict import CanaryVerdict, GuardResult, Verdict, VerdictKey
 from sloengine.canary.errors import CanaryRequestError
-from sloengine.credentials import Scope
-from sloengine.errors import SpecError
+from sloengine.fields import At
 from sloengine.hooks import RollbackHooks, parse_hooks
-from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
 
 __all__ = [
-    "CANARY_CORE_KEY",
     "CanaryConfig",
     "CanaryCore",
     "CanaryRequestError",
-    "CanaryServicer",
+    "CanaryVerdict",
+    "ForcedVerdict",
+    "GuardResult",
     "ServiceCanaryConfig",
+    "Verdict",
+    "VerdictKey",
     "VerdictRequest",
     "audit_path",
+    "check_revision",
+    "check_text",
+    "open_canary",
     "parse_canary",
-    "register",
+    "validate_revision",
     "verdict_to_json",
-    "verdict_to_pb",
 ]
-
-CANARY_CORE_KEY = web.AppKey("sloengine_canary_core", CanaryCore)
 
 
 def audit_path(raw: Any, data_dir: Path | None, file: str = "") -> Path | None:
     """`audit.path` from the config, else `<data_dir>/audit.jsonl`, else None (no audit)."""
-    section = raw.get("audit") if isinstance(raw, dict) else None
-    if section is not None and not isinstance(section, dict):
-        raise SpecError(file, "audit", "must be a mapping")
-    if section and section.get("path"):
-        return Path(str(section["path"]))
+    at = At(file, "audit")
+    section = f.mapping(raw.get("audit") if isinstance(raw, dict) else None, at)
+    f.check_known(section, ("path",), at)
+    if (path := f.read(section, "path", f.string, at)) is not None:
+        return Path(path)
     return None if data_dir is None else Path(data_dir) / "audit.jsonl"
 
 
-def register(state: Any, grpc_server: grpc.aio.Server, http_app: web.Application) -> CanaryCore:
-    """Add CanaryService to `grpc_server` and the side-door routes to `http_app`."""
-    from sloengine.audit import AuditMetrics, read_entries
-    from sloengine.canary._override_http import add_override_routes
-    from sloengine.credentials import credentials_of
-    from sloengine.http.auth import require_token
-
+def open_canary(state: Any) -> CanaryCore:
+    """The canary service of a running engine (transports are added by the wiring)."""
     raw = dict(state.config.raw or {})
     file = str(getattr(state.config, "path", "") or "")
     config = parse_canary(raw.get("canary"), file)
@@ -80,7 +76,6 @@ def register(state: Any, grpc_server: grpc.aio.Server, http_app: web.Application
         return [s for s in state.catalog.slos if s.service == service]
 
     core = CanaryCore(state, config, hooks, audit, slos, registry=state.registry)
-    pb_grpc.add_CanaryServiceServicer_to_server(CanaryServicer(core), grpc_server)
     if replica:
         # Single writer: a replica never opens the audit log for writing nor runs hooks. It
         # reads the overrides of an audit log it can see (the leader's, on shared storage),
@@ -93,19 +88,6 @@ def register(state: Any, grpc_server: grpc.aio.Server, http_app: web.Application
     if path is not None and (not replica or path.exists()):
         # Overrides live in the audit log: replay them so a restart keeps them.
         core.overrides.restore(entry for _line, entry in read_entries(path))
-    credentials = credentials_of(state)
-
-    def check_token(request: web.Request, scope: Scope) -> None:
-        require_token(state, request, scope)
-
-    add_routes(http_app, core, check_token, credentials)
-    add_override_routes(http_app, core, check_token)
-    http_app[CANARY_CORE_KEY] = core
-
-    async def close(_app: web.Application) -> None:
-        await core.aclose()
-
-    http_app.on_cleanup.append(close)
     if audit is not None:
         audit.append(
             "sloengine",

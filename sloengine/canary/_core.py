@@ -1,6 +1,6 @@
-"""The canary plugin's core, shared by the gRPC servicer and the HTTP routes.
+"""The canary service's core, served by the gRPC and HTTP transports (and read by the UI).
 
-A live evaluation (no explicit eval time) updates `state.verdicts`, writes verdict changes
+`evaluate` returns a `CanaryVerdict` (the domain record, `_verdict.py`). A live evaluation (no explicit eval time) updates `state.verdicts`, writes verdict changes
 to the audit log and, for a FAIL of a service with `rollback_on_fail`, starts its rollback
 hook in the background. An evaluation at an explicit time is a replay or a what-if: it
 changes nothing.
@@ -39,15 +39,14 @@ from prometheus_client import CollectorRegistry, Counter
 from sloengine import conventions, inputs
 from sloengine.audit import AuditLog
 from sloengine.canary._config import CanaryConfig
-from sloengine.canary._convert import verdict_to_pb
 from sloengine.canary._observe import Subject, WindowSource, build_checks
 from sloengine.canary._overrides import Overrides, apply_forced
+from sloengine.canary._verdict import CanaryVerdict, VerdictKey, from_judgement
 from sloengine.canary.errors import CanaryNotFoundError, CanaryRequestError
 from sloengine.errors import RequestError
 from sloengine.hooks import RollbackHooks, RollbackOutcome
-from sloengine.judge import judge
+from sloengine.judge import Verdict, judge
 from sloengine.model import SLO
-from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 
 __all__ = ["REVISION_PATTERN", "CanaryCore", "VerdictRequest", "validate_revision"]
 
@@ -78,7 +77,7 @@ def validate_revision(revision: str, field: str = "revision") -> str:
 class EngineStateLike(Protocol):
     """The parts of `sloengine.app.EngineState` the canary plugin reads."""
 
-    verdicts: dict[tuple[str, str, str], Any]
+    verdicts: dict[VerdictKey, CanaryVerdict]
 
     @property
     def store(self) -> Any: ...
@@ -277,7 +276,7 @@ class CanaryCore:
                 field, f"unknown variant {variant[:80]!r} of service {service[:80]!r}"
             )
 
-    def evaluate(self, request: VerdictRequest, *, actor: str) -> pb.CanaryVerdict:
+    def evaluate(self, request: VerdictRequest, *, actor: str) -> CanaryVerdict:
         """The verdict for one request; CanaryRequestError naming a bad field."""
         req = self._validated(request)
         live = req.at_unix_s is None
@@ -292,58 +291,62 @@ class CanaryCore:
             req.short_window_seconds, req.long_window_seconds, at, live=live,
         )  # fmt: skip
         judgement = judge(checks, self.config.alpha)
-        msg = verdict_to_pb(
+        verdict = from_judgement(
             judgement, service=req.service, canary=req.canary, baseline=req.baseline,
             at_unix_s=at, revision=req.revision,
         )  # fmt: skip
-        msg = apply_forced(msg, self.overrides.forced(req.service, req.revision))
+        verdict = apply_forced(verdict, self.overrides.forced(req.service, req.revision))
         # Invented revision strings must not write the audit log: a labelled revision that
         # sent no data yet is answered, not recorded; a revision that only tags unlabelled
         # data is recorded, but changing the tag alone is no change, and only the newest
         # tag (latest first seen) is recorded, so asking about tags in turn cannot make
         # the recorded verdict flip-flop between their analyses.
         if live and (seen or (not scope and self._is_newest_tag(req.service, req.revision))):
-            self._record(msg, actor, rollback=service_cfg.rollback_on_fail, tag=not seen)
-        return msg
+            self._record(verdict, actor, rollback=service_cfg.rollback_on_fail, tag=not seen)
+        return verdict
 
     def _record(
-        self, msg: pb.CanaryVerdict, actor: str, *, rollback: bool, tag: bool = False
+        self, current: CanaryVerdict, actor: str, *, rollback: bool, tag: bool = False
     ) -> None:
-        key = (msg.service, msg.canary_variant, msg.baseline_variant)
-        previous = self.state.verdicts.pop(key, None)
-        self.state.verdicts[key] = msg
+        previous = self.state.verdicts.pop(current.key, None)
+        self.state.verdicts[current.key] = current
         while len(self.state.verdicts) > MAX_LIVE_VERDICTS:
             del self.state.verdicts[next(iter(self.state.verdicts))]
-        verdict = pb.Verdict.Name(msg.verdict)
+        verdict = current.verdict.value
         self._verdicts.labels(verdict).inc()
-        new_revision = previous is not None and previous.revision != msg.revision and not tag
-        changed = previous is None or previous.verdict != msg.verdict or new_revision
+        new_revision = previous is not None and previous.revision != current.revision and not tag
+        changed = previous is None or previous.verdict != current.verdict or new_revision
         if changed and self.audit is not None:
-            before = "none" if previous is None else pb.Verdict.Name(previous.verdict)
+            before = "none" if previous is None else previous.verdict.value
             self.audit.append(
                 actor,
                 "verdict_changed",
-                msg.reason,
+                current.reason,
                 {
-                    "service": msg.service,
-                    "canary": msg.canary_variant,
-                    "baseline": msg.baseline_variant,
-                    "revision": msg.revision,
+                    "service": current.service,
+                    "canary": current.canary_variant,
+                    "baseline": current.baseline_variant,
+                    "revision": current.revision,
                     "from": before,
                     "to": verdict,
-                    "eval_time": msg.eval_time.ToNanoseconds() / 1e9,
-                    "guards": {g.guard: pb.Verdict.Name(g.verdict) for g in msg.guards},
+                    "eval_time": current.eval_time_unix_s,
+                    "guards": {g.guard: g.verdict.value for g in current.guards},
                 },
             )
         if changed and not self.acts:
             log.info(
                 "replica: verdict %s for %s (canary %s, revision %s) answered, not acted on:"
                 " the leader writes the audit log and runs rollback hooks",
-                verdict, msg.service, msg.canary_variant, msg.revision or "-",
+                verdict, current.service, current.canary_variant, current.revision or "-",
             )  # fmt: skip
-        if rollback and msg.verdict == pb.FAIL and not self.overrides.rollback_paused(msg.service):
+        paused = self.overrides.rollback_paused(current.service)
+        if rollback and current.verdict == Verdict.FAIL and not paused:
             self.start_rollback(
-                msg.service, msg.revision, msg.reason, source=actor, details={"trigger": "verdict"}
+                current.service,
+                current.revision,
+                current.reason,
+                source=actor,
+                details={"trigger": "verdict"},
             )
 
     # --- rollbacks -----------------------------------------------------------------------------
@@ -386,15 +389,15 @@ class CanaryCore:
     # --- watching ------------------------------------------------------------------------------
     async def watch(
         self, request: VerdictRequest, interval_seconds: float, *, actor: str
-    ) -> AsyncIterator[pb.CanaryVerdict]:
+    ) -> AsyncIterator[CanaryVerdict]:
         """The current verdict, then each change of verdict, polling every interval."""
         interval = interval_seconds if interval_seconds > 0 else self.config.watch_interval_seconds
         interval = max(interval, 0.05)
-        last: int | None = None
+        last: Verdict | None = None
         while True:
             await self.prepare(request)
-            msg = self.evaluate(request, actor=actor)
-            if msg.verdict != last:
-                last = msg.verdict
-                yield msg
+            current = self.evaluate(request, actor=actor)
+            if current.verdict != last:
+                last = current.verdict
+                yield current
             await asyncio.sleep(interval)

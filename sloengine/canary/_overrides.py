@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sloengine.audit import AuditLog
+from sloengine.canary._verdict import CanaryVerdict
 from sloengine.canary.errors import CanaryRequestError
 from sloengine.conventions import REVISION_PATTERN
-from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 
 __all__ = ["OVERRIDE_ACTIONS", "ForcedVerdict", "Overrides", "RollbackPause", "apply_forced"]
 
@@ -56,19 +56,9 @@ class ForcedVerdict:
     at_unix_s: float
 
 
-def apply_forced(msg: pb.CanaryVerdict, forced: ForcedVerdict | None) -> pb.CanaryVerdict:
+def apply_forced(verdict: CanaryVerdict, forced: ForcedVerdict | None) -> CanaryVerdict:
     """The verdict with an operator's forced verdict applied (the judged one kept in reason)."""
-    if forced is None:
-        return msg
-    judged = pb.Verdict.Name(msg.verdict)
-    out = pb.CanaryVerdict()
-    out.CopyFrom(msg)
-    out.verdict = pb.Verdict.Value(forced.verdict)
-    out.reason = (
-        f"forced {forced.verdict} by {forced.actor}: {forced.reason} "
-        f"(judged {judged}: {msg.reason})"
-    )
-    return out
+    return verdict if forced is None else verdict.with_forced(forced)
 
 
 def check_text(field: str, value: object, *, required: bool = True, limit: int = 200) -> str:

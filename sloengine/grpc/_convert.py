@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sloengine.canary import CanaryVerdict, GuardResult
 from sloengine.model import SLO, EventsSLI, NativeSLI, RawSLI
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 
-__all__ = ["sli_kind", "slo_info", "slo_source", "status_to_pb"]
+__all__ = ["guard_to_pb", "sli_kind", "slo_info", "slo_source", "status_to_pb", "verdict_to_pb"]
 
 
 def sli_kind(slo: SLO) -> str:
@@ -69,3 +70,40 @@ def status_to_pb(slo: SLO, policy_name: str, result: Any) -> pb.SLOStatus:
             firing=a.firing,
         )
     return status
+
+
+def guard_to_pb(g: GuardResult) -> pb.GuardResult:
+    return pb.GuardResult(
+        guard=g.guard,
+        verdict=pb.Verdict.Value(g.verdict.value),
+        threshold=g.threshold,
+        absolute_breached=g.absolute_breached,
+        canary_value_short=g.canary_value_short,
+        canary_value_long=g.canary_value_long,
+        baseline_value_long=g.baseline_value_long,
+        relative_breached=g.relative_breached,
+        p_value=g.p_value,
+        effect_size=g.effect_size,
+        test=g.test,
+        canary_samples=g.canary_samples,
+        baseline_samples=g.baseline_samples,
+        min_samples=g.min_samples,
+        short_window_seconds=g.short_window_seconds,
+        long_window_seconds=g.long_window_seconds,
+        reason=g.reason,
+    )
+
+
+def verdict_to_pb(v: CanaryVerdict) -> pb.CanaryVerdict:
+    """The canary service's verdict as `sloengine.v1.CanaryVerdict` (the wire record)."""
+    msg = pb.CanaryVerdict(
+        service=v.service,
+        canary_variant=v.canary_variant,
+        baseline_variant=v.baseline_variant,
+        verdict=pb.Verdict.Value(v.verdict.value),
+        reason=v.reason,
+        guards=[guard_to_pb(g) for g in v.guards],
+        revision=v.revision,
+    )
+    msg.eval_time.FromNanoseconds(v.eval_time_ns)
+    return msg

@@ -11,21 +11,20 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from prometheus_client import CollectorRegistry
 
 from sloengine import conventions
-from sloengine.canary import CanaryConfig, CanaryCore, VerdictRequest
+from sloengine.canary import CanaryConfig, CanaryCore, CanaryVerdict, VerdictKey, VerdictRequest
 from sloengine.hooks import RollbackHooks
+from sloengine.ingest import decode_push
 from sloengine.model import SLO
-from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.replay._history import History
 from sloengine.replay._push import step_batches
 from sloengine.replay.errors import ReplayError
-from sloengine.store import SeriesStore, decode_push
+from sloengine.store import SeriesStore
 
 __all__ = ["CanaryReplay", "CanaryStep", "replay_canary"]
 
@@ -63,7 +62,7 @@ class _ReplayState:
 
     store: SeriesStore
     clock_s: float = 0.0
-    verdicts: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    verdicts: dict[VerdictKey, CanaryVerdict] = field(default_factory=dict)
 
     def now(self) -> float:
         return self.clock_s
@@ -97,16 +96,16 @@ def replay_canary(
         state.clock_s = t
         if batch is not None:
             state.store.apply(decode_push(batch, now_s=t, max_age_s=math.inf, max_future_s=0.0))
-        msg = core.evaluate(
+        verdict = core.evaluate(
             VerdictRequest(service, canary, baseline, at_unix_s=t, revision=revision),
             actor="replay",
         )
         steps.append(
             CanaryStep(
                 t,
-                pb.Verdict.Name(msg.verdict),
-                msg.reason,
-                {g.guard: pb.Verdict.Name(g.verdict) for g in msg.guards},
+                verdict.verdict.value,
+                verdict.reason,
+                {g.guard: g.verdict.value for g in verdict.guards},
             )
         )
     return CanaryReplay(service, canary, baseline, revision, tuple(steps))

@@ -1,8 +1,8 @@
 """The engine's web UI: SLOs, burn rates, canary verdicts and the audit log, live.
 
-`EngineApp` calls `register(state, http_app)` after the canary plugin, so the UI finds
-the plugin's `CanaryCore` on the application (and works without it: no canaries, and
-the audit log at its default place if one exists). The page is served at `/ui/`, its
+`EngineApp` calls `register(state, http_app)` after the canary service, so the UI finds
+its `CanaryCore` on the application (and works without it: no canaries, and the audit log
+at its default place if one exists). The page is served at `/ui/`, its
 JSON under `/ui/api/`; see docs/ui.md.
 """
 
@@ -25,7 +25,7 @@ __all__ = ["UI_PATH", "UIBackend", "UIRequestError", "register"]
 
 def _canary_core(http_app: web.Application) -> Any:
     try:
-        from sloengine.canary import CANARY_CORE_KEY
+        from sloengine.http.canary import CANARY_CORE_KEY
     except ImportError:
         return None
     return http_app.get(CANARY_CORE_KEY)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from sloengine import conventions
+from sloengine.canary import CanaryVerdict
 from sloengine.errors import SloEngineError, UIRequestError
 from sloengine.evaluate import evaluate_slo
 from sloengine.model import SLO, NativeSLI
-from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.ui._audit import AuditReader
 from sloengine.ui._canary_views import (
     CanaryKey,
@@ -234,8 +234,8 @@ class UIBackend:
             return None, str(exc)
 
     def _canary_json(self, key: CanaryKey, now: float) -> dict[str, Any]:
-        served_msg = self.state.verdicts.get(key)
-        served = verdict_json(served_msg) if isinstance(served_msg, pb.CanaryVerdict) else None
+        served_verdict = self.state.verdicts.get(key)
+        served = verdict_json(served_verdict) if isinstance(served_verdict, CanaryVerdict) else None
         current, error = self._current(key, now, served["revision"] if served else "")
         service, canary, baseline = key
         return {

@@ -1,8 +1,10 @@
 """Canary verdicts, canary-vs-baseline window sums and audit entries to the UI's JSON (pure).
 
-The verdicts come from the canary plugin (`CanaryVerdict` messages, judged by
-`sloengine.judge`); the latency quantile uses the judge's own `histogram_quantile`, so the
-charts and the verdict agree on what "p95" means.
+The verdicts come from the canary service (`sloengine.canary.CanaryVerdict`, judged by
+`sloengine.judge`) through the one JSON mapping the HTTP side door answers
+(`verdict_to_json`); the page shows it compacted (shorter keys, rounded numbers). The
+latency quantile uses the judge's own `histogram_quantile`, so the charts and the verdict
+agree on what "p95" means.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from sloengine.canary import CanaryVerdict, verdict_to_json
 from sloengine.judge import histogram_quantile
-from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.ui._slo_views import num
 
 __all__ = [
@@ -40,39 +42,49 @@ class WindowSumLike(Protocol):
     def latency_counts(self) -> tuple[float, ...]: ...
 
 
-def _guard_json(g: pb.GuardResult) -> dict[str, Any]:
+_NON_FINITE = {"Infinity": "inf", "-Infinity": "-inf", "NaN": None}
+
+
+def _num(value: float | str, digits: int = 6) -> float | str | None:
+    """A double of the verdict JSON (a number, or "NaN" / "Infinity") as the page's number."""
+    return _NON_FINITE[value] if isinstance(value, str) else num(value, digits)
+
+
+def _guard_json(g: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "guard": g.guard,
-        "verdict": pb.Verdict.Name(g.verdict),
-        "threshold": num(g.threshold),
-        "absolute_breached": g.absolute_breached,
-        "canary_short": num(g.canary_value_short),
-        "canary_long": num(g.canary_value_long),
-        "baseline_long": num(g.baseline_value_long),
-        "relative_breached": g.relative_breached,
-        "p_value": num(g.p_value, 3),
-        "effect_size": num(g.effect_size, 4),
-        "test": g.test,
-        "canary_samples": num(g.canary_samples),
-        "baseline_samples": num(g.baseline_samples),
-        "min_samples": num(g.min_samples),
-        "short_window_s": g.short_window_seconds,
-        "long_window_s": g.long_window_seconds,
-        "reason": g.reason,
+        "guard": g["guard"],
+        "verdict": g["verdict"],
+        "threshold": _num(g["threshold"]),
+        "absolute_breached": g["absolute_breached"],
+        "canary_short": _num(g["canary_value_short"]),
+        "canary_long": _num(g["canary_value_long"]),
+        "baseline_long": _num(g["baseline_value_long"]),
+        "relative_breached": g["relative_breached"],
+        "p_value": _num(g["p_value"], 3),
+        "effect_size": _num(g["effect_size"], 4),
+        "test": g["test"],
+        "canary_samples": _num(g["canary_samples"]),
+        "baseline_samples": _num(g["baseline_samples"]),
+        "min_samples": _num(g["min_samples"]),
+        "short_window_s": g["short_window_seconds"],
+        "long_window_s": g["long_window_seconds"],
+        "reason": g["reason"],
     }
 
 
-def verdict_json(msg: pb.CanaryVerdict) -> dict[str, Any]:
-    """One verdict with every guard's signals (values, p-values, effect sizes, samples)."""
+def verdict_json(verdict: CanaryVerdict) -> dict[str, Any]:
+    """One verdict with every guard's signals (values, p-values, effect sizes, samples):
+    the side door's verdict JSON, compacted for the page."""
+    body = verdict_to_json(verdict)
     return {
-        "service": msg.service,
-        "canary": msg.canary_variant,
-        "baseline": msg.baseline_variant,
-        "verdict": pb.Verdict.Name(msg.verdict),
-        "reason": msg.reason,
-        "revision": msg.revision,
-        "eval_time": msg.eval_time.ToNanoseconds() / 1e9,
-        "guards": [_guard_json(g) for g in msg.guards],
+        "service": body["service"],
+        "canary": body["canary_variant"],
+        "baseline": body["baseline_variant"],
+        "verdict": body["verdict"],
+        "reason": body["reason"],
+        "revision": body["revision"],
+        "eval_time": body["eval_time_unix_s"],
+        "guards": [_guard_json(g) for g in body["guards"]],
     }
 
 

@@ -33,18 +33,23 @@ def test_sloengine_canary_facade() -> None:
     assert_facade(
         "sloengine.canary",
         [
-            "CANARY_CORE_KEY",
             "CanaryConfig",
             "CanaryCore",
             "CanaryRequestError",
-            "CanaryServicer",
+            "CanaryVerdict",
+            "ForcedVerdict",
+            "GuardResult",
             "ServiceCanaryConfig",
+            "Verdict",
+            "VerdictKey",
             "VerdictRequest",
             "audit_path",
+            "check_revision",
+            "check_text",
+            "open_canary",
             "parse_canary",
-            "register",
+            "validate_revision",
             "verdict_to_json",
-            "verdict_to_pb",
         ],
     )
 

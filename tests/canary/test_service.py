@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from sloengine.audit import read_entries, verify
+from sloengine.canary import Verdict
 from sloengine.model import SLO, Catalog, NativeSLI
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from tests.canary.conftest import TOKEN, Harness, T
@@ -99,7 +100,7 @@ async def test_get_verdict_fails_a_canary_with_errors_against_a_clean_baseline(
     assert guard.absolute_breached and guard.relative_breached
     assert (guard.short_window_seconds, guard.long_window_seconds) == (300, 3600)
     assert verdict.eval_time.seconds == int(T)
-    assert h.state.verdicts[("gateway", "canary", "baseline")].verdict == pb.FAIL
+    assert h.state.verdicts[("gateway", "canary", "baseline")].verdict == Verdict.FAIL
     assert actions(h.audit_path) == ["config_loaded", "verdict_changed"]
 
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sloengine.canary._http import GO_GATES, ROLLBACK_GATE, gate_status
-from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.canary import CanaryVerdict, GuardResult, Verdict
+from sloengine.http.canary import GO_GATES, ROLLBACK_GATE, gate_status
 
-VERDICTS = (pb.PASS, pb.FAIL, pb.INCONCLUSIVE)
+VERDICTS = (Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE)
 
 
-def verdict(v: int, canary_samples: int) -> pb.CanaryVerdict:
-    guard = pb.GuardResult(guard="error_ratio", verdict=v, canary_samples=canary_samples)
-    return pb.CanaryVerdict(service="gateway", verdict=v, guards=[guard])
+def verdict(v: Verdict, canary_samples: int) -> CanaryVerdict:
+    guard = GuardResult(guard="error_ratio", verdict=v, canary_samples=canary_samples)
+    return CanaryVerdict("gateway", "canary", "baseline", verdict=v, guards=(guard,))
 
 
 @given(
@@ -25,20 +25,20 @@ def verdict(v: int, canary_samples: int) -> pb.CanaryVerdict:
     st.booleans(),
 )
 def test_gate_answers_fit_flagger(
-    gate: str, v: int, samples: int, paused: bool, forced: bool
+    gate: str, v: Verdict, samples: int, paused: bool, forced: bool
 ) -> None:
     status = gate_status(gate, verdict(v, samples), rollback_paused=paused, forced=forced)
     go = status <= 202
     assert status in (200, 202, 412, 425)
     if gate == ROLLBACK_GATE:
-        assert go == (v == pb.FAIL and not paused)  # 2xx rolls back at once
+        assert go == (v == Verdict.FAIL and not paused)  # 2xx rolls back at once
     elif gate in ("pre-rollout", "confirm-rollout"):
-        assert go == (not (v == pb.FAIL and forced))  # no canary data exists yet
+        assert go == (not (v == Verdict.FAIL and forced))  # no canary data exists yet
     elif gate == "rollout":
-        assert go == (v != pb.FAIL)  # INCONCLUSIVE is not a failed check
+        assert go == (v != Verdict.FAIL)  # INCONCLUSIVE is not a failed check
     elif gate == "confirm-promotion":
-        assert go == (v == pb.PASS)  # promotion always needs evidence
+        assert go == (v == Verdict.PASS)  # promotion always needs evidence
     else:  # confirm-traffic-increase: PASS, or the first step of a canary that served nothing
-        assert go == (v == pb.PASS or (v == pb.INCONCLUSIVE and samples == 0))
-    if v == pb.INCONCLUSIVE and not go and gate != ROLLBACK_GATE:
+        assert go == (v == Verdict.PASS or (v == Verdict.INCONCLUSIVE and samples == 0))
+    if v == Verdict.INCONCLUSIVE and not go and gate != ROLLBACK_GATE:
         assert status == 425  # a wait, never a 5xx/429 that Flagger's client would retry

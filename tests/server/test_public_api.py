@@ -11,10 +11,13 @@ def test_sloengine_grpc_facade() -> None:
         [
             "ENGINE_SERVICES",
             "BearerTokenInterceptor",
+            "CanaryServicer",
             "EngineGrpcServer",
+            "add_canary_service",
             "create_grpc_server",
             "slo_info",
             "status_to_pb",
+            "verdict_to_pb",
         ],
     )
 
@@ -31,5 +34,23 @@ def test_sloengine_http_facade() -> None:
             "parse_json",
             "request_params",
             "require_token",
+        ],
+    )
+
+
+def test_sloengine_http_canary_facade() -> None:
+    assert_facade(
+        "sloengine.http.canary",
+        [
+            "CANARY_CORE_KEY",
+            "GO_GATES",
+            "NOTIFY_GATES",
+            "OVERRIDES_PATH",
+            "ROLLBACK_GATE",
+            "AlertmanagerAlert",
+            "TokenCheck",
+            "add_canary_routes",
+            "alertmanager_alerts",
+            "gate_status",
         ],
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 import sidecar
@@ -19,16 +17,6 @@ def test_public_facade_is_small_and_lazy() -> None:
     assert sidecar.parse_config is parse_config
     with pytest.raises(AttributeError):
         _ = sidecar.nope  # type: ignore[attr-defined]
-
-
-def test_importing_tracecontext_does_not_pull_the_proxy_stack() -> None:
-    import subprocess
-
-    code = (
-        "import sys, sidecar.tracecontext; print('aiohttp' in sys.modules, 'grpc' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False False"
 
 
 def test_defaults() -> None:

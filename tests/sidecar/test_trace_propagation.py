@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sidecar.tracecontext import FLAG_RANDOM, parse_traceparent
+from sloengine.telemetry.tracecontext import FLAG_RANDOM, parse_traceparent
 from tests.sidecar.harness import RecordingApp, SidecarProcess, header_values, raw_exchange
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from sidecar.tracecontext import (
+from sloengine.telemetry.tracecontext import (
     FLAG_RANDOM,
     FLAG_SAMPLED,
     IdGenerator,

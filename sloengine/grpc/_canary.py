@@ -1,6 +1,8 @@
 """`sloengine.v1.CanaryService` over grpc.aio: GetVerdict and WatchVerdicts.
 
-Bad input is INVALID_ARGUMENT naming the field; an unknown service or variant NOT_FOUND.
+The transport of the canary service (`sloengine.canary.CanaryCore`): requests become
+`VerdictRequest`s, verdicts become `CanaryVerdict` messages here, at the edge. Bad input is
+INVALID_ARGUMENT naming the field; an unknown service or variant NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from typing import Any
 import grpc
 
 from sloengine import inputs
-from sloengine.canary._core import CanaryCore, VerdictRequest
+from sloengine.canary import CanaryCore, VerdictRequest
 from sloengine.canary.errors import CanaryNotFoundError
 from sloengine.errors import RequestError, SloEngineError
+from sloengine.grpc._convert import verdict_to_pb
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
 
-__all__ = ["CanaryServicer"]
+__all__ = ["CanaryServicer", "add_canary_service"]
 
 
 class CanaryServicer(pb_grpc.CanaryServiceServicer):
@@ -46,10 +49,10 @@ class CanaryServicer(pb_grpc.CanaryServiceServicer):
                 revision=request.revision,
             )
             await self.core.prepare(req)
-            msg = self.core.evaluate(req, actor="grpc")
+            verdict = self.core.evaluate(req, actor="grpc")
             if not self.core.acts:  # a replica says so; the verdict itself is the same
                 await context.send_initial_metadata((("sloengine-role", "replica"),))
-            return msg
+            return verdict_to_pb(verdict)
         except RequestError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except CanaryNotFoundError as exc:
@@ -74,11 +77,18 @@ class CanaryServicer(pb_grpc.CanaryServiceServicer):
                 f"interval_seconds: must be a finite number >= 0, got {interval}",
             )
         try:
-            async for msg in self.core.watch(req, request.interval_seconds, actor="grpc-watch"):
-                yield msg
+            async for verdict in self.core.watch(req, interval, actor="grpc-watch"):
+                yield verdict_to_pb(verdict)
         except RequestError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except CanaryNotFoundError as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         except SloEngineError as exc:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+
+
+def add_canary_service(server: grpc.aio.Server, core: CanaryCore) -> CanaryServicer:
+    """Serve `core` as `sloengine.v1.CanaryService` on `server` (before it starts)."""
+    servicer = CanaryServicer(core)
+    pb_grpc.add_CanaryServiceServicer_to_server(servicer, server)
+    return servicer

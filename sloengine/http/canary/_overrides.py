@@ -19,8 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sloengine.canary._core import CanaryCore
-from sloengine.canary._overrides import check_revision, check_text
+from sloengine.canary import CanaryCore, check_revision, check_text
 from sloengine.canary.errors import CanaryRequestError
 from sloengine.credentials import Scope
 from sloengine.errors import RequestError

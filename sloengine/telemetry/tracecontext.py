@@ -1,8 +1,11 @@
 """W3C Trace Context: `traceparent` and `tracestate`, parsed, validated and continued.
 
 Level 1 (https://www.w3.org/TR/trace-context/) for traceparent, plus Level 2's
-random-trace-id flag, and Level 2's tracestate (https://www.w3.org/TR/trace-context-2/). Pure functions, no I/O: the proxy hands in
-the header values it received and gets back what to send on the next hop.
+random-trace-id flag, and Level 2's tracestate (https://www.w3.org/TR/trace-context-2/).
+Pure functions, no I/O, stdlib only: the sidecar's proxy hands in the header values it
+received and gets back what to send on the next hop; the instrumentation's propagator
+(`instrumentation._tracestate`) parses and truncates tracestate with the same functions, so
+both follow one grammar and one truncation.
 
 Rules implemented (section names of the Level 1 spec):
 - traceparent version `00` is exactly 55 characters, lowercase hex, `-` separated; version
@@ -30,8 +33,11 @@ Rules implemented (section names of the Level 1 spec):
   the most recent one ("Combined Header Value") and lets vendors discard duplicates
   ("Mutating the tracestate Field"); the suite's `test_tracestate_duplicated_keys` asks
   that the list be inherited with one of the values.
-- Truncation beyond 512 characters removes whole entries: entries longer than 128
-  characters first, then entries from the end.
+- Truncation beyond 512 characters removes whole entries (Level 1 and 2, "tracestate
+  Limits": "the vendor MUST truncate whole entries. Entries larger than 128 characters long
+  SHOULD be removed first. Then entries SHOULD be removed starting from the end"): entries
+  longer than 128 characters first, from the end, only as many as needed, then entries
+  from the end.
 """
 
 from __future__ import annotations

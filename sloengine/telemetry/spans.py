@@ -1,15 +1,28 @@
-"""Spans built cheaply on the hot path and exported over OTLP in batches off it.
+"""Spans built cheaply on a hot path and exported over OTLP in batches off it, and the one
+reading of the OTel environment that picks the span exporter (sidecar and instrumentation).
 
-The proxy appends one plain tuple per sampled exchange to a bounded deque (no SDK objects,
+The sidecar appends one plain tuple per sampled exchange to a bounded deque (no SDK objects,
 no locks). A daemon thread turns them into SDK `ReadableSpan`s every schedule delay (or as
 soon as a batch is full) and hands them to the OTLP exporter, which does its own retries
 with backoff. A full queue or a failed export drops spans and counts them: a slow or
 absent collector never slows a request.
 
+Why not the SDK's `BatchSpanProcessor` (which the instrumentation uses, its spans being SDK
+spans already): it takes finished SDK spans, so a `ReadableSpan` (ids, contexts,
+attributes, status) would be built on the event loop for every sampled exchange instead of
+on the export thread; it does not report how many spans were exported or dropped (the
+sidecar's `sidecar_spans_exported` / `sidecar_spans_dropped` / `sidecar_spans_queued`);
+and on a full queue it logs a warning per dropped span. The batching rules and settings
+are the same (OTEL_BSP_*), so the two behave alike.
+
 Settings follow the OTel environment variables: OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT
 enables export, OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL picks `http/protobuf` (default) or
-`grpc`, OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_SCHEDULE_DELAY
-(ms), OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES for the resource.
+`grpc`, OTEL_TRACES_EXPORTER=none or OTEL_SDK_DISABLED=true turn it off,
+OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_SCHEDULE_DELAY (ms),
+OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES for the resource.
+
+Needs the OpenTelemetry SDK and OTLP exporters, which the `sidecar` and `instrumentation`
+extras install (the core does not: nothing in `sloengine` imports this module).
 """
 
 from __future__ import annotations
@@ -25,7 +38,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-__all__ = ["SpanRecord", "SpanSink", "exporter_from_env"]
+__all__ = ["SpanRecord", "SpanSink", "otlp_exporter_from_env"]
 
 log = logging.getLogger(__name__)
 
@@ -33,31 +46,43 @@ log = logging.getLogger(__name__)
 #  method, route_or_host, status, peer)
 SpanRecord = tuple[SpanKind, str, str, str, str | None, int, int, int, str, str, int, str]
 
-_SCOPE = InstrumentationScope("sidecar", "0.1.0")
 
+def otlp_exporter_from_env(env: Mapping[str, str]) -> SpanExporter | None:
+    """The OTLP span exporter the environment asks for, or None when export is off.
 
-def exporter_from_env(env: Mapping[str, str]) -> SpanExporter | None:
-    """The OTLP exporter the environment asks for, or None when export is off."""
-    if env.get("OTEL_SDK_DISABLED", "").lower() == "true":
+    The endpoint is passed explicitly (so an injected `env` works); headers, timeout,
+    compression and TLS settings are read from os.environ by the exporters themselves.
+    Raises ValueError naming the variable for a protocol other than grpc / http/protobuf.
+    """
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return None
-    if env.get("OTEL_TRACES_EXPORTER", "otlp").lower() == "none":
+    if env.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
         return None
-    if not (
-        env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    ):
+    traces_endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    base_endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if not (traces_endpoint or base_endpoint):
         return None
-    protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get(
-        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
-    )
+    protocol = (
+        env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    ).strip()
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-            OTLPSpanExporter as GrpcExporter,
+            OTLPSpanExporter as GrpcOTLPSpanExporter,
         )
 
-        return GrpcExporter()
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        return GrpcOTLPSpanExporter(endpoint=traces_endpoint or base_endpoint)
+    if protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    return OTLPSpanExporter()
+        if not traces_endpoint:
+            # The spec: a base endpoint gets the signal path appended; a per-signal one is used as is.
+            traces_endpoint = f"{(base_endpoint or '').rstrip('/')}/v1/traces"
+        return OTLPSpanExporter(endpoint=traces_endpoint)
+    raise ValueError(
+        f"OTEL_EXPORTER_OTLP_PROTOCOL: unsupported {protocol!r} (use grpc or http/protobuf)"
+    )
 
 
 def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
@@ -76,29 +101,39 @@ class SpanSink:
         exporter: SpanExporter,
         resource: Resource,
         *,
+        scope: InstrumentationScope,
         max_queue_size: int = 2048,
         max_batch_size: int = 512,
         schedule_delay_s: float = 5.0,
     ) -> None:
         self._exporter = exporter
         self._resource = resource
+        self._scope = scope
         self._max_queue = max_queue_size
         self._max_batch = min(max_batch_size, max_queue_size)
         self._delay_s = schedule_delay_s
         self._queue: deque[SpanRecord] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sidecar-span-export", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"{scope.name}-span-export", daemon=True
+        )
         self.dropped = 0
         self.exported = 0
 
     @classmethod
     def from_env(
-        cls, exporter: SpanExporter, resource: Resource, env: Mapping[str, str]
+        cls,
+        exporter: SpanExporter,
+        resource: Resource,
+        env: Mapping[str, str],
+        *,
+        scope: InstrumentationScope,
     ) -> SpanSink:
         return cls(
             exporter,
             resource,
+            scope=scope,
             max_queue_size=_int_env(env, "OTEL_BSP_MAX_QUEUE_SIZE", 2048),
             max_batch_size=_int_env(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512),
             schedule_delay_s=_int_env(env, "OTEL_BSP_SCHEDULE_DELAY", 5000) / 1000,
@@ -180,5 +215,5 @@ class SpanSink:
             status=Status(StatusCode.ERROR) if failed else Status(StatusCode.UNSET),
             start_time=start,
             end_time=end,
-            instrumentation_scope=_SCOPE,
+            instrumentation_scope=self._scope,
         )

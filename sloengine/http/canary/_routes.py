@@ -39,17 +39,23 @@ from typing import Any
 from aiohttp import web
 
 from sloengine import conventions, inputs
-from sloengine.canary._convert import verdict_to_json
-from sloengine.canary._core import CanaryCore, VerdictRequest, validate_revision
-from sloengine.canary._payloads import alertmanager_alerts
+from sloengine.canary import (
+    CanaryCore,
+    CanaryVerdict,
+    Verdict,
+    VerdictRequest,
+    validate_revision,
+    verdict_to_json,
+)
 from sloengine.canary.errors import CanaryNotFoundError, CanaryRequestError
 from sloengine.credentials import Credentials, Scope
 from sloengine.durations import parse_duration_seconds
 from sloengine.errors import RequestError, SloEngineError
+from sloengine.http.auth import bearer_token, refuse
 from sloengine.http.body import json_object, request_params
-from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.http.canary._payloads import alertmanager_alerts
 
-__all__ = ["GO_GATES", "NOTIFY_GATES", "add_routes", "gate_status"]
+__all__ = ["GO_GATES", "NOTIFY_GATES", "ROLLBACK_GATE", "TokenCheck", "add_routes", "gate_status"]
 
 GO_GATES = (
     "confirm-rollout",
@@ -111,28 +117,24 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     return await json_object(request)  # bounded depth, UTF-8, finite numbers
 
 
-def _canary_served_nothing(msg: pb.CanaryVerdict) -> bool:
-    return bool(msg.guards) and all(g.canary_samples == 0 for g in msg.guards)
-
-
 def gate_status(
-    gate: str, msg: pb.CanaryVerdict, *, rollback_paused: bool = False, forced: bool = False
+    gate: str, v: CanaryVerdict, *, rollback_paused: bool = False, forced: bool = False
 ) -> int:
     """The HTTP status a Flagger gate answers for this verdict (Flagger: <= 202 is success).
 
     `forced`: the verdict is an operator's override (the only verdict the gates that run
     before any canary traffic act on).
     """
-    verdict = msg.verdict
+    verdict = v.verdict
     if gate == ROLLBACK_GATE:
-        return 200 if verdict == pb.FAIL and not rollback_paused else 412
+        return 200 if verdict == Verdict.FAIL and not rollback_paused else 412
     if gate in BEFORE_TRAFFIC_GATES:
-        return 412 if verdict == pb.FAIL and forced else 200
+        return 412 if verdict == Verdict.FAIL and forced else 200
     if gate == "rollout":
-        return {pb.PASS: 200, pb.FAIL: 412}.get(verdict, 202)
-    if gate == "confirm-traffic-increase" and verdict != pb.FAIL and _canary_served_nothing(msg):
+        return {Verdict.PASS: 200, Verdict.FAIL: 412}.get(verdict, 202)
+    if gate == "confirm-traffic-increase" and verdict != Verdict.FAIL and v.canary_served_nothing:
         return 200
-    return {pb.PASS: 200, pb.FAIL: 412}.get(verdict, 425)
+    return {Verdict.PASS: 200, Verdict.FAIL: 412}.get(verdict, 425)
 
 
 def _guarded(handler: Handler) -> Handler:
@@ -155,8 +157,6 @@ def _metadata_token_check(
     credentials: Credentials, check_token: TokenCheck, request: web.Request, metadata: Any
 ) -> None:
     """Flagger's way in: a header token (read or admin), else a read token in metadata."""
-    from sloengine.http.auth import bearer_token, refuse
-
     if credentials.is_open(Scope.READ) or bearer_token(request) is not None:
         check_token(request, Scope.READ)
         return
@@ -192,8 +192,8 @@ def add_routes(
         params = await request_params(request)
         req = _request_from(params)
         await core.prepare(req)
-        msg = core.evaluate(req, actor="http")
-        return web.json_response(verdict_to_json(msg), headers=role_headers(core))
+        verdict = core.evaluate(req, actor="http")
+        return web.json_response(verdict_to_json(verdict), headers=role_headers(core))
 
     @_guarded
     async def flagger(request: web.Request) -> web.StreamResponse:
@@ -239,13 +239,13 @@ def add_routes(
         }
         req = _request_from(params)
         await core.prepare(req)
-        msg = core.evaluate(req, actor=f"flagger:{gate}")
-        paused = core.overrides.rollback_paused(msg.service) is not None
-        forced = core.overrides.forced(msg.service, msg.revision) is not None
-        status = gate_status(gate, msg, rollback_paused=paused, forced=forced)
-        body_out = {"gate": gate, "go": status <= 202, **verdict_to_json(msg)}
-        if gate == ROLLBACK_GATE and paused and msg.verdict == pb.FAIL:
-            body_out["reason"] = f"automatic rollback paused by an operator; {msg.reason}"
+        verdict = core.evaluate(req, actor=f"flagger:{gate}")
+        paused = core.overrides.rollback_paused(verdict.service) is not None
+        forced = verdict.forced is not None
+        status = gate_status(gate, verdict, rollback_paused=paused, forced=forced)
+        body_out = {"gate": gate, "go": status <= 202, **verdict_to_json(verdict)}
+        if gate == ROLLBACK_GATE and paused and verdict.verdict == Verdict.FAIL:
+            body_out["reason"] = f"automatic rollback paused by an operator; {verdict.reason}"
         return web.json_response(body_out, status=status)
 
     @_guarded
