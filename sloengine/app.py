@@ -267,7 +267,8 @@ class EngineApp:
     async def start(self) -> None:
         """Recover the store, build both servers, wire the canary and the UI, serve."""
         from sloengine import pipelines
-        from sloengine.grpc import ENGINE_SERVICES, IngestServicer, create_grpc_server
+        from sloengine.grpc import ENGINE_SERVICES, create_grpc_server
+        from sloengine.ingest import IngestService, decode_push_record
         from sloengine.store import DurableStore
 
         state = self.state
@@ -278,6 +279,7 @@ class EngineApp:
             max_series=self.config.max_series,
             fsync_observer=state.metrics.wal_fsync_latency.observe,
             repair=self.config.repair_wal,
+            push_record_decoder=decode_push_record,
         )
         started = time.perf_counter()
         # On the loop's thread (the WAL writer belongs to this loop); nothing else runs yet.
@@ -302,12 +304,18 @@ class EngineApp:
         with_canary = CANARY_PLUGIN in self.plugins
         extra = (conventions.GRPC_CANARY_SERVICE,) if with_canary else ()
         extra = (*extra, pipelines.OTLP_METRICS_SERVICE)
-        ingest = IngestServicer(state.stored, state.clock_service, state.limits, state.metrics)
+        ingest = IngestService(
+            durable,
+            now=state.clock_service.now,
+            max_sample_age_seconds=lambda: state.limits.max_sample_age_seconds,
+            max_future_seconds=self.config.max_future_skew_seconds,
+        )
         self.grpc, self.grpc_port = create_grpc_server(
             self.config.grpc_listen,
             config=self.config,
             credentials=state.credentials,
             ingest=ingest,
+            metrics=state.metrics,
             status=status,
             extra_service_names=extra,
         )

@@ -1,7 +1,12 @@
 """The engine's gRPC side: IngestService, SLOService, CanaryService, health, reflection, auth.
 
 server, port = create_grpc_server(
-    "127.0.0.1:0", config=config, credentials=credentials, ingest=servicer, status=status
+    "127.0.0.1:0",
+    config=config,
+    credentials=credentials,
+    ingest=ingest_service,
+    metrics=metrics,
+    status=status_service,
 )
 await server.start(ENGINE_SERVICES)
 ...
@@ -11,7 +16,6 @@ await server.stop(grace_s=5)
 from sloengine.grpc._auth import BearerTokenInterceptor
 from sloengine.grpc._canary import CanaryServicer, add_canary_service
 from sloengine.grpc._convert import slo_info, status_to_pb, verdict_to_pb
-from sloengine.grpc._ingest import IngestServicer
 from sloengine.grpc._server import ENGINE_SERVICES, EngineGrpcServer, create_grpc_server
 
 __all__ = [
@@ -19,7 +23,6 @@ __all__ = [
     "BearerTokenInterceptor",
     "CanaryServicer",
     "EngineGrpcServer",
-    "IngestServicer",
     "add_canary_service",
     "create_grpc_server",
     "slo_info",

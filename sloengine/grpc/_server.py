@@ -17,6 +17,8 @@ from sloengine.grpc._auth import BearerTokenInterceptor
 from sloengine.grpc._edge import RequestErrorInterceptor
 from sloengine.grpc._ingest import IngestServicer, ingest_handler
 from sloengine.grpc._slo import SLOServicer
+from sloengine.http.metrics import EngineMetrics
+from sloengine.ingest import IngestService
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
 
 __all__ = ["EngineGrpcServer", "create_grpc_server"]
@@ -48,15 +50,17 @@ def create_grpc_server(
     *,
     config: EngineConfig,
     credentials: Credentials,
-    ingest: IngestServicer,
+    ingest: IngestService,
+    metrics: EngineMetrics,
     status: StatusService,
     extra_service_names: Sequence[str] = (),
 ) -> tuple[EngineGrpcServer, int]:
     """A server with Ingest, SLO, Health and Reflection bound to `address` (port 0: any).
 
-    `config` gives the message size limit and TLS, `credentials` the scoped tokens. Returns
-    the (not yet started) server and the bound port. Other services (canary, OTLP) are
-    added before `start`; name them in `extra_service_names` so reflection lists them.
+    `config` gives the message size limit and TLS, `credentials` the scoped tokens; `ingest`
+    serves IngestService/Push (its metrics in `metrics`), `status` SLOService. Returns the (not
+    yet started) server and the bound port. Other services (canary, OTLP) are added before
+    `start`; name them in `extra_service_names` so reflection lists them.
     """
     options = [
         ("grpc.max_receive_message_length", config.max_message_bytes),
@@ -71,7 +75,7 @@ def create_grpc_server(
     if guarded:
         interceptors.insert(0, BearerTokenInterceptor(credentials))
     server = grpc.aio.server(options=options, interceptors=interceptors)
-    server.add_generic_rpc_handlers((ingest_handler(ingest),))
+    server.add_generic_rpc_handlers((ingest_handler(IngestServicer(ingest, metrics)),))
     pb_grpc.add_SLOServiceServicer_to_server(SLOServicer(status), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -13,7 +13,6 @@ def test_sloengine_grpc_facade() -> None:
             "BearerTokenInterceptor",
             "CanaryServicer",
             "EngineGrpcServer",
-            "IngestServicer",
             "add_canary_service",
             "create_grpc_server",
             "slo_info",
