@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sloengine import conventions as c
+from sloengine import fields
+from sloengine.fields import At
 
 __all__ = ["Settings"]
 
@@ -42,15 +43,10 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.service or not self.service.strip():
             raise ValueError("service: must be a non-empty name")
-        if self.variant not in c.VARIANTS:
-            raise ValueError(
-                f"variant: must be one of {', '.join(c.VARIANTS)}, got {self.variant!r}"
-            )
-        if self.revision is not None and not re.fullmatch(c.REVISION_PATTERN, self.revision):
-            raise ValueError(
-                "revision: must be 1-128 of [A-Za-z0-9_.:-], not starting with '-',"
-                f" got {self.revision[:40]!r}"
-            )
+        # The shared readers (sloengine.fields) raise SpecError, a ValueError: `variant: ...`.
+        fields.choice(self.variant, At("", "variant"), c.VARIANTS)
+        if self.revision is not None:
+            fields.revision(self.revision, At("", "revision"))
         for field in ("request_id_header", "user_id_header", "feature_flags_header"):
             value = getattr(self, field)
             if value is not None and value != value.lower():
@@ -59,5 +55,4 @@ class Settings:
             value = getattr(self, field)
             if value is not None and not value.startswith("/"):
                 raise ValueError(f"{field}: must start with '/', got {value!r}")
-        if self.readiness_timeout_s <= 0:
-            raise ValueError("readiness_timeout_s: must be > 0")
+        fields.positive(self.readiness_timeout_s, At("", "readiness_timeout_s"))

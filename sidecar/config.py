@@ -7,21 +7,24 @@ Every flag `--some-name` can also be set as `SIDECAR_SOME_NAME`. Bad values rais
 from __future__ import annotations
 
 import argparse
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 from sidecar.proxy import ProxySettings
 from sidecar.routes import parse_route_templates
-from sloengine.conventions import REVISION_PATTERN, VARIANT_STABLE, VARIANTS
+from sloengine import fields
+from sloengine.conventions import VARIANT_STABLE, VARIANTS
+from sloengine.errors import SpecError
+from sloengine.fields import At
 from sloengine.podlabels import parse_variant_map
 
 __all__ = ["ConfigError", "SidecarConfig", "parse_config"]
 
 Address = tuple[str, int]
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -80,10 +83,16 @@ def _upstream(text: str) -> Address:
     return parts.hostname, port
 
 
+def _flag(read: Callable[..., T], value: Any, flag: str, *args: Any) -> T:
+    """A value checked by the shared readers (`sloengine.fields`), the flag named."""
+    try:
+        return read(value, At("", flag), *args)
+    except SpecError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _positive(flag: str, value: float) -> float:
-    if not value > 0:
-        raise ConfigError(f"{flag}: must be > 0, got {value}")
-    return value
+    return _flag(fields.positive, value, flag)
 
 
 def _build_parser(env: Mapping[str, str]) -> _Parser:
@@ -132,13 +141,9 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> SidecarConfig:
         raise ConfigError("--upstream is required (or SIDECAR_UPSTREAM)")
     if not ns.service:
         raise ConfigError("--service is required (or SIDECAR_SERVICE)")
-    if ns.variant not in VARIANTS:
-        raise ConfigError(f"--variant: must be one of {', '.join(VARIANTS)}, got {ns.variant!r}")
-    if ns.revision and not re.fullmatch(REVISION_PATTERN, ns.revision):
-        raise ConfigError(
-            f"--revision: must be 1-128 of [A-Za-z0-9_.:-], not starting with '-',"
-            f" got {ns.revision[:40]!r}"
-        )
+    _flag(fields.choice, ns.variant, "--variant", VARIANTS)
+    if ns.revision:
+        _flag(fields.revision, ns.revision, "--revision")
     try:
         routes = parse_route_templates(ns.routes)
     except ValueError as exc:

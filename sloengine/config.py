@@ -17,7 +17,8 @@
       role: leader                      # or replica (--role): answers verdicts, acts on nothing
     canary: {...}                       # other parts' sections, read from EngineConfig.raw
 
-Every error is a SpecError naming the config file and the field path.
+Every error is a SpecError naming the config file and the field path, read with the
+shared readers of `sloengine.fields` like every other config section.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from typing import Any
 
 import yaml
 
+from sloengine import fields as f
 from sloengine.credentials import Credentials, Scope, load_token
-from sloengine.durations import parse_duration_seconds
 from sloengine.errors import SpecError
+from sloengine.fields import At
 
 __all__ = ["EngineConfig", "TLSConfig", "load_config", "parse_listen"]
 
@@ -138,13 +140,8 @@ def load_config(path: str | Path) -> EngineConfig:
         doc = {}
     if not isinstance(doc, dict):
         raise SpecError(file, "", "expected a mapping at the top level")
-    section = doc.get("engine", {})
-    if section is None:
-        section = {}
-    if not isinstance(section, dict):
-        raise SpecError(file, "engine", "expected a mapping")
-    base = Path(path).parent
-    return _parse_engine_section(section, file, base, doc)
+    section = f.mapping(doc.get("engine"), At(file, "engine"))
+    return _parse_engine_section(section, file, Path(path).parent, doc)
 
 
 _KNOWN_KEYS = (
@@ -154,114 +151,63 @@ _KNOWN_KEYS = (
 )  # fmt: skip
 
 
+def _listen(value: Any, at: At) -> str:
+    text = f.string(value, at)
+    try:
+        parse_listen(text)
+    except SpecError:
+        raise at.error(f"expected HOST:PORT, got {text!r}") from None
+    return text
+
+
 def _parse_engine_section(
     section: Mapping[str, Any], file: str, base: Path, raw: Mapping[str, Any]
 ) -> EngineConfig:
-    for key in section:
-        if key not in _KNOWN_KEYS:
-            raise SpecError(file, f"engine.{key}", f"unknown key; known: {', '.join(_KNOWN_KEYS)}")
-
-    def string(key: str) -> str | None:
-        value = section.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value:
-            raise SpecError(file, f"engine.{key}", "must be a non-empty string")
-        return value
-
-    def path_value(value: Any, where: str) -> Path | None:
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value:
-            raise SpecError(file, where, "must be a non-empty path")
-        p = Path(value)
-        return p if p.is_absolute() else base / p
-
-    def path(key: str) -> Path | None:
-        return path_value(section.get(key), f"engine.{key}")
-
-    def positive_int(key: str) -> int | None:
-        value = section.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise SpecError(file, f"engine.{key}", "must be a positive integer")
-        return value
-
-    def duration(key: str) -> float | None:
-        value = section.get(key)
-        if value is None:
-            return None
-        try:
-            return parse_duration_seconds(value)
-        except ValueError as exc:
-            raise SpecError(file, f"engine.{key}", str(exc)) from None
-
-    for key in ("grpc_listen", "http_listen"):
-        if (text := string(key)) is not None:
-            try:
-                parse_listen(text)
-            except SpecError:
-                raise SpecError(
-                    file, f"engine.{key}", f"expected HOST:PORT, got {text!r}"
-                ) from None
+    at = At(file, "engine")
+    f.check_known(section, _KNOWN_KEYS, at)
 
     specs_raw = section.get("specs", [])
     if isinstance(specs_raw, str):
         specs_raw = [specs_raw]
     if not isinstance(specs_raw, list):
-        raise SpecError(file, "engine.specs", "must be a list of paths")
-    specs = tuple(
-        p for i, s in enumerate(specs_raw) if (p := path_value(s, f"engine.specs[{i}]")) is not None
-    )
+        raise at.key("specs").error("must be a list of paths")
+    specs = tuple(f.path(s, at.key("specs").index(i), base) for i, s in enumerate(specs_raw))
 
     tls: TLSConfig | None = None
     if (tls_raw := section.get("tls")) is not None:
         if not isinstance(tls_raw, dict):
-            raise SpecError(file, "engine.tls", "expected a mapping with cert and key")
-        cert = path_value(tls_raw.get("cert"), "engine.tls.cert")
-        private_key = path_value(tls_raw.get("key"), "engine.tls.key")
+            raise at.key("tls").error("expected a mapping with cert and key")
+        cert = f.read(tls_raw, "cert", f.path, at.key("tls"), base)
+        private_key = f.read(tls_raw, "key", f.path, at.key("tls"), base)
         if cert is None or private_key is None:
-            raise SpecError(file, "engine.tls", "needs both cert and key")
+            raise at.key("tls").error("needs both cert and key")
         tls = TLSConfig(cert, private_key)
 
     tokens_raw = section.get("tokens") or {}
     if not isinstance(tokens_raw, dict):
-        raise SpecError(file, "engine.tokens", "expected a mapping of scope to token file")
-    scopes = [s.value for s in Scope]
+        raise at.key("tokens").error("expected a mapping of scope to token file")
     for key in tokens_raw:
-        if key not in scopes:
-            raise SpecError(
-                file, f"engine.tokens.{key}", f"unknown scope; known: {', '.join(scopes)}"
-            )
+        if key not in (scopes := [s.value for s in Scope]):
+            raise at.key("tokens").key(key).error(f"unknown scope; known: {', '.join(scopes)}")
 
     def token_path(scope: Scope) -> Path | None:
-        return path_value(tokens_raw.get(scope.value), f"engine.tokens.{scope.value}")
+        return f.read(tokens_raw, scope.value, f.path, at.key("tokens"), base)
 
     return EngineConfig(raw=dict(raw), path=Path(file)).with_overrides(
-        grpc_listen=string("grpc_listen"),
-        http_listen=string("http_listen"),
-        data_dir=path("data_dir"),
+        grpc_listen=f.read(section, "grpc_listen", _listen, at),
+        http_listen=f.read(section, "http_listen", _listen, at),
+        data_dir=f.read(section, "data_dir", f.path, at, base),
         specs=specs or None,
-        policy=string("policy"),
-        prometheus_url=string("prometheus_url"),
-        max_series=positive_int("max_series"),
-        max_message_bytes=positive_int("max_message_bytes"),
-        max_future_skew_seconds=duration("max_future_skew"),
+        policy=f.read(section, "policy", f.string, at),
+        prometheus_url=f.read(section, "prometheus_url", f.string, at),
+        max_series=f.read(section, "max_series", f.positive_int, at),
+        max_message_bytes=f.read(section, "max_message_bytes", f.positive_int, at),
+        max_future_skew_seconds=f.read(section, "max_future_skew", f.duration, at),
         tls=tls,
-        token_file=path("token_file"),
+        token_file=f.read(section, "token_file", f.path, at, base),
         ingest_token_file=token_path(Scope.INGEST),
         read_token_file=token_path(Scope.READ),
         admin_token_file=token_path(Scope.ADMIN),
-        snapshot_interval_seconds=duration("snapshot_interval"),
-        role=_role(section.get("role"), file),
+        snapshot_interval_seconds=f.read(section, "snapshot_interval", f.duration, at),
+        role=f.read(section, "role", f.choice, at, ROLES),
     )
-
-
-def _role(value: Any, file: str) -> str | None:
-    if value is None:
-        return None
-    if value not in ROLES:
-        raise SpecError(file, "engine.role", f"must be one of {', '.join(ROLES)}, got {value!r}")
-    return str(value)
-

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sloengine import fields as f
 from sloengine.audit import AuditLog, AuditMetrics, read_entries
 from sloengine.canary._config import CanaryConfig, ServiceCanaryConfig, parse_canary
 from sloengine.canary._core import CanaryCore, VerdictRequest, validate_revision
@@ -21,7 +22,7 @@ from sloengine.canary._json import verdict_to_json
 from sloengine.canary._overrides import ForcedVerdict, check_revision, check_text
 from sloengine.canary._verdict import CanaryVerdict, GuardResult, Verdict, VerdictKey
 from sloengine.canary.errors import CanaryRequestError
-from sloengine.errors import SpecError
+from sloengine.fields import At
 from sloengine.hooks import RollbackHooks, parse_hooks
 
 __all__ = [
@@ -47,11 +48,11 @@ __all__ = [
 
 def audit_path(raw: Any, data_dir: Path | None, file: str = "") -> Path | None:
     """`audit.path` from the config, else `<data_dir>/audit.jsonl`, else None (no audit)."""
-    section = raw.get("audit") if isinstance(raw, dict) else None
-    if section is not None and not isinstance(section, dict):
-        raise SpecError(file, "audit", "must be a mapping")
-    if section and section.get("path"):
-        return Path(str(section["path"]))
+    at = At(file, "audit")
+    section = f.mapping(raw.get("audit") if isinstance(raw, dict) else None, at)
+    f.check_known(section, ("path",), at)
+    if (path := f.read(section, "path", f.string, at)) is not None:
+        return Path(path)
     return None if data_dir is None else Path(data_dir) / "audit.jsonl"
 
 

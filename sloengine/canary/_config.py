@@ -21,7 +21,7 @@
     audit:
       path: /var/lib/sloengine/audit.jsonl   # default: <data_dir>/audit.jsonl
 
-Errors are SpecError lines naming the field path.
+Errors are SpecError lines naming the field path (the shared readers of `sloengine.fields`).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sloengine import conventions
-from sloengine.durations import parse_duration_seconds
-from sloengine.errors import SpecError
+from sloengine import fields as f
+from sloengine.fields import At
 from sloengine.judge import DEFAULT_ALPHA
 
 __all__ = ["GUARD_KINDS", "CanaryConfig", "ServiceCanaryConfig", "parse_canary"]
@@ -72,124 +72,76 @@ class CanaryConfig:
         return self.services.get(service, self.defaults)
 
 
-_SERVICE_KEYS = {f for f in ServiceCanaryConfig.__dataclass_fields__}
+_SERVICE_KEYS = sorted(ServiceCanaryConfig.__dataclass_fields__)
+_SECTION_KEYS = sorted(
+    ("short_window", "long_window", "alpha", "watch_interval", "verdict_requires_token",
+     "defaults", "services")
+)  # fmt: skip
 _VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
-def _number(doc: Mapping[str, Any], key: str, path: str, file: str, lo: float, hi: float) -> float:
-    value = doc[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
-        raise SpecError(
-            file, f"{path}.{key}", f"must be a number in [{lo:g}, {hi:g}], got {value!r}"
-        )
-    return float(value)
+def _variant(value: Any, at: At, may_be_empty: bool) -> str:
+    if not isinstance(value, str) or not _VARIANT_NAME.fullmatch(
+        value or ("x" if may_be_empty else "")
+    ):
+        raise at.error("must be a variant name ([A-Za-z0-9._-], <= 63 chars)")
+    return value
 
 
-def _duration(doc: Mapping[str, Any], key: str, default: float, path: str, file: str) -> float:
-    if key not in doc:
-        return default
-    try:
-        return parse_duration_seconds(str(doc[key]))
-    except ValueError as exc:
-        raise SpecError(file, f"{path}.{key}", str(exc)) from None
+def _guards(value: Any, at: At) -> tuple[str, ...]:
+    if not isinstance(value, list) or any(g not in GUARD_KINDS for g in value):
+        raise at.error(f"must be a list of {', '.join(GUARD_KINDS)}")
+    return tuple(value)
 
 
-def _service(doc: Any, base: ServiceCanaryConfig, path: str, file: str) -> ServiceCanaryConfig:
+def _selector(value: Any, at: At) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping) or {"service", "variant"} & set(value):
+        raise at.error("must map extra labels (not service/variant) to values")
+    return tuple(sorted((str(k), str(v)) for k, v in value.items()))
+
+
+def _service(doc: Any, base: ServiceCanaryConfig, at: At) -> ServiceCanaryConfig:
     if doc is None:
         return base
-    if not isinstance(doc, Mapping):
-        raise SpecError(file, path, "must be a mapping")
-    unknown = sorted(set(doc) - _SERVICE_KEYS)
-    if unknown:
-        raise SpecError(
-            file, f"{path}.{unknown[0]}", f"unknown key; known: {', '.join(sorted(_SERVICE_KEYS))}"
-        )
-    out = base
-    if "max_error_ratio" in doc:
-        out = replace(
-            out, max_error_ratio=_number(doc, "max_error_ratio", path, file, 1e-9, 0.999999)
-        )
-    if "max_p95_seconds" in doc:
-        out = replace(out, max_p95_seconds=_number(doc, "max_p95_seconds", path, file, 1e-9, 1e9))
-    if "latency_quantile" in doc:
-        out = replace(
-            out, latency_quantile=_number(doc, "latency_quantile", path, file, 0.5, 0.9999)
-        )
-    if "max_burn_rate" in doc:
-        out = replace(out, max_burn_rate=_number(doc, "max_burn_rate", path, file, 0, 1e6))
-    if "guards" in doc:
-        guards = doc["guards"]
-        if not isinstance(guards, list) or any(g not in GUARD_KINDS for g in guards):
-            raise SpecError(file, f"{path}.guards", f"must be a list of {', '.join(GUARD_KINDS)}")
-        out = replace(out, guards=tuple(guards))
-    if "rollback_on_fail" in doc:
-        if not isinstance(doc["rollback_on_fail"], bool):
-            raise SpecError(file, f"{path}.rollback_on_fail", "must be true or false")
-        out = replace(out, rollback_on_fail=doc["rollback_on_fail"])
-    for key in ("canary_variant", "baseline_variant"):
-        if key in doc:
-            value = doc[key]
-            if not isinstance(value, str) or not _VARIANT_NAME.fullmatch(
-                value or ("" if key == "canary_variant" else "x")
-            ):
-                raise SpecError(
-                    file, f"{path}.{key}", "must be a variant name ([A-Za-z0-9._-], <= 63 chars)"
-                )
-            if key == "canary_variant":
-                out = replace(out, canary_variant=value)
-            else:
-                out = replace(out, baseline_variant=value)
-    if "selector" in doc:
-        selector = doc["selector"]
-        if not isinstance(selector, Mapping) or {"service", "variant"} & set(selector):
-            raise SpecError(
-                file, f"{path}.selector", "must map extra labels (not service/variant) to values"
-            )
-        out = replace(out, selector=tuple(sorted((str(k), str(v)) for k, v in selector.items())))
-    return out
+    doc = f.mapping(doc, at)
+    f.check_known(doc, _SERVICE_KEYS, at)
+    read: dict[str, Any] = {
+        "max_error_ratio": f.read(doc, "max_error_ratio", f.number_in, at, 1e-9, 0.999999),
+        "max_p95_seconds": f.read(doc, "max_p95_seconds", f.number_in, at, 1e-9, 1e9),
+        "latency_quantile": f.read(doc, "latency_quantile", f.number_in, at, 0.5, 0.9999),
+        "max_burn_rate": f.read(doc, "max_burn_rate", f.number_in, at, 0, 1e6),
+        "guards": f.read(doc, "guards", _guards, at),
+        "rollback_on_fail": f.read(doc, "rollback_on_fail", f.boolean, at),
+        "canary_variant": f.read(doc, "canary_variant", _variant, at, False),
+        "baseline_variant": f.read(doc, "baseline_variant", _variant, at, True),
+        "selector": f.read(doc, "selector", _selector, at),
+    }
+    return replace(base, **{k: v for k, v in read.items() if v is not None})
 
 
 def parse_canary(section: Any, file: str = "") -> CanaryConfig:
     """The `canary:` section (None: every default)."""
-    if section is None:
-        return CanaryConfig()
-    if not isinstance(section, Mapping):
-        raise SpecError(file, "canary", "must be a mapping")
-    known = {
-        "short_window", "long_window", "alpha", "watch_interval", "verdict_requires_token",
-        "defaults", "services",
-    }  # fmt: skip
-    unknown = sorted(set(section) - known)
-    if unknown:
-        raise SpecError(
-            file, f"canary.{unknown[0]}", f"unknown key; known: {', '.join(sorted(known))}"
-        )
-    short = _duration(section, "short_window", 300.0, "canary", file)
-    long = _duration(section, "long_window", 3600.0, "canary", file)
+    at = At(file, "canary")
+    section = f.mapping(section, at)
+    f.check_known(section, _SECTION_KEYS, at)
+    short = f.read(section, "short_window", f.duration, at) or 300.0
+    long = f.read(section, "long_window", f.duration, at) or 3600.0
     if short > long:
-        raise SpecError(file, "canary.short_window", "must not be longer than long_window")
-    alpha = (
-        _number(section, "alpha", "canary", file, 1e-12, 0.5)
-        if "alpha" in section
-        else DEFAULT_ALPHA
-    )
-    defaults = _service(section.get("defaults"), ServiceCanaryConfig(), "canary.defaults", file)
+        raise at.key("short_window").error("must not be longer than long_window")
+    defaults = _service(section.get("defaults"), ServiceCanaryConfig(), at.key("defaults"))
     services_doc = section.get("services") or {}
     if not isinstance(services_doc, Mapping):
-        raise SpecError(file, "canary.services", "must be a mapping of service name to settings")
+        raise at.key("services").error("must be a mapping of service name to settings")
     services = {
-        str(name): _service(doc, defaults, f"canary.services.{name}", file)
+        str(name): _service(doc, defaults, at.key("services").key(name))
         for name, doc in services_doc.items()
     }
-    requires_token = section.get("verdict_requires_token", False)
-    if not isinstance(requires_token, bool):
-        raise SpecError(file, "canary.verdict_requires_token", "must be true or false")
     return CanaryConfig(
-        verdict_requires_token=requires_token,
+        verdict_requires_token=f.read(section, "verdict_requires_token", f.boolean, at) or False,
         short_window_seconds=short,
         long_window_seconds=long,
-        alpha=alpha,
-        watch_interval_seconds=_duration(section, "watch_interval", 10.0, "canary", file),
+        alpha=f.read(section, "alpha", f.number_in, at, 1e-12, 0.5) or DEFAULT_ALPHA,
+        watch_interval_seconds=f.read(section, "watch_interval", f.duration, at) or 10.0,
         defaults=defaults,
         services=services,
     )

@@ -5,14 +5,23 @@ labels, annotations, as Prometheus documents them), label maps are sorted by the
 multi-line PromQL is written as `|-` literal blocks, and lines are never folded.
 
 A small emitter for the few shapes generated files use (mappings, lists, strings, numbers,
-booleans), rather than PyYAML's pure-Python emitter, which spent ~1 ms per rule: scalars
-that could read as anything but a string are single-quoted (JSON-escaped if unprintable),
-and tests check that every output loads back to the same document.
+booleans): scalars that could read as anything but a string are single-quoted, and text a
+quoted scalar cannot hold as it is (control characters, YAML's line breaks) is
+double-quoted with escapes. `tests/rules/test_serialize.py` checks against PyYAML's reader
+that any such document loads back equal.
+
+Why not `yaml.dump(..., Dumper=yaml.CSafeDumper)` (reconsidered in issue 12): libyaml's
+emitter writes a list inside a mapping without indenting it (`rules:` then `- record:` at
+the same column) and has no setting for that (overriding `increase_indent` works only in
+PyYAML's pure-Python emitter), so every generated file in alerts/ and deploy/ would change
+layout (about 3,900 diff lines) for no reader's benefit; it also spends longer (its
+representers run in Python): on the example catalog's 158 rules it took 2-3x this emitter's
+time, and the pure-Python dumper configured for this layout about 20x (~1 ms per rule).
 """
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from typing import Any
 
@@ -28,18 +37,51 @@ _PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./:-]*(?<!:)")
 _RESERVED = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf"}
 
 
+# Characters a quoted scalar (or a literal block line) holds as they are: YAML's printable set,
+# without its line breaks (NEL, LS and PS fold like a newline) and the byte order mark.
+_RAW_CHARS = r"\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
+_RAW_IN_QUOTES = re.compile(f"[{_RAW_CHARS}]*")
+_RAW_IN_BLOCK = re.compile(f"[\t{_RAW_CHARS}]*")  # a line of a literal block
+_SHORT_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+
+
+def _escaped(char: str) -> str:
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    if _RAW_IN_QUOTES.fullmatch(char):
+        return char
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _number(value: int | float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    if math.isnan(value):
+        return ".nan"
+    text = repr(value)
+    # YAML 1.1 (PyYAML) reads `1e-05` as a string: its floats need a dot in the mantissa.
+    if "e" in text and "." not in text:
+        text = text.replace("e", ".0e", 1)
+    return text
+
+
 def _scalar(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return json.dumps(value)
+        return _number(value)
     text = str(value)
     if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED:
         return text
-    if text.isprintable():
+    if _RAW_IN_QUOTES.fullmatch(text):
         # Single quotes escape nothing but themselves: PromQL stays readable.
         return "'" + text.replace("'", "''") + "'"
-    return json.dumps(text, ensure_ascii=False)
+    return '"' + "".join(map(_escaped, text)) + '"'
 
 
 def _block(text: str, indent: str) -> str:
@@ -73,6 +115,7 @@ def _emit(value: Any, indent: str, lines: list[str], prefix: str) -> None:
         and "\n" in value
         and not value[0].isspace()
         and not value.endswith("\n")
+        and all(_RAW_IN_BLOCK.fullmatch(line) for line in value.split("\n"))
     ):
         lines.append(prefix + _block(value, indent))
     else:

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sloengine.durations import parse_duration_seconds
-from sloengine.errors import SpecError
+from sloengine import fields as f
+from sloengine.fields import At
 
 __all__ = ["CommandAction", "HookConfig", "WebhookAction", "parse_hooks"]
 
@@ -63,104 +63,83 @@ class HookConfig:
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
-_KEYS = {
-    "command",
-    "webhook",
-    "timeout",
-    "retries",
-    "backoff",
-    "max_backoff",
-    "cooldown",
-    "dry_run",
-}
+_KEYS = sorted(
+    ("command", "webhook", "timeout", "retries", "backoff", "max_backoff", "cooldown", "dry_run")
+)
 
 
-def _duration(doc: Mapping[str, Any], key: str, default: float, file: str, path: str) -> float:
-    if key not in doc:
-        return default
-    if str(doc[key]).strip() in ("0", "0s"):
-        return 0.0
-    try:
-        return parse_duration_seconds(str(doc[key]))
-    except ValueError as exc:
-        raise SpecError(file, f"{path}.{key}", str(exc)) from None
+def _duration(value: Any, at: At) -> float:
+    # `0` (a YAML int) and `0s` turn a wait off; Prometheus durations are positive.
+    return 0.0 if str(value).strip() in ("0", "0s") else f.duration(value, at)
 
 
-def _read_secret(doc: Mapping[str, Any], file: str, path: str) -> bytes | None:
+def _read_secret(doc: Mapping[str, Any], at: At) -> bytes | None:
     if "secret_file" in doc:
         try:
             return Path(str(doc["secret_file"])).read_bytes().strip()
         except OSError as exc:
-            raise SpecError(file, f"{path}.secret_file", f"cannot read: {exc.strerror}") from None
+            raise at.key("secret_file").error(f"cannot read: {exc.strerror}") from None
     if "secret_env" in doc:
         value = os.environ.get(str(doc["secret_env"]))
         if not value:
-            raise SpecError(file, f"{path}.secret_env", f"${doc['secret_env']} is not set")
+            raise at.key("secret_env").error(f"${doc['secret_env']} is not set")
         return value.encode()
     return None
 
 
-def _parse_one(doc: Any, file: str, path: str) -> HookConfig:
+def _command(argv: Any, at: At) -> CommandAction:
+    if not isinstance(argv, list) or not argv or not all(isinstance(a, str | int) for a in argv):
+        raise at.error("must be a non-empty list of arguments (argv, no shell)")
+    return CommandAction(tuple(str(a) for a in argv))
+
+
+def _webhook(hook: Any, at: At) -> WebhookAction:
+    if not isinstance(hook, Mapping) or not str(hook.get("url", "")).startswith(
+        ("http://", "https://")
+    ):
+        raise at.key("url").error("must be an http(s) URL")
+    headers = f.mapping(hook.get("headers"), at.key("headers"))
+    return WebhookAction(
+        url=str(hook["url"]),
+        secret=_read_secret(hook, at),
+        headers=tuple(sorted((str(k), str(v)) for k, v in headers.items())),
+    )
+
+
+def _parse_one(doc: Any, at: At) -> HookConfig:
     if not isinstance(doc, Mapping):
-        raise SpecError(file, path, "must be a mapping")
-    unknown = sorted(set(doc) - _KEYS)
-    if unknown:
-        raise SpecError(
-            file, f"{path}.{unknown[0]}", f"unknown key; known: {', '.join(sorted(_KEYS))}"
-        )
-    action: CommandAction | WebhookAction
+        raise at.error("must be a mapping")
+    f.check_known(doc, _KEYS, at)
     if ("command" in doc) == ("webhook" in doc):
-        raise SpecError(file, path, "needs exactly one of command or webhook")
+        raise at.error("needs exactly one of command or webhook")
+    action: CommandAction | WebhookAction
     if "command" in doc:
-        argv = doc["command"]
-        if (
-            not isinstance(argv, list)
-            or not argv
-            or not all(isinstance(a, str | int) for a in argv)
-        ):
-            raise SpecError(
-                file, f"{path}.command", "must be a non-empty list of arguments (argv, no shell)"
-            )
-        action = CommandAction(tuple(str(a) for a in argv))
+        action = _command(doc["command"], at.key("command"))
     else:
-        hook = doc["webhook"]
-        if not isinstance(hook, Mapping) or not str(hook.get("url", "")).startswith(
-            ("http://", "https://")
-        ):
-            raise SpecError(file, f"{path}.webhook.url", "must be an http(s) URL")
-        headers = hook.get("headers") or {}
-        if not isinstance(headers, Mapping):
-            raise SpecError(file, f"{path}.webhook.headers", "must be a mapping")
-        action = WebhookAction(
-            url=str(hook["url"]),
-            secret=_read_secret(hook, file, f"{path}.webhook"),
-            headers=tuple(sorted((str(k), str(v)) for k, v in headers.items())),
-        )
-    retries = doc.get("retries", 3)
-    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-        raise SpecError(file, f"{path}.retries", "must be an integer >= 0")
-    dry_run = doc.get("dry_run", False)
-    if not isinstance(dry_run, bool):
-        raise SpecError(file, f"{path}.dry_run", "must be true or false")
+        action = _webhook(doc["webhook"], at.key("webhook"))
+
+    def wait(key: str, default: float) -> float:
+        value = f.read(doc, key, _duration, at)
+        return default if value is None else value
+
+    retries = f.read(doc, "retries", f.non_negative_int, at)
     return HookConfig(
         action=action,
-        timeout_seconds=_duration(doc, "timeout", 30.0, file, path),
-        retries=retries,
-        backoff_seconds=_duration(doc, "backoff", 1.0, file, path),
-        max_backoff_seconds=_duration(doc, "max_backoff", 30.0, file, path),
-        cooldown_seconds=_duration(doc, "cooldown", 300.0, file, path)
-        if doc.get("cooldown") != 0
-        else 0.0,
-        dry_run=dry_run,
+        timeout_seconds=wait("timeout", 30.0),
+        retries=3 if retries is None else retries,
+        backoff_seconds=wait("backoff", 1.0),
+        max_backoff_seconds=wait("max_backoff", 30.0),
+        cooldown_seconds=wait("cooldown", 300.0),
+        dry_run=f.read(doc, "dry_run", f.boolean, at) or False,
     )
 
 
 def parse_hooks(section: Any, file: str = "") -> dict[str, HookConfig]:
     """Every service's hook from the `hooks:` section; SpecError naming the field path."""
-    if section is None:
-        return {}
-    if not isinstance(section, Mapping):
-        raise SpecError(file, "hooks", "must be a mapping of service name to hook")
+    at = At(file, "hooks")
+    if section is not None and not isinstance(section, Mapping):
+        raise at.error("must be a mapping of service name to hook")
     return {
-        str(service): _parse_one(doc, file, f"hooks.{service}") for service, doc in section.items()
+        str(service): _parse_one(doc, at.key(service))
+        for service, doc in f.mapping(section, at).items()
     }

@@ -29,7 +29,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sloengine.errors import SpecError
+from sloengine import fields as f
+from sloengine.fields import At
 from sloengine.pipelines._convert import EngineRow, RedConverter, SourcePoint
 from sloengine.pipelines._cumulative import STALE_NAN_BITS, is_stale_marker
 from sloengine.pipelines._http import (
@@ -78,15 +79,10 @@ def receiver_options(config: Any, file: str = "") -> dict[str, Any]:
     """PipelineReceiver keyword arguments from the YAML `pipelines:` section."""
     if config is None:
         return {}
-    if not isinstance(config, Mapping):
-        raise SpecError(file, "pipelines", "must be a mapping")
-    known = {"initial", "mapping", "otlp", "verdict_source"}
-    for key in config:
-        if key not in known:
-            raise SpecError(file, f"pipelines.{key}", f"unknown key; known: {sorted(known)}")
-    initial = config.get("initial", "keep")
-    if initial not in ("keep", "drop"):
-        raise SpecError(file, "pipelines.initial", f"must be 'keep' or 'drop', got {initial!r}")
+    at = At(file, "pipelines")
+    config = f.mapping(config, at)
+    f.check_known(config, ("initial", "mapping", "otlp", "verdict_source"), at)
+    initial = f.read(config, "initial", f.choice, at, ("keep", "drop")) or "keep"
     return {
         "keep_initial": initial == "keep",
         "mapping": RedMapping.from_config(config.get("mapping"), file),
@@ -105,12 +101,10 @@ def verdict_window_source(config: Any) -> PromWindowSource | None:
     source = section["verdict_source"]
     if source == "store":
         return None
-    if source != "prometheus":
-        raise SpecError(
-            file, "pipelines.verdict_source", f"must be 'store' or 'prometheus', got {source!r}"
-        )
+    at = At(file, "pipelines.verdict_source")
+    f.choice(source, at, ("store", "prometheus"))
     if not config.prometheus_url:
-        raise SpecError(file, "pipelines.verdict_source", "prometheus needs prometheus_url")
+        raise at.error("prometheus needs prometheus_url")
     mapping = receiver_options(section, file).get("mapping", RedMapping())
     return PromWindowSource(config.prometheus_url, mapping=mapping)
 

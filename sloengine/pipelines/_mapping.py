@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from sloengine import conventions
-from sloengine.errors import SpecError
+from sloengine import fields as f
+from sloengine.fields import At
 
 __all__ = ["RedMapping", "SourceKind", "parse_le"]
 
@@ -76,53 +77,32 @@ class RedMapping:
     @classmethod
     def from_config(cls, doc: Any, file: str = "") -> RedMapping:
         """From YAML `pipelines.mapping`; SpecError naming the field on anything unknown."""
-        if doc is None:
-            return cls()
-        if not isinstance(doc, Mapping):
-            raise SpecError(file, "pipelines.mapping", "must be a mapping")
-        known = {"counter_metric", "histogram_metric", "requests_from", "labels"}
-        for key in doc:
-            if key not in known:
-                raise SpecError(
-                    file, f"pipelines.mapping.{key}", f"unknown key; known: {sorted(known)}"
-                )
+        at = At(file, "pipelines.mapping")
+        doc = f.mapping(doc, at)
+        f.check_known(doc, ("counter_metric", "histogram_metric", "requests_from", "labels"), at)
         out = cls()
-        for key in ("counter_metric", "histogram_metric"):
-            if key in doc:
-                if not isinstance(doc[key], str) or not doc[key]:
-                    raise SpecError(file, f"pipelines.mapping.{key}", "must be a metric name")
-                out = _replace(out, **{key: doc[key]})
-        if "requests_from" in doc:
-            if doc["requests_from"] not in ("histogram", "counter"):
-                raise SpecError(
-                    file, "pipelines.mapping.requests_from", "must be 'histogram' or 'counter'"
-                )
-            out = _replace(out, requests_from=doc["requests_from"])
-        if "labels" in doc:
-            labels = doc["labels"]
-            if not isinstance(labels, Mapping):
-                raise SpecError(file, "pipelines.mapping.labels", "must be a mapping")
+        read: dict[str, Any] = {
+            "counter_metric": f.read(doc, "counter_metric", _name, at, "a metric name"),
+            "histogram_metric": f.read(doc, "histogram_metric", _name, at, "a metric name"),
+            "requests_from": f.read(doc, "requests_from", f.choice, at, ("histogram", "counter")),
+        }
+        labels = f.mapping(doc.get("labels"), at.key("labels"))
+        if labels:
             merged = dict(out.labels)
             for engine, source in labels.items():
                 if engine not in merged:
-                    raise SpecError(
-                        file,
-                        f"pipelines.mapping.labels.{engine}",
-                        f"not an engine label; known: {list(_ENGINE_LABELS)}",
+                    raise at.key("labels").key(engine).error(
+                        f"not an engine label; known: {', '.join(_ENGINE_LABELS)}"
                     )
-                if not isinstance(source, str) or not source:
-                    raise SpecError(
-                        file, f"pipelines.mapping.labels.{engine}", "must be a label name"
-                    )
-                merged[engine] = source
-            out = _replace(out, labels=tuple(merged.items()))
-        return out
+                merged[engine] = _name(source, at.key("labels").key(engine), "a label name")
+            read["labels"] = tuple(merged.items())
+        return replace(out, **{k: v for k, v in read.items() if v is not None})
 
 
-def _replace(mapping: RedMapping, **changes: Any) -> RedMapping:
-    from dataclasses import replace
-
-    return replace(mapping, **changes)
+def _name(value: Any, at: At, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise at.error(f"must be {what}")
+    return value
 
 
 def parse_le(text: str) -> float | None:

@@ -18,7 +18,6 @@ Points flagged "no recorded value" (the OTel staleness marker) change nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +27,8 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as m
 
 from sloengine import conventions
-from sloengine.errors import SpecError
+from sloengine import fields as f
+from sloengine.fields import At
 from sloengine.pipelines._convert import SourcePoint, series_id
 from sloengine.pipelines._mapping import RedMapping
 from sloengine.pipelines._receiver import PayloadError
@@ -57,18 +57,14 @@ class OtlpMapping:
 
     @classmethod
     def from_config(cls, doc: Any, file: str = "") -> OtlpMapping:
-        if doc is None:
-            return cls()
-        if not isinstance(doc, Mapping):
-            raise SpecError(file, "pipelines.otlp", "must be a mapping")
-        out = {}
+        """From YAML `pipelines.otlp`; SpecError naming the field."""
+        at = At(file, "pipelines.otlp")
+        doc = f.mapping(doc, at)
+        f.check_known(doc, ("variant_attribute", "revision_attribute"), at)
         for key, value in doc.items():
-            if key not in ("variant_attribute", "revision_attribute"):
-                raise SpecError(file, f"pipelines.otlp.{key}", "unknown key")
             if not isinstance(value, str) or not value:
-                raise SpecError(file, f"pipelines.otlp.{key}", "must be an attribute name")
-            out[key] = value
-        return cls(**out)
+                raise at.key(key).error("must be an attribute name")
+        return cls(**doc)
 
 
 def _value(v: common_pb2.AnyValue) -> str:

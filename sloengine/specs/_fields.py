@@ -1,13 +1,13 @@
 """Typed field access for parsed YAML: every failure is a SpecError naming file and field path.
 
-`At` is a place in a document; the helpers read one field and either return a typed value or
+`At` (`sloengine.fields`, shared with every config section) is a place in a document;
+the helpers read one field and either return a typed value or
 raise `At.error(reason)`. `Collector` gathers errors so that one run reports all of them:
 independent parts of a spec are read under `collector.attempt(...)`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from sloengine.durations import parse_duration_seconds
 from sloengine.errors import SloEngineError, SpecError
+from sloengine.fields import At
 from sloengine.model import Labels
 
 T = TypeVar("T")
@@ -27,29 +28,7 @@ _LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 # Service and SLO names end up in rule labels, ids and generated file names.
 _NAME_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_PLAIN_KEY_RE = re.compile(r"^[A-Za-z0-9_][-A-Za-z0-9_./]*$")
 NAME_RULE = "letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
-
-
-@dataclass(frozen=True)
-class At:
-    """A place in a spec: the file and the dotted field path (`slos[0].objective`)."""
-
-    file: str
-    path: str = ""
-
-    def key(self, name: object) -> At:
-        text = str(name)
-        if not _PLAIN_KEY_RE.match(text):  # e.g. a label named "a b" or "x\ny"
-            return At(self.file, f"{self.path}[{json.dumps(text)}]")
-        return At(self.file, f"{self.path}.{text}" if self.path else text)
-
-    def index(self, i: int) -> At:
-        return At(self.file, f"{self.path}[{i}]")
-
-    def error(self, reason: str) -> SpecError:
-        # One line per error, whatever the spec's keys and values hold.
-        return SpecError(self.file, self.path, reason.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 class AlreadyReported(SloEngineError):
