@@ -2,6 +2,9 @@
 
 with PrometheusServer(tmp_path, rule_files=[...]) as prom:
     prom.query("up")
+
+The one launcher of both: the tests' fixtures and the demo (`examples/demo`) start them
+here, with the same flags and readiness checks.
 """
 
 from __future__ import annotations
@@ -36,10 +39,16 @@ class PrometheusServer:
         evaluation_interval: str = "15s",
         scrape_interval: str = "15s",
         extra_args: tuple[str, ...] = (),
+        *,
+        port: int | None = None,
+        log_dir: Path | None = None,
+        ready_timeout_s: float = 30.0,
     ) -> None:
         self.workdir = Path(workdir)
         self.extra_args = extra_args  # e.g. --web.enable-remote-write-receiver
-        self.port = free_port()
+        # `port`: reserved by the caller when others must know it before Prometheus starts.
+        self.port = port or free_port()
+        self.ready_timeout_s = ready_timeout_s
         self.url = f"http://127.0.0.1:{self.port}"
         config: dict[str, Any] = {
             "global": {
@@ -56,7 +65,7 @@ class PrometheusServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(yaml.safe_dump(config))
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = self.workdir / "prometheus.log"
+        self.log_path = (log_dir or self.workdir) / "prometheus.log"
 
     def add_remote_write(self, url: str, **settings: Any) -> None:
         """Add a `remote_write` target (before `start`); settings as in Prometheus' config."""
@@ -87,7 +96,7 @@ class PrometheusServer:
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_http_ok(f"{self.url}/-/ready", timeout_s=30)
+            wait_http_ok(f"{self.url}/-/ready", timeout_s=self.ready_timeout_s)
         except TimeoutError:
             self.stop()
             raise RuntimeError(
@@ -135,17 +144,31 @@ class PrometheusServer:
 class AlertmanagerServer:
     """A prometheus-alertmanager process with the given config file; stopped on exit."""
 
-    def __init__(self, workdir: Path, config_path: Path) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        config_path: Path,
+        *,
+        log_dir: Path | None = None,
+        ready_timeout_s: float = 30.0,
+    ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = Path(config_path)
         self.port = free_port()
-        self.cluster_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = self.workdir / "alertmanager.log"
+        self.log_path = (log_dir or self.workdir) / "alertmanager.log"
+        self.ready_timeout_s = ready_timeout_s
 
     def __enter__(self) -> AlertmanagerServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [
@@ -159,15 +182,14 @@ class AlertmanagerServer:
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_http_ok(f"{self.url}/-/ready", timeout_s=30)
+            wait_http_ok(f"{self.url}/-/ready", timeout_s=self.ready_timeout_s)
         except TimeoutError:
-            self.__exit__()
+            self.stop()
             raise RuntimeError(
                 f"alertmanager did not start:\n{self.log_path.read_text()[-3000:]}"
             ) from None
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
         stop_process(self.proc)
 
     def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
