@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.net import free_port, stop_process, wait_http_ok
+from tests.support.net import free_port, start_on_free_port, stop_process
 
 PROMETHEUS_BIN = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL_BIN = shutil.which("promtool") or "/usr/bin/promtool"
@@ -42,11 +42,12 @@ class PrometheusServer:
         *,
         port: int | None = None,
         log_dir: Path | None = None,
-        ready_timeout_s: float = 30.0,
+        ready_timeout_s: float = 60.0,
     ) -> None:
         self.workdir = Path(workdir)
         self.extra_args = extra_args  # e.g. --web.enable-remote-write-receiver
         # `port`: reserved by the caller when others must know it before Prometheus starts.
+        self.fixed_port = port is not None
         self.port = port or free_port()
         self.ready_timeout_s = ready_timeout_s
         self.url = f"http://127.0.0.1:{self.port}"
@@ -81,27 +82,29 @@ class PrometheusServer:
         self.stop()
 
     def start(self) -> None:
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                PROMETHEUS_BIN,
-                f"--config.file={self.config_path}",
-                f"--storage.tsdb.path={self.workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--web.enable-lifecycle",
-                "--web.enable-admin-api",
-                *self.extra_args,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        def launch(port: int) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                [
+                    PROMETHEUS_BIN,
+                    f"--config.file={self.config_path}",
+                    f"--storage.tsdb.path={self.workdir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--web.enable-lifecycle",
+                    "--web.enable-admin-api",
+                    *self.extra_args,
+                ],
+                stdout=self.log_path.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+
         try:
-            wait_http_ok(f"{self.url}/-/ready", timeout_s=self.ready_timeout_s)
-        except TimeoutError:
-            self.stop()
-            raise RuntimeError(
-                f"prometheus did not start:\n{self.log_path.read_text()[-3000:]}"
-            ) from None
+            self.proc, self.port = start_on_free_port(
+                launch, self.port, "/-/ready", self.log_path, self.ready_timeout_s,
+                attempts=1 if self.fixed_port else 3,  # others were told a fixed port
+            )
+        except RuntimeError as exc:
+            raise RuntimeError(f"prometheus did not start: {exc}") from None
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         stop_process(self.proc)
@@ -150,7 +153,7 @@ class AlertmanagerServer:
         config_path: Path,
         *,
         log_dir: Path | None = None,
-        ready_timeout_s: float = 30.0,
+        ready_timeout_s: float = 60.0,
     ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -169,25 +172,26 @@ class AlertmanagerServer:
         self.stop()
 
     def start(self) -> None:
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                ALERTMANAGER_BIN,
-                f"--config.file={self.config_path}",
-                f"--storage.path={self.workdir / 'am-data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",  # no gossip: a single loopback instance
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        def launch(port: int) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                [
+                    ALERTMANAGER_BIN,
+                    f"--config.file={self.config_path}",
+                    f"--storage.path={self.workdir / 'am-data'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--cluster.listen-address=",  # no gossip: a single loopback instance
+                ],
+                stdout=self.log_path.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+
         try:
-            wait_http_ok(f"{self.url}/-/ready", timeout_s=self.ready_timeout_s)
-        except TimeoutError:
-            self.stop()
-            raise RuntimeError(
-                f"alertmanager did not start:\n{self.log_path.read_text()[-3000:]}"
-            ) from None
+            self.proc, self.port = start_on_free_port(
+                launch, self.port, "/-/ready", self.log_path, self.ready_timeout_s
+            )
+        except RuntimeError as exc:
+            raise RuntimeError(f"alertmanager did not start: {exc}") from None
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         stop_process(self.proc)
