@@ -3,7 +3,7 @@
 The limit is a bare grpc.aio server (same process model, same options) that only decodes
 each PushRequest, sums its requests column and acks it: what gRPC + decoding cost before
 any validation, WAL or store work. It is measured with both decoders the engine has
-(protobuf; the wire scanner of `sloengine.store._wire`) and the faster one is the limit.
+(protobuf; the wire scanner of `sloengine.ingest._wire`) and the faster one is the limit.
 Each line also gives the servers' CPU time per batch (from /proc), which a loaded machine
 disturbs far less than wall-clock rates. The engine is a real `sloengine serve` with a data dir
 (WAL + group-committed fsync). The client pipelines: up to --window batches in flight.
@@ -100,7 +100,7 @@ def _sum_pb(raw: bytes) -> tuple[float, str, int]:
 
 
 def _sum_wire(raw: bytes) -> tuple[float, str, int]:
-    from sloengine.store._wire import UnsupportedEncoding, scan_columns
+    from sloengine.ingest._wire import UnsupportedEncoding, scan_columns
 
     try:
         scanned = scan_columns([raw], b"")
@@ -240,7 +240,8 @@ def stage_costs(shape: Shape, count: int) -> dict[str, float]:
     `decode_wire` is what the engine runs; `parse`+`decode_push` is the protobuf path it
     falls back to (unusual encodings, invalid batches).
     """
-    from sloengine.store import SeriesStore, decode_push, decode_wire
+    from sloengine.ingest import decode_push, decode_wire
+    from sloengine.store import SeriesStore
 
     batches = make_batches(shape, count, "stages")
     now = time.time()

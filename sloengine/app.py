@@ -252,6 +252,7 @@ class EngineApp:
     async def start(self) -> None:
         """Recover the store, build both servers, run plugins, start serving."""
         from sloengine.grpc import ENGINE_SERVICES, create_grpc_server
+        from sloengine.ingest import IngestService, decode_push_record
         from sloengine.store import DurableStore
 
         state = self.state
@@ -262,6 +263,7 @@ class EngineApp:
             max_series=self.config.max_series,
             fsync_observer=state.metrics.wal_fsync_latency.observe,
             repair=self.config.repair_wal,
+            push_record_decoder=decode_push_record,
         )
         started = time.perf_counter()
         # On the loop's thread (the WAL writer belongs to this loop); nothing else runs yet.
@@ -286,8 +288,14 @@ class EngineApp:
         from sloengine import pipelines
 
         extra = (*extra, pipelines.OTLP_METRICS_SERVICE)
+        ingest = IngestService(
+            durable,
+            now=state.now,
+            max_sample_age_seconds=lambda: state.max_sample_age_seconds,
+            max_future_seconds=self.config.max_future_skew_seconds,
+        )
         self.grpc, self.grpc_port = create_grpc_server(
-            state, self.config.grpc_listen, extra_service_names=extra
+            state, self.config.grpc_listen, ingest=ingest, extra_service_names=extra
         )
         self.http_app = create_http_app(state)
         self.pipelines = await pipelines.start(state, self.http_app, self.grpc.server)

@@ -436,7 +436,8 @@ class Demo:
 
     def _start_load(self) -> None:
         assert self.procs
-        total_s = int(self.s.healthy_phase_s + self.s.fail_timeout_s + self.s.recovery_s + 60)
+        # At most: the healthy phase (extended until a PASS), the fail and recovery phases.
+        total_s = int(self.s.healthy_phase_s + 2 * self.s.fail_timeout_s + self.s.recovery_s + 60)
         self.say(
             f"starting locust: {self.s.users} users, {self.s.canary_weight:.0%} of traffic to the canary, at most {total_s}s"
         )
@@ -529,6 +530,15 @@ class Demo:
     def _healthy_phase(self) -> None:
         self.say(f"phase 1: healthy canary for {self.s.healthy_phase_s:.0f}s")
         self._poll_verdict(self.s.healthy_phase_s)
+        # The windows fill at the load's pace: on a loaded machine the first PASS can come
+        # later. The fault is staged once the healthy canary has passed (bounded).
+        deadline = time.monotonic() + self.s.fail_timeout_s
+        while "PASS" not in {name for _, name, _ in self.report.verdicts}:
+            if time.monotonic() >= deadline:
+                self.report.errors.append("the healthy canary never PASSed")
+                return
+            time.sleep(3)
+            self._check_verdict()
 
     def _stage_bad_canary(self) -> None:
         self.say(

@@ -1,6 +1,6 @@
 """The engine's gRPC side: IngestService, SLOService, CanaryService, health, reflection, auth.
 
-server, port = create_grpc_server(state, "127.0.0.1:0")
+server, port = create_grpc_server(state, "127.0.0.1:0", ingest=ingest_service)
 await server.start(ENGINE_SERVICES)
 ...
 await server.stop(grace_s=5)

@@ -1,16 +1,17 @@
-"""`sloengine.v1.IngestService/Push`: validate, make durable, ack; many batches in flight.
+"""`sloengine.v1.IngestService/Push`: raw batches in, acks out, over the ingest service.
 
 The method is registered with no request deserializer, so the handler receives each
-message's raw bytes: the fast path reads the columns straight out of them
-(`store.decode_wire`), and only unusual encodings and invalid batches are parsed by
-protobuf (which names the bad field).
+message's raw bytes and hands them to `IngestService` (`sloengine.ingest`), which decodes
+them (straight from the wire; protobuf names the bad field of an invalid one), validates
+and submits them to the durable store. This adapter keeps the stream handling, the acks,
+their status codes and the ingest metrics.
 
 Each stream's reader task puts arriving batches into one inbox shared by all streams; a
-loop callback takes everything in it as one group, decodes it together
-(`store.decode_wire_many`), applies it to memory and appends one WAL record per batch
-(`DurableStore.submit_many`), and hands each stream its results in arrival order. Each
-stream's handler then takes every result queued so far, waits once for the fsync covering
-the last one, and sends the acks in order. So a group commit costs a few numpy passes and
+loop callback takes everything in it as one group, submits it together
+(`IngestService.submit_many`: one decode, one apply, one WAL record per batch), and
+hands each stream its results in arrival order. Each stream's handler then takes every
+result queued so far, waits once for the fsync covering the last one, and sends the acks
+in order. So a group commit costs a few numpy passes and
 one wait per stream, not a task, a future and a decode per batch. Up to `max_in_flight`
 batches per stream are between arrival and ack; the bound also caps a stream's memory at
 max_in_flight x max message size.
@@ -26,15 +27,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from google.protobuf.message import DecodeError
 
-from sloengine import conventions
-from sloengine.errors import CapacityError, IngestError
+from sloengine.ingest import IngestService, Rejection, RejectionKind
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store import DecodedBatch, decode_push, decode_wire_many
 
 if TYPE_CHECKING:
-    from sloengine.app import EngineState
+    from sloengine.http import EngineMetrics
 
 __all__ = ["IngestServicer", "ingest_handler"]
 
@@ -61,11 +59,24 @@ _Queue = asyncio.Queue[_Pending | BaseException | None]
 _InboxItem = tuple[bytes | None, float, _Queue]
 
 
-class IngestServicer:
-    """Handles Push streams against the state's durable store."""
+# How each kind of rejection is reported (the ack's code, the rejections metric's label).
+_REJECTION_CODES = {
+    RejectionKind.INVALID: grpc.StatusCode.INVALID_ARGUMENT,
+    RejectionKind.CAPACITY: grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
 
-    def __init__(self, state: EngineState, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT) -> None:
-        self._state = state
+
+class IngestServicer:
+    """Handles Push streams over the ingest service."""
+
+    def __init__(
+        self,
+        ingest: IngestService,
+        metrics: EngineMetrics,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    ) -> None:
+        self._ingest = ingest
+        self._metrics = metrics
         self._max_in_flight = max_in_flight
         # Batches of every stream waiting for `_process_inbox` (raw None: a stream's end).
         self._inbox: list[_InboxItem] = []
@@ -75,10 +86,8 @@ class IngestServicer:
     async def Push(
         self, request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.PushAck]:
-        state = self._state
-        metrics = state.metrics
-        durable = state.durable
-        assert durable is not None, "the gRPC server starts after the store is open"
+        metrics = self._metrics
+        ingest = self._ingest
         metrics.streams.inc()
         queue: asyncio.Queue[_Pending | BaseException | None] = asyncio.Queue()
         slots = asyncio.Semaphore(self._max_in_flight)
@@ -106,7 +115,7 @@ class IngestServicer:
                 try:
                     tickets = [p.ticket for p in group if p.ticket]
                     if tickets:  # oldest: a ticket of a writer that failed since raises
-                        await durable.wait_durable(max(tickets), oldest=min(tickets))
+                        await ingest.wait_durable(max(tickets), oldest=min(tickets))
                 except Exception as exc:
                     log.error("WAL failed; aborting the stream: %s", exc)
                     await context.abort(grpc.StatusCode.UNAVAILABLE, f"store: {exc}")
@@ -122,7 +131,7 @@ class IngestServicer:
 
     def _count(self, group: list[_Pending]) -> None:
         """Metrics of an acked group: one counter update per outcome, not per batch."""
-        metrics = self._state.metrics
+        metrics = self._metrics
         accepted = duplicate = samples = 0
         now = time.perf_counter()
         for pending in group:
@@ -195,77 +204,37 @@ class IngestServicer:
             queue.put_nowait(result)
 
     def _process(self, items: list[_InboxItem]) -> list[_Pending | None]:
-        state = self._state
-        durable = state.durable
-        assert durable is not None, "the gRPC server starts after the store is open"
-        now = state.now()
-        max_age = state.max_sample_age_seconds
-        max_future = state.config.max_future_skew_seconds
         raws = [raw for raw, _, _ in items if raw is not None]
-        decoded = iter(
-            decode_wire_many(raws, now_s=now, max_age_s=max_age, max_future_s=max_future)
-        )
+        submitted = iter(self._ingest.submit_many(raws))
         results: list[_Pending | None] = []
-        valid: list[tuple[int, DecodedBatch]] = []
         for raw, received, _ in items:
             if raw is None:
                 results.append(None)  # end of the stream
                 continue
-            batch = next(decoded)
-            if batch is None:  # unusual encoding, or invalid: protobuf names the error
-                slow = self._decode_slow(raw, now, max_age, max_future)
-                if isinstance(slow, pb.PushAck):
-                    results.append(_Pending(slow, 0, received, 0))
-                    continue
-                batch = slow
-            if batch.producer_id == conventions.PIPELINES_PRODUCER_ID:
-                reason = "producer_id: reserved for the engine's remote_write/OTLP receivers"
-                ack = self._reject(batch, grpc.StatusCode.INVALID_ARGUMENT, reason)
-                results.append(_Pending(ack, 0, received, 0))
+            result = next(submitted)
+            if isinstance(result, Rejection):
+                results.append(_Pending(self._reject(result), 0, received, 0))
                 continue
-            valid.append((len(results), batch))
-            results.append(None)
-        submitted = durable.submit_many([batch for _, batch in valid])
-        for (at, batch), outcome in zip(valid, submitted, strict=True):
-            received = items[at][1]
-            if isinstance(outcome, CapacityError):
-                ack = self._reject(batch, grpc.StatusCode.RESOURCE_EXHAUSTED, str(outcome))
-                results[at] = _Pending(ack, 0, received, 0)
-                continue
-            result, ticket = outcome
-            ack = pb.PushAck(producer_id=batch.producer_id, sequence=batch.sequence)
-            if result.duplicate:
+            outcome = result.outcome
+            ack = pb.PushAck(producer_id=result.producer_id, sequence=result.sequence)
+            if outcome.duplicate:
                 ack.status = pb.PushAck.DUPLICATE
             else:
                 ack.status = pb.PushAck.ACCEPTED
-                ack.samples_accepted = result.samples
-            results[at] = _Pending(ack, ticket, received, result.samples)
+                ack.samples_accepted = outcome.samples
+            results.append(_Pending(ack, result.ticket, received, outcome.samples))
         return results
 
-    def _decode_slow(
-        self, raw: bytes, now: float, max_age: float, max_future: float
-    ) -> DecodedBatch | pb.PushAck:
-        """The protobuf path: any valid encoding; a PushAck (REJECTED) naming the error."""
-        try:
-            req = pb.PushRequest.FromString(raw)
-        except DecodeError:
-            return self._reject(None, grpc.StatusCode.INVALID_ARGUMENT, "batch: not a PushRequest")
-        try:
-            return decode_push(req, now_s=now, max_age_s=max_age, max_future_s=max_future)
-        except IngestError as exc:
-            return self._reject(req, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-
-    def _reject(
-        self, req: pb.PushRequest | DecodedBatch | None, code: grpc.StatusCode, msg: str
-    ) -> pb.PushAck:
-        self._state.metrics.batches_rejected.inc()
-        self._state.metrics.rejections.labels(code.name).inc()
+    def _reject(self, rejection: Rejection) -> pb.PushAck:
+        code = _REJECTION_CODES[rejection.kind]
+        self._metrics.batches_rejected.inc()
+        self._metrics.rejections.labels(code.name).inc()
         return pb.PushAck(
-            producer_id=req.producer_id if req is not None else "",
-            sequence=req.sequence if req is not None else 0,
+            producer_id=rejection.producer_id,
+            sequence=rejection.sequence,
             status=pb.PushAck.REJECTED,
             code=code.value[0],
-            message=msg,
+            message=rejection.message,
         )
 
 

@@ -16,6 +16,7 @@ from sloengine.grpc._auth import BearerTokenInterceptor
 from sloengine.grpc._edge import RequestErrorInterceptor
 from sloengine.grpc._ingest import IngestServicer, ingest_handler
 from sloengine.grpc._slo import SLOServicer
+from sloengine.ingest import IngestService
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:
@@ -49,12 +50,14 @@ def create_grpc_server(
     state: EngineState,
     address: str,
     *,
+    ingest: IngestService,
     extra_service_names: Sequence[str] = (),
 ) -> tuple[EngineGrpcServer, int]:
     """A server with Ingest, SLO, Health and Reflection bound to `address` (port 0: any).
 
-    Returns the (not yet started) server and the bound port. Plugins may add services
-    before `start`; name them in `extra_service_names` so reflection lists them.
+    `ingest` serves IngestService/Push. Returns the (not yet started) server and the bound
+    port. Plugins may add services before `start`; name them in `extra_service_names` so
+    reflection lists them.
     """
     config = state.config
     options = [
@@ -71,7 +74,7 @@ def create_grpc_server(
     if guarded:
         interceptors.insert(0, BearerTokenInterceptor(credentials))
     server = grpc.aio.server(options=options, interceptors=interceptors)
-    server.add_generic_rpc_handlers((ingest_handler(IngestServicer(state)),))
+    server.add_generic_rpc_handlers((ingest_handler(IngestServicer(ingest, state.metrics)),))
     pb_grpc.add_SLOServiceServicer_to_server(SLOServicer(state), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -35,13 +35,13 @@ from prometheus_client import Counter as PromCounter
 
 from sloengine import conventions
 from sloengine.errors import CapacityError, IngestError, PayloadError
+from sloengine.ingest import MAX_SAMPLE_COUNT, decode_push
 from sloengine.pipelines._convert import Conversion, EngineRow, RedConverter, SourcePoint
 from sloengine.pipelines._journal import Journal, JournalError
 from sloengine.pipelines._mapping import RedMapping
 from sloengine.pipelines._thresholds import ThresholdCheck
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store import StoreCorruptError, decode_push
-from sloengine.store._validate import MAX_SAMPLE_COUNT
+from sloengine.store import StoreCorruptError
 
 if TYPE_CHECKING:
     from sloengine.app import EngineState

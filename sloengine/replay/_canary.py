@@ -19,11 +19,12 @@ from prometheus_client import CollectorRegistry
 from sloengine import conventions
 from sloengine.canary import CanaryConfig, CanaryCore, CanaryVerdict, VerdictKey, VerdictRequest
 from sloengine.hooks import RollbackHooks
+from sloengine.ingest import decode_push
 from sloengine.model import SLO
 from sloengine.replay._history import History
 from sloengine.replay._push import step_batches
 from sloengine.replay.errors import ReplayError
-from sloengine.store import SeriesStore, decode_push
+from sloengine.store import SeriesStore
 
 __all__ = ["CanaryReplay", "CanaryStep", "replay_canary"]
 

@@ -38,8 +38,8 @@ import numpy.typing as npt
 
 from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS
 from sloengine.errors import CapacityError
+from sloengine.store._batch import DecodedBatch, SeriesLabels
 from sloengine.store._datadir import DataDirLock
-from sloengine.store._decode import DecodedBatch, SeriesLabels
 from sloengine.store._dedupe import DEFAULT_WINDOW, DedupeState
 from sloengine.store._levels import DEFAULT_LEVELS, Level
 from sloengine.store._records import encode_columns
@@ -47,6 +47,7 @@ from sloengine.store._recovery import (
     SEGMENT_RE,
     SNAPSHOT_RE,
     DataDirPaths,
+    PushRecordDecoder,
     Recovery,
     RecoveryReport,
     cut_segment,
@@ -104,9 +105,12 @@ class DurableStore(DataDirPaths):
         fsync: bool = True,
         fsync_observer: Callable[[float], None] | None = None,
         repair: bool = False,
+        push_record_decoder: PushRecordDecoder | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.repair = repair
+        # Reads WAL records of the first format (raw PushRequests); see `PushRecordDecoder`.
+        self._push_record_decoder = push_record_decoder
         self._lock = DataDirLock(self.data_dir)
         self._failure: str | None = None  # set when memory may differ from the WAL
         # Tickets handed out = base + the writer's own; a recovery starts a new writer above
@@ -161,6 +165,7 @@ class DurableStore(DataDirPaths):
             dedupe_window=self._dedupe_window,
             fsync=self._fsync,
             repair=self.repair,
+            push_record_decoder=self._push_record_decoder,
         ).run()
         path = self._segment_path(self._segment)
         self._wal = GroupCommitWriter(path, fsync=self._fsync, fsync_observer=self._fsync_observer)
@@ -171,7 +176,7 @@ class DurableStore(DataDirPaths):
     async def push(self, batch: DecodedBatch) -> PushOutcome:
         """Apply `batch` and return once it is durable (`submit` + `wait_durable`).
 
-        The WAL records the decoded columns, so replay skips protobuf decoding.
+        The WAL records the decoded columns, so replay needs no decoding.
         DUPLICATE when (producer_id, sequence) was accepted before (after waiting until that
         earlier batch is durable too). Raises CapacityError, changing nothing, when the batch
         would create series beyond `max_series`.

@@ -9,7 +9,8 @@
 
 Replay needs no protobuf decoding or validation: it recreates the same series (ids are
 assigned in creation order, so they come out identical) and adds the columns. Records of
-type b"P" (a raw PushRequest, the first format) are still read.
+type b"P" (a raw PushRequest, the first format) are still read, through the decoder the
+store is given (`PushRecordDecoder`, from the ingest service's codec).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sloengine.store._decode import SeriesLabels
+from sloengine.store._batch import SeriesLabels
 
 COLUMNS = b"C"
 PUSH = b"P"

@@ -1,7 +1,7 @@
 """`SeriesStore`: per-series multi-resolution rings and cached selections ("views").
 
 Layout: level `k` is one array `(slots_k, series capacity, columns)`; columns are
-requests, errors and one per latency bound (see `_decode`). Every sample is added to every
+requests, errors and one per latency bound (see `_batch`). Every sample is added to every
 level. Heads are store-wide (the newest bucket any series wrote), so advancing time clears
 one contiguous slot slab for all series at once.
 
@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS
 from sloengine.errors import CapacityError
-from sloengine.store._decode import ERRORS, LATENCY0, REQUESTS, DecodedBatch, SeriesLabels
+from sloengine.store._batch import ERRORS, LATENCY0, REQUESTS, DecodedBatch, SeriesLabels
 from sloengine.store._levels import DEFAULT_LEVELS, Level, plan, validate_levels
 
 Selector = tuple[tuple[str, str], ...]

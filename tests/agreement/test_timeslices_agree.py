@@ -21,10 +21,11 @@ import pytest
 from sloengine import burn
 from sloengine import conventions as c
 from sloengine.evaluate import evaluate_slo
+from sloengine.ingest import decode_push
 from sloengine.model import SLO, NativeSLI
 from sloengine.policy import builtin_policy
 from sloengine.specs import load_catalog
-from sloengine.store import SeriesStore, decode_push
+from sloengine.store import SeriesStore
 from tests.agreement.harness import BASE_UNIX_S, engine_statuses, firing, promtool_agreement
 from tests.agreement.traffic import Counts, Phase, Series, Timeline, push_requests
 

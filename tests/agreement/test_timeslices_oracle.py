@@ -15,10 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sloengine.evaluate import evaluate_slo, new_slice_ledger
+from sloengine.ingest import decode_push
 from sloengine.model import SLO, NativeSLI
 from sloengine.policy import builtin_policy
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store import SeriesStore, decode_push
+from sloengine.store import SeriesStore
 from tests.agreement.harness import BASE_UNIX_S
 
 POLICY = builtin_policy("fast-slow")  # 5m and 1h windows, 30d period

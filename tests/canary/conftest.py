@@ -17,10 +17,11 @@ from prometheus_client import CollectorRegistry
 from sloengine.app import register_canary as register
 from sloengine.canary import CanaryCore
 from sloengine.config import EngineConfig
+from sloengine.ingest import decode_push
 from sloengine.model import Catalog
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
-from sloengine.store import SeriesStore, decode_push
+from sloengine.store import SeriesStore
 
 T = 1_800_000_000.0
 TOKEN = "s3cret-token"

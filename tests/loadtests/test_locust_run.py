@@ -247,9 +247,10 @@ class WebUiScenario:
                 "loadtest_thresholds": '{"http_req_duration{name:POST /ingest}": ["max<1"]}',
             },
         )
-        time.sleep(9)
+        # Mid-run (12 s): early, so a loaded machine cannot push this read past the run's end.
+        time.sleep(2)
         self.seen["during"] = json.loads(_http(self.base + "/loadtest/summary")[1])
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             time.sleep(1)
             summary = json.loads(_http(self.base + "/loadtest/summary")[1])

@@ -24,9 +24,10 @@ from pathlib import Path
 import grpc
 import pytest
 
+from sloengine.ingest import decode_push
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
-from sloengine.store import DurableStore, decode_push
+from sloengine.store import DurableStore
 from tests.server.engine_process import EngineProcess
 from tests.support.wait import HANG_S
 

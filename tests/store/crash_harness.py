@@ -18,8 +18,9 @@ import struct
 import sys
 import threading
 
+from sloengine.ingest import decode_push
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store import DurableStore, PushStatus, decode_push
+from sloengine.store import DurableStore, PushStatus
 
 
 def _reader(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | None]) -> None:

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sloengine.ingest import decode_push
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store import DurableStore, PushStatus, SeriesStore, decode_push
+from sloengine.store import DurableStore, PushStatus, SeriesStore
 
 T0 = 1_800_000_000
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from sloengine.ingest import decode_push
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store import DurableStore, PushStatus, StoreCorruptError, decode_push
+from sloengine.store import DurableStore, PushStatus, StoreCorruptError
 from sloengine.store._datadir import DataDirLockedError
 
 T0 = 1_800_000_000

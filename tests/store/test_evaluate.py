@@ -10,9 +10,10 @@ from sloengine.evaluate import (
     status_from_windows,
     status_windows,
 )
+from sloengine.ingest import decode_push
 from sloengine.model import SLO, Alerting, NativeSLI, SeverityAlert
 from sloengine.policy import builtin_policy
-from sloengine.store import SeriesStore, decode_push
+from sloengine.store import SeriesStore
 from tests.store.streams import T0, Sample, push_request
 
 POLICY = builtin_policy("sre-workbook-30d")

@@ -11,18 +11,20 @@ def test_store_exports() -> None:
     assert sloengine.store.__all__ == [
         "DEDUPE_WINDOW",
         "DEFAULT_LEVELS",
+        "ERRORS",
+        "LATENCY0",
+        "REQUESTS",
         "DecodedBatch",
         "DurableStore",
         "Level",
         "PushOutcome",
+        "PushRecordDecoder",
         "PushStatus",
         "RecoveryReport",
+        "SeriesLabels",
         "SeriesStore",
         "StoreCorruptError",
         "WindowSum",
-        "decode_push",
-        "decode_wire",
-        "decode_wire_many",
     ]
     for name in sloengine.store.__all__:
         assert getattr(sloengine.store, name) is not None

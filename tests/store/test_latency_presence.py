@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from sloengine.ingest import decode_push
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store import SeriesStore, decode_push
+from sloengine.store import SeriesStore
 
 T = 1_700_006_400
 BOUNDS = (0.1, 0.5, 1.0)

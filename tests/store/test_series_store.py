@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from sloengine import burn
 from sloengine.errors import CapacityError
-from sloengine.store import Level, SeriesStore, decode_push
+from sloengine.ingest import decode_push
+from sloengine.store import Level, SeriesStore
 from tests.store.streams import SERIES, T0, Sample, frame, oracle, push_request
 
 # Small rings so that a few thousand seconds of samples cross every level boundary.

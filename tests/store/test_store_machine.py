@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from sloengine.errors import CapacityError
+from sloengine.ingest import decode_push
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store import DurableStore, PushStatus, decode_push
+from sloengine.store import DurableStore, PushStatus
 
 SERVICES = [f"svc{i}" for i in range(6)]
 ROUTES = ["/a", "/b", "/c", "/d"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.net import free_port, stop_process, wait_http_ok
+from tests.support.net import free_port, start_on_free_port, stop_process
 
 PROMETHEUS_BIN = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL_BIN = shutil.which("promtool") or "/usr/bin/promtool"
@@ -72,27 +72,26 @@ class PrometheusServer:
         self.stop()
 
     def start(self) -> None:
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                PROMETHEUS_BIN,
-                f"--config.file={self.config_path}",
-                f"--storage.tsdb.path={self.workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--web.enable-lifecycle",
-                "--web.enable-admin-api",
-                *self.extra_args,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        def launch(port: int) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                [
+                    PROMETHEUS_BIN,
+                    f"--config.file={self.config_path}",
+                    f"--storage.tsdb.path={self.workdir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--web.enable-lifecycle",
+                    "--web.enable-admin-api",
+                    *self.extra_args,
+                ],
+                stdout=self.log_path.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+
         try:
-            wait_http_ok(f"{self.url}/-/ready", timeout_s=30)
-        except TimeoutError:
-            self.stop()
-            raise RuntimeError(
-                f"prometheus did not start:\n{self.log_path.read_text()[-3000:]}"
-            ) from None
+            self.proc, self.port = start_on_free_port(launch, self.port, "/-/ready", self.log_path)
+        except RuntimeError as exc:
+            raise RuntimeError(f"prometheus did not start: {exc}") from None
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         stop_process(self.proc)
@@ -140,31 +139,29 @@ class AlertmanagerServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = Path(config_path)
         self.port = free_port()
-        self.cluster_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / "alertmanager.log"
 
     def __enter__(self) -> AlertmanagerServer:
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                ALERTMANAGER_BIN,
-                f"--config.file={self.config_path}",
-                f"--storage.path={self.workdir / 'am-data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",  # no gossip: a single loopback instance
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        def launch(port: int) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                [
+                    ALERTMANAGER_BIN,
+                    f"--config.file={self.config_path}",
+                    f"--storage.path={self.workdir / 'am-data'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--cluster.listen-address=",  # no gossip: a single loopback instance
+                ],
+                stdout=self.log_path.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+
         try:
-            wait_http_ok(f"{self.url}/-/ready", timeout_s=30)
-        except TimeoutError:
-            self.__exit__()
-            raise RuntimeError(
-                f"alertmanager did not start:\n{self.log_path.read_text()[-3000:]}"
-            ) from None
+            self.proc, self.port = start_on_free_port(launch, self.port, "/-/ready", self.log_path)
+        except RuntimeError as exc:
+            raise RuntimeError(f"alertmanager did not start: {exc}") from None
+        self.url = f"http://127.0.0.1:{self.port}"
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -16,9 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS as BOUNDS
+from sloengine.ingest import decode_push, decode_wire, decode_wire_many
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store import DecodedBatch, decode_push, decode_wire, decode_wire_many
-from tests.store.test_decode import CASES, NOW, NOW_MS, _varint, good
+from sloengine.store import DecodedBatch
+from tests.ingest.test_decode import CASES, NOW, NOW_MS, _varint, good
 
 LIMITS = {"now_s": NOW, "max_age_s": 30 * 86400, "max_future_s": 300}
 

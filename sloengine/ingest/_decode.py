@@ -1,4 +1,4 @@
-"""PushRequest -> validated numpy columns (`DecodedBatch`).
+"""PushRequest -> validated numpy columns (the store's `DecodedBatch`), via protobuf.
 
 All per-sample work is vectorised over the concatenation of a batch's blocks (validation in
 `_validate`); the Python loop runs once per block and reads each protobuf field once.
@@ -10,48 +10,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS
 from sloengine.errors import IngestError
-from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store._validate import (
-    ERRORS,
-    LATENCY0,
-    REQUESTS,
+from sloengine.ingest._validate import (
     check_batch,
     check_counts,
     check_sequence,
     first_index,
 )
-
-SeriesLabels = tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True, eq=False)
-class DecodedBatch:
-    """A validated batch in columnar form.
-
-    `series[i]` are the sorted labels of block i (empty-valued labels dropped); sample j
-    belongs to block `block_of_sample[j]`, ends at `timestamps_unix_ms[j]`, and has the
-    counts `values[j] = (requests, errors, latency counts mapped onto the store bounds...)`.
-    """
-
-    producer_id: str
-    sequence: int
-    series: tuple[SeriesLabels, ...]
-    block_of_sample: npt.NDArray[np.int64]
-    timestamps_unix_ms: npt.NDArray[np.int64]
-    values: npt.NDArray[np.float64]
-    latency_bounds_seconds: tuple[float, ...]
-
-    @property
-    def sample_count(self) -> int:
-        return int(self.timestamps_unix_ms.shape[0])
-
+from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.store import ERRORS, LATENCY0, REQUESTS, DecodedBatch, SeriesLabels
 
 _LABELS_CACHE: dict[tuple[str, str, str, str], SeriesLabels] = {}
 
@@ -218,6 +190,24 @@ def decode_push(
     """
     mapper = bounds_mapper(tuple(latency_bounds_seconds))
     return _decode_message(req, now_s, max_age_s, max_future_s, mapper)
+
+
+def decode_push_record(
+    serialized: bytes, latency_bounds_seconds: tuple[float, ...]
+) -> DecodedBatch:
+    """A WAL record of the first format (a serialised PushRequest), for replay.
+
+    No time limits (the batch was accepted when it was written). The store is given this
+    function when it opens (`DurableStore(push_record_decoder=...)`), so it reads old data
+    dirs without importing the wire format itself.
+    """
+    return decode_push(
+        pb.PushRequest.FromString(serialized),
+        now_s=0.0,
+        max_age_s=math.inf,
+        max_future_s=math.inf,
+        latency_bounds_seconds=latency_bounds_seconds,
+    )
 
 
 def _decode_message(

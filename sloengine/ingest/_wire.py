@@ -35,6 +35,8 @@ import numpy.typing as npt
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
 
+from sloengine.errors import SloEngineError
+
 __all__ = [
     "ScannedPushes",
     "UnsupportedEncoding",
@@ -51,8 +53,11 @@ _F64 = npt.NDArray[np.float64]
 _KEY, _TS, _REQ, _ERR, _BOUNDS, _COUNTS = 1, 2, 3, 4, 5, 6
 
 
-class UnsupportedEncoding(Exception):
-    """An encoding (or malformed bytes) the fast path does not read: use protobuf."""
+class UnsupportedEncoding(SloEngineError):
+    """An encoding (or malformed bytes) the fast path does not read: use protobuf.
+
+    Private control flow: `WireDecoder` catches it and takes the protobuf path.
+    """
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,7 +110,7 @@ def _frame_class() -> type[Message]:
     UTF-8 check of producer_id, unknown fields ignored alike.
     """
     file = descriptor_pb2.FileDescriptorProto(
-        name="sloengine/store/push_frame.proto", package="sloengine.store", syntax="proto3"
+        name="sloengine/ingest/push_frame.proto", package="sloengine.ingest", syntax="proto3"
     )
     message = file.message_type.add(name="PushFrame")
     field = descriptor_pb2.FieldDescriptorProto
@@ -114,7 +119,7 @@ def _frame_class() -> type[Message]:
     message.field.add(name="blocks", number=3, type=field.TYPE_BYTES, label=field.LABEL_REPEATED)
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("sloengine.store.PushFrame"))
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("sloengine.ingest.PushFrame"))
 
 
 _PushFrame = _frame_class()

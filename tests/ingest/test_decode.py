@@ -10,8 +10,8 @@ import pytest
 
 from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS as BOUNDS
 from sloengine.errors import IngestError
+from sloengine.ingest import decode_push
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
-from sloengine.store import decode_push
 
 NOW = 1_800_000_000.0
 NOW_MS = int(NOW * 1000)

@@ -12,11 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sloengine.errors import IngestError
-
-# Column layout shared with the rings: requests, errors, then one column per latency bound.
-REQUESTS = 0
-ERRORS = 1
-LATENCY0 = 2
+from sloengine.store import ERRORS, LATENCY0, REQUESTS
 
 # What one sample may carry. Why a bound: a finite but huge count (1.7e308) makes window
 # sums overflow to inf, and an SLO with inf requests reads as error ratio 0 for its whole

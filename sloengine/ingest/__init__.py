@@ -1,0 +1,32 @@
+"""The ingest service: the wire codec, and batches from the wire into the durable store.
+
+- `IngestService`: serialised PushRequests -> `DurableStore.submit_many` -> `Submission`
+  (acknowledge once `wait_durable(ticket)` returns) or `Rejection` (a precise reason).
+  Plain typed Python; gRPC's `IngestServicer` is a thin adapter over it.
+- `decode_push`: PushRequest -> validated numpy columns (the store's `DecodedBatch`), or
+  IngestError naming the first bad field; `decode_wire` / `decode_wire_many`: the same
+  straight from the wire bytes (the fast path; None: use decode_push); `WireDecoder`: the
+  fast path with its own key caches (what the service uses).
+- `decode_push_record`: the store's reader for WAL records of the first format (raw
+  PushRequests), given to `DurableStore(push_record_decoder=...)` by the wiring.
+
+See docs/store.md (validation, the wire fast path) and docs/architecture.md.
+"""
+
+from sloengine.ingest._decode import decode_push, decode_push_record
+from sloengine.ingest._decode_wire import WireDecoder, decode_wire, decode_wire_many
+from sloengine.ingest._service import IngestService, Rejection, RejectionKind, Submission
+from sloengine.ingest._validate import MAX_SAMPLE_COUNT
+
+__all__ = [
+    "MAX_SAMPLE_COUNT",
+    "IngestService",
+    "Rejection",
+    "RejectionKind",
+    "Submission",
+    "WireDecoder",
+    "decode_push",
+    "decode_push_record",
+    "decode_wire",
+    "decode_wire_many",
+]
