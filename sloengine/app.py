@@ -268,7 +268,7 @@ class EngineApp:
         """Recover the store, build both servers, wire the canary and the UI, serve."""
         from sloengine import pipelines
         from sloengine.grpc import ENGINE_SERVICES, create_grpc_server
-        from sloengine.ingest import IngestService, decode_push_record
+        from sloengine.ingest import IngestService
         from sloengine.store import DurableStore
 
         state = self.state
@@ -279,7 +279,6 @@ class EngineApp:
             max_series=self.config.max_series,
             fsync_observer=state.metrics.wal_fsync_latency.observe,
             repair=self.config.repair_wal,
-            push_record_decoder=decode_push_record,
         )
         started = time.perf_counter()
         # On the loop's thread (the WAL writer belongs to this loop); nothing else runs yet.

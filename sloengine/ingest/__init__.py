@@ -7,13 +7,11 @@
   IngestError naming the first bad field; `decode_wire` / `decode_wire_many`: the same
   straight from the wire bytes (the fast path; None: use decode_push); `WireDecoder`: the
   fast path with its own key caches (what the service uses).
-- `decode_push_record`: the store's reader for WAL records of the first format (raw
-  PushRequests), given to `DurableStore(push_record_decoder=...)` by the wiring.
 
 See docs/store.md (validation, the wire fast path) and docs/architecture.md.
 """
 
-from sloengine.ingest._decode import decode_push, decode_push_record
+from sloengine.ingest._decode import decode_push
 from sloengine.ingest._decode_wire import WireDecoder, decode_wire, decode_wire_many
 from sloengine.ingest._service import IngestService, Rejection, RejectionKind, Submission
 from sloengine.ingest._validate import MAX_SAMPLE_COUNT
@@ -26,7 +24,6 @@ __all__ = [
     "Submission",
     "WireDecoder",
     "decode_push",
-    "decode_push_record",
     "decode_wire",
     "decode_wire_many",
 ]

@@ -49,7 +49,6 @@ def test_the_ingest_facade() -> None:
             "Submission",
             "WireDecoder",
             "decode_push",
-            "decode_push_record",
             "decode_wire",
             "decode_wire_many",
         ],
