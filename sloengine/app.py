@@ -8,7 +8,7 @@
 `build_state` builds the engine's services once from the config (`sloengine.engine`: clock,
 readiness, store handle, ingest limits, status; the verdicts' window source, push or pull);
 `EngineApp.start` hands each transport the services it needs. The canary and the UI are
-part of the engine, wired explicitly; `parts` leaves them out (tests of the core engine).
+part of the engine, wired explicitly; `plugins=()` leaves them out (tests of the core engine).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -86,7 +86,6 @@ class EngineState:
     # Where canary verdicts read their windows: the embedded store, or in pull mode
     # (`pipelines: {verdict_source: prometheus}`) the query API. Chosen once, here.
     verdict_windows: WindowSource
-    pulled_verdicts: bool = False
     http_token: str | None = None
     # Per-scope tokens (ingest, read, admin); the transports check them.
     credentials: Credentials = field(default_factory=Credentials)
@@ -105,11 +104,6 @@ class EngineState:
     @property
     def puller(self) -> PromPuller | None:
         return self.status.puller
-
-    @property
-    def window_source(self) -> WindowSource | None:
-        """The pull-mode window source of verdicts (None: they read the embedded store)."""
-        return self.verdict_windows if self.pulled_verdicts else None
 
     @property
     def data_dir(self) -> Path | None:
@@ -228,7 +222,6 @@ def build_state(
         stored=stored,
         limits=IngestLimits(max_future_skew_seconds=config.max_future_skew_seconds),
         verdict_windows=pulled if pulled is not None else StoreWindows(stored),
-        pulled_verdicts=pulled is not None,
         http_token=config.read_token(),
         credentials=config.credentials(),
     )
@@ -353,12 +346,20 @@ class EngineApp:
 
     def _wire_canary_and_ui(self, grpc_server: EngineGrpcServer, http_app: web.Application) -> None:
         """The canary (CanaryService, the HTTP side door, hooks, audit), then the UI over it."""
-        from sloengine.canary import audit_path
+        from sloengine.canary import audit_path, open_canary
 
         state = self.state
         core = None
         if CANARY_PLUGIN in self.plugins:
-            core = register_canary(state, grpc_server.server, http_app)
+            core = open_canary(
+                self.config,
+                catalog=state.status.catalog,
+                windows=state.verdict_windows,
+                now=state.clock_service.now,
+                registry=state.registry,
+                latest=state.verdicts,
+            )
+            register_canary(core, grpc_server.server, http_app, state.credentials)
         if UI_PLUGIN in self.plugins:
             from sloengine import ui
 
@@ -446,18 +447,18 @@ class EngineApp:
 
 
 def register_canary(
-    state: Any, grpc_server: grpc.aio.Server, http_app: web.Application
-) -> CanaryCore:
-    """Serve the canary service: CanaryService on `grpc_server`, the side door on `http_app`."""
-    from sloengine.canary import open_canary
-    from sloengine.credentials import credentials_of
+    core: CanaryCore,
+    grpc_server: grpc.aio.Server,
+    http_app: web.Application,
+    credentials: Credentials,
+) -> None:
+    """Serve the canary service: CanaryService on `grpc_server`, the side door on `http_app`
+    (tokens checked against `credentials`)."""
     from sloengine.grpc import add_canary_service
     from sloengine.http.auth import require_token
     from sloengine.http.canary import add_canary_routes
 
-    core = open_canary(state)
     add_canary_service(grpc_server, core)
-    credentials = credentials_of(state)
 
     def check_token(request: web.Request, scope: Scope) -> None:
         require_token(credentials, request, scope)
@@ -468,4 +469,3 @@ def register_canary(
         await core.aclose()  # running rollback hooks finish (bounded by their timeouts)
 
     http_app.on_cleanup.append(close)
-    return core

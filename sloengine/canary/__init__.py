@@ -1,9 +1,9 @@
 """The engine's canary service: verdicts, overrides, the audit log and rollback hooks.
 
-`open_canary(state)` builds the `CanaryCore` from the config's `canary:`, `hooks:` and
+`open_canary(config, ...)` builds the `CanaryCore` from the config's `canary:`, `hooks:` and
 `audit:` sections (see `_config.py`, `sloengine.hooks`), opens the audit log (default
 `<data_dir>/audit.jsonl`), records the config load there, and keeps the latest live
-verdicts in `state.verdicts`, keyed (service, canary variant, baseline variant). The
+verdicts in `core.latest`, keyed (service, canary variant, baseline variant). The
 transports serve it: `sloengine.grpc.add_canary_service` (CanaryService) and
 `sloengine.http.canary.add_canary_routes` (the HTTP side door, Flagger, Alertmanager,
 overrides); the wiring (`sloengine.app`) connects them.
@@ -11,8 +11,11 @@ overrides); the wiring (`sloengine.app`) connects them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from prometheus_client import CollectorRegistry
 
 from sloengine import fields as f
 from sloengine.audit import AuditLog, AuditMetrics, read_entries
@@ -22,8 +25,11 @@ from sloengine.canary._json import verdict_to_json
 from sloengine.canary._overrides import ForcedVerdict, check_revision, check_text
 from sloengine.canary._verdict import CanaryVerdict, Verdict, VerdictKey
 from sloengine.canary.errors import CanaryRequestError
+from sloengine.config import ROLE_REPLICA, EngineConfig
+from sloengine.engine import WindowSource
 from sloengine.fields import At
 from sloengine.hooks import RollbackHooks, parse_hooks
+from sloengine.model import SLO, Catalog
 
 __all__ = [
     "CanaryConfig",
@@ -55,26 +61,36 @@ def audit_path(raw: Any, data_dir: Path | None, file: str = "") -> Path | None:
     return None if data_dir is None else Path(data_dir) / "audit.jsonl"
 
 
-def open_canary(state: Any) -> CanaryCore:
-    """The canary service of a running engine (transports are added by the wiring)."""
-    raw = dict(state.config.raw or {})
-    file = str(getattr(state.config, "path", "") or "")
+def open_canary(
+    engine_config: EngineConfig,
+    *,
+    catalog: Catalog,
+    windows: WindowSource,
+    now: Callable[[], float],
+    registry: CollectorRegistry,
+    latest: dict[VerdictKey, CanaryVerdict] | None = None,
+) -> CanaryCore:
+    """The canary service of a running engine (transports are added by the wiring): judged
+    from `windows` (the store, or the query API in pull mode) at `now`, with the SLO burn
+    guards of `catalog`; `latest` receives the live verdicts (shared with the UI)."""
+    raw = dict(engine_config.raw or {})
+    file = str(engine_config.path or "")
     config = parse_canary(raw.get("canary"), file)
     hooks_config = parse_hooks(raw.get("hooks"), file)
-    path = audit_path(raw, state.data_dir, file)
-    replica = getattr(state.config, "role", "leader") == "replica"
+    path = audit_path(raw, engine_config.data_dir, file)
+    replica = engine_config.role == ROLE_REPLICA
     audit = None
     if path is not None and not replica:
-        audit_metrics = AuditMetrics(state.registry)
-        audit = AuditLog(path, clock=state.now, observer=audit_metrics.observe)
+        audit_metrics = AuditMetrics(registry)
+        audit = AuditLog(path, clock=now, observer=audit_metrics.observe)
         if audit.chain_break is not None:
             audit_metrics.chain_breaks.inc()
-    hooks = RollbackHooks(hooks_config, audit, clock=state.now)
+    hooks = RollbackHooks(hooks_config, audit, clock=now)
 
-    def slos(service: str) -> list[Any]:
-        return [s for s in state.catalog.slos if s.service == service]
+    def slos(service: str) -> list[SLO]:
+        return [s for s in catalog.slos if s.service == service]
 
-    core = CanaryCore(state, config, hooks, audit, slos, registry=state.registry)
+    core = CanaryCore(windows, now, config, hooks, audit, slos, registry=registry, latest=latest)
     if replica:
         # Single writer: a replica never opens the audit log for writing nor runs hooks. It
         # reads the overrides of an audit log it can see (the leader's, on shared storage),

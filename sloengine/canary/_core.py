@@ -1,6 +1,6 @@
 """The canary service's core, served by the gRPC and HTTP transports (and read by the UI).
 
-`evaluate` returns a `CanaryVerdict` (the domain record, `_verdict.py`). A live evaluation (no explicit eval time) updates `state.verdicts`, writes verdict changes
+`evaluate` returns a `CanaryVerdict` (the domain record, `_verdict.py`). A live evaluation (no explicit eval time) updates `latest`, writes verdict changes
 to the audit log and, for a FAIL of a service with `rollback_on_fail`, starts its rollback
 hook in the background. An evaluation at an explicit time is a replay or a what-if: it
 changes nothing.
@@ -32,17 +32,18 @@ import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
 from sloengine import conventions, inputs
 from sloengine.audit import AuditLog
 from sloengine.canary._config import CanaryConfig
-from sloengine.canary._observe import Subject, WindowSource, build_checks
+from sloengine.canary._observe import Subject, build_checks
 from sloengine.canary._overrides import Overrides, apply_forced
 from sloengine.canary._verdict import CanaryVerdict, VerdictKey, from_judgement
 from sloengine.canary.errors import CanaryNotFoundError, CanaryRequestError
+from sloengine.engine import WindowSource
 from sloengine.errors import RequestError
 from sloengine.hooks import RollbackHooks, RollbackOutcome
 from sloengine.judge import Verdict, judge
@@ -74,17 +75,6 @@ def validate_revision(revision: str, field: str = "revision") -> str:
     return revision
 
 
-class EngineStateLike(Protocol):
-    """The parts of `sloengine.app.EngineState` the canary plugin reads."""
-
-    verdicts: dict[VerdictKey, CanaryVerdict]
-
-    @property
-    def store(self) -> Any: ...
-
-    def now(self) -> float: ...
-
-
 @dataclass(frozen=True)
 class VerdictRequest:
     """What to judge; zero windows mean the configured defaults, `at` None means now."""
@@ -99,18 +89,27 @@ class VerdictRequest:
 
 
 class CanaryCore:
-    """Judges canaries from the store and acts on verdicts."""
+    """Judges canaries from a window source and acts on verdicts.
+
+    `windows` is the embedded store or, in pull mode, the query API (chosen by the wiring);
+    `now` the engine's clock; `latest` keeps the latest live verdict per key (the wiring
+    shares it with the UI), oldest evicted past MAX_LIVE_VERDICTS.
+    """
 
     def __init__(
         self,
-        state: EngineStateLike,
+        windows: WindowSource,
+        now: Callable[[], float],
         config: CanaryConfig,
         hooks: RollbackHooks,
         audit: AuditLog | None,
         slos: Callable[[str], Sequence[SLO]],
         registry: CollectorRegistry | None = None,
+        latest: dict[VerdictKey, CanaryVerdict] | None = None,
     ) -> None:
-        self.state = state
+        self.windows = windows
+        self.now = now
+        self.latest: dict[VerdictKey, CanaryVerdict] = {} if latest is None else latest
         self.config = config
         self.hooks = hooks
         self.audit = audit
@@ -168,30 +167,23 @@ class CanaryCore:
             self._check_variant(req.service, field, variant, cfg)
         return VerdictRequest(req.service, canary, baseline, req.at_unix_s, short, long, revision)
 
-    def _source(self) -> WindowSource:
-        """The embedded store, or in pull mode the query-API window source (docs/pipelines.md)."""
-        pulled: WindowSource | None = getattr(self.state, "window_source", None)
-        return pulled if pulled is not None else self.state.store
-
     async def prepare(self, request: VerdictRequest) -> None:
         """Pull mode: fetch what `evaluate` will read (nothing to do with the embedded store).
 
         Call it (awaited) right before `evaluate`: the windows end at the request's time or
         now, on the verdict grid, so the fetch covers the long window plus two grid steps.
         """
-        pulled = getattr(self.state, "window_source", None)
-        if pulled is None or not request.service:
+        if not request.service:
             return
         longest = request.long_window_seconds or self.config.long_window_seconds
-        at = self.state.now() if request.at_unix_s is None else request.at_unix_s
+        at = self.now() if request.at_unix_s is None else request.at_unix_s
         if 0 < longest <= MAX_WINDOW_SECONDS and math.isfinite(at):  # else evaluate refuses
-            await pulled.prefetch(
+            await self.windows.prefetch(
                 {conventions.LABEL_SERVICE: request.service}, longest + 120.0, at + 10.0
             )
 
     def _has_data(self, labels: dict[str, str]) -> bool:
-        has_series = getattr(self._source(), "has_series", None)
-        return bool(has_series(labels)) if has_series is not None else True
+        return self.windows.has_series(labels)
 
     def _revision_scope(self, req: VerdictRequest) -> tuple[str, bool]:
         """The revision to select the canary's series by ("" to select them all), and
@@ -280,9 +272,9 @@ class CanaryCore:
         """The verdict for one request; CanaryRequestError naming a bad field."""
         req = self._validated(request)
         live = req.at_unix_s is None
-        at = self.state.now() if req.at_unix_s is None else req.at_unix_s
+        at = self.now() if req.at_unix_s is None else req.at_unix_s
         service_cfg = self.config.for_service(req.service)
-        source = self._source()
+        source = self.windows
         scope, seen = self._revision_scope(req)
         since = self._tag_start(req.service, req.revision, at, live) if not seen else None
         subject = Subject(req.canary, req.baseline, scope, since if not scope else None)
@@ -308,10 +300,10 @@ class CanaryCore:
     def _record(
         self, current: CanaryVerdict, actor: str, *, rollback: bool, tag: bool = False
     ) -> None:
-        previous = self.state.verdicts.pop(current.key, None)
-        self.state.verdicts[current.key] = current
-        while len(self.state.verdicts) > MAX_LIVE_VERDICTS:
-            del self.state.verdicts[next(iter(self.state.verdicts))]
+        previous = self.latest.pop(current.key, None)
+        self.latest[current.key] = current
+        while len(self.latest) > MAX_LIVE_VERDICTS:
+            del self.latest[next(iter(self.latest))]
         verdict = current.verdict.value
         self._verdicts.labels(verdict).inc()
         new_revision = previous is not None and previous.revision != current.revision and not tag

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from sloengine.engine._store import StoreHandle
-from sloengine.store import WindowSum
+from sloengine.store import SeriesStore, WindowSum
 
 __all__ = ["StoreWindows", "WindowSource"]
 
@@ -41,10 +41,16 @@ class WindowSource(Protocol):
 
 
 class StoreWindows:
-    """The embedded store as a WindowSource: reads the store open at each call."""
+    """The embedded store as a WindowSource. Given the engine's StoreHandle it reads the store
+    open at each call (a recovery replaces it); given a SeriesStore, that one (replay, tests).
+    """
 
-    def __init__(self, handle: StoreHandle) -> None:
-        self._handle = handle
+    def __init__(self, store: StoreHandle | SeriesStore) -> None:
+        self._store = store
+
+    def _current(self) -> SeriesStore:
+        store = self._store
+        return store.store if isinstance(store, StoreHandle) else store
 
     async def prefetch(
         self, selector: Mapping[str, str], longest_window_s: float, at_unix_s: float
@@ -54,10 +60,10 @@ class StoreWindows:
     def window_sum(
         self, selector: Mapping[str, str], window_seconds: float, at_unix_s: float
     ) -> WindowSum:
-        return self._handle.store.window_sum(selector, window_seconds, at_unix_s)
+        return self._current().window_sum(selector, window_seconds, at_unix_s)
 
     def has_series(self, selector: Mapping[str, str]) -> bool:
-        return self._handle.store.has_series(selector)
+        return self._current().has_series(selector)
 
     async def aclose(self) -> None:
         return None

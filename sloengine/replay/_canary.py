@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from prometheus_client import CollectorRegistry
 
 from sloengine import conventions
-from sloengine.canary import CanaryConfig, CanaryCore, CanaryVerdict, VerdictKey, VerdictRequest
+from sloengine.canary import CanaryConfig, CanaryCore, VerdictRequest
+from sloengine.engine import StoreWindows
 from sloengine.hooks import RollbackHooks
 from sloengine.ingest import decode_push
 from sloengine.model import SLO
@@ -58,11 +59,10 @@ class CanaryReplay:
 
 @dataclass
 class _ReplayState:
-    """The part of the engine state CanaryCore reads: a store and a clock."""
+    """What the replayed CanaryCore reads: a store and a clock."""
 
     store: SeriesStore
     clock_s: float = 0.0
-    verdicts: dict[VerdictKey, CanaryVerdict] = field(default_factory=dict)
 
     def now(self) -> float:
         return self.clock_s
@@ -84,7 +84,8 @@ def replay_canary(
         raise ReplayError("--canary", f"no history rows for service {service!r}")
     state = _ReplayState(SeriesStore())
     core = CanaryCore(
-        state,
+        StoreWindows(state.store),
+        state.now,
         config or CanaryConfig(),
         RollbackHooks({}, None),
         None,

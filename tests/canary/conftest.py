@@ -14,9 +14,11 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from sloengine.app import register_canary as register
-from sloengine.canary import CanaryCore
+from sloengine.app import register_canary
+from sloengine.canary import CanaryCore, open_canary
 from sloengine.config import EngineConfig
+from sloengine.credentials import Credentials
+from sloengine.engine import StoreWindows
 from sloengine.ingest import decode_push
 from sloengine.model import Catalog
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
@@ -29,7 +31,7 @@ TOKEN = "s3cret-token"
 
 @dataclass(eq=False)
 class HarnessState:
-    """The attributes of sloengine.app.EngineState that the canary plugin reads."""
+    """What the canary service is built from: config, catalog, store, registry, clock."""
 
     config: EngineConfig
     catalog: Catalog
@@ -72,7 +74,15 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         )
         server = grpc.aio.server()
         app = web.Application()
-        core = register(state, server, app)
+        core = open_canary(
+            config,
+            catalog=state.catalog,
+            windows=StoreWindows(state.store),
+            now=state.now,
+            registry=state.registry,
+            latest=state.verdicts,
+        )
+        register_canary(core, server, app, Credentials.shared(state.http_token))
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
         runner = web.AppRunner(app)
