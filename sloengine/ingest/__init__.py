@@ -7,12 +7,16 @@
   IngestError naming the first bad field; `decode_wire` / `decode_wire_many`: the same
   straight from the wire bytes (the fast path; None: use decode_push); `WireDecoder`: the
   fast path with its own key caches (what the service uses).
+- `PushBatch` / `SeriesBlock`: a batch as plain Python, for producers inside the engine
+  (replay); `push_request` makes the wire message of one, `decode_batch` the store's
+  columns (the same validation as `decode_push`).
 - `decode_push_record`: the store's reader for WAL records of the first format (raw
   PushRequests), given to `DurableStore(push_record_decoder=...)` by the wiring.
 
 See docs/store.md (validation, the wire fast path) and docs/architecture.md.
 """
 
+from sloengine.ingest._blocks import PushBatch, SeriesBlock, decode_batch, push_request
 from sloengine.ingest._decode import decode_push, decode_push_record
 from sloengine.ingest._decode_wire import WireDecoder, decode_wire, decode_wire_many
 from sloengine.ingest._service import IngestService, Rejection, RejectionKind, Submission
@@ -21,12 +25,16 @@ from sloengine.ingest._validate import MAX_SAMPLE_COUNT
 __all__ = [
     "MAX_SAMPLE_COUNT",
     "IngestService",
+    "PushBatch",
     "Rejection",
     "RejectionKind",
+    "SeriesBlock",
     "Submission",
     "WireDecoder",
+    "decode_batch",
     "decode_push",
     "decode_push_record",
     "decode_wire",
     "decode_wire_many",
+    "push_request",
 ]

@@ -86,7 +86,6 @@ DEBT: dict[tuple[str, str], str] = {
     ("sloengine.http", "sloengine.app"): "type-only: EngineState lives in the wiring module",
     ("sloengine.pipelines", "sloengine.app"): "type-only: EngineState lives in the wiring module",
     ("sloengine.ui", "sloengine.app"): "type-only: EngineState lives in the wiring module",
-    ("sloengine.replay", WIRE): "replay builds PushRequests (replay/_push.py)",
 }
 
 

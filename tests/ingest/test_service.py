@@ -44,14 +44,18 @@ def test_the_ingest_facade() -> None:
         [
             "MAX_SAMPLE_COUNT",
             "IngestService",
+            "PushBatch",
             "Rejection",
             "RejectionKind",
+            "SeriesBlock",
             "Submission",
             "WireDecoder",
+            "decode_batch",
             "decode_push",
             "decode_push_record",
             "decode_wire",
             "decode_wire_many",
+            "push_request",
         ],
     )
 
