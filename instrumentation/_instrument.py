@@ -99,7 +99,7 @@ class Instrumentation:
         self._identity = PodIdentity(settings.variant, settings.revision or "")
         self._identity_checked = 0.0
         self._recorders = {(self._identity.variant, self._identity.revision): self.recorder}
-        self._last_identity, self._last_recorder = self._identity, self.recorder
+        self._last = (self._identity, self.recorder)
         self.request_id_header = settings.request_id_header.encode()
         self.empty_context = otel_context.Context()
         self.wanted_headers = frozenset(
@@ -141,14 +141,15 @@ class Instrumentation:
     def recorder_for(self, identity: PodIdentity) -> RedRecorder:
         """The RED recorder of one (variant, revision) (each variant keeps its own
         in-flight count)."""
-        if identity is self._last_identity:  # the same object until the labels change
-            return self._last_recorder
+        last_identity, last_recorder = self._last  # one tuple: never half updated
+        if identity is last_identity:  # the same object until the labels change
+            return last_recorder
         key = (identity.variant, identity.revision)
         recorder = self._recorders.get(key)
         if recorder is None:
             recorder = self.recorder.with_identity(identity.variant, identity.revision)
             self._recorders[key] = recorder
-        self._last_identity, self._last_recorder = identity, recorder
+        self._last = (identity, recorder)
         return recorder
 
     def data_version(self) -> str | None:

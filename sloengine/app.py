@@ -1,20 +1,20 @@
-"""The running engine: shared state, and the app that wires store, gRPC, HTTP and plugins.
+"""The running engine: its services, and the app that wires store, gRPC, HTTP, canary, UI.
 
     app = EngineApp(config)
     await app.start()        # recover the store, then serve gRPC and HTTP
     print(app.grpc_port, app.http_port)
     await app.stop(grace_s=5)  # refuse new calls, finish running ones, snapshot, close
 
-After both servers are built (and before they start), `register_canary` serves the canary
-service on both (`sloengine.canary`, `sloengine.grpc`, `sloengine.http.canary`), then
-`sloengine.ui.register(state, http_app)` runs if that module exists.
+`build_state` builds the engine's services once from the config (`sloengine.engine`: clock,
+readiness, store handle, ingest limits, status; the verdicts' window source, push or pull);
+`EngineApp.start` hands each transport the services it needs. The canary and the UI are
+part of the engine, wired explicitly; `parts` leaves them out (tests of the core engine).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -28,15 +28,24 @@ from prometheus_client import CollectorRegistry
 from sloengine import conventions
 from sloengine.config import EngineConfig, parse_listen
 from sloengine.credentials import Credentials, Scope
-from sloengine.errors import SloEngineError, SpecError, UnknownSLOError, UnsupportedSLOError
+from sloengine.engine import (
+    Clock,
+    IngestLimits,
+    Readiness,
+    StatusService,
+    StoreHandle,
+    StoreWindows,
+    WindowSource,
+)
+from sloengine.errors import SpecError
 from sloengine.http import EngineMetrics, create_http_app
-from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
-from sloengine.policy import DEFAULT_POLICY, builtin_policy, builtin_policy_names
+from sloengine.model import SLO, BurnRatePolicy, Catalog
+from sloengine.policy import builtin_policy, builtin_policy_names
 
 if TYPE_CHECKING:
     import grpc
 
-    from sloengine.canary import CanaryCore
+    from sloengine.canary import CanaryCore, CanaryVerdict
     from sloengine.evaluate import SLOStatusResult
     from sloengine.grpc import EngineGrpcServer
     from sloengine.pipelines import PipelineReceiver
@@ -55,123 +64,113 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_DAY_S = 86400.0
 CANARY_PLUGIN = "sloengine.canary"
 UI_PLUGIN = "sloengine.ui"
-# Tests of the core engine pass plugins=() to run it alone.
+# The optional parts of a running engine; tests of the core engine pass plugins=().
 PLUGINS = (CANARY_PLUGIN, UI_PLUGIN)
 
 
 @dataclass(eq=False)
 class EngineState:
-    """What every part of a running engine shares. Mutable on purpose: `ready`, `verdicts`
-    and the durable store change while the engine runs; everything else is set at start."""
+    """The services of one engine, built once by `build_state`. Mutable on purpose:
+    readiness, the open store and the latest verdicts change while the engine runs."""
 
     config: EngineConfig
-    catalog: Catalog
-    policies: dict[str, BurnRatePolicy]
     registry: CollectorRegistry
     metrics: EngineMetrics
+    status: StatusService
+    clock_service: Clock
+    readiness: Readiness
+    stored: StoreHandle
+    limits: IngestLimits
+    # Where canary verdicts read their windows: the embedded store, or in pull mode
+    # (`pipelines: {verdict_source: prometheus}`) the query API. Chosen once, here.
+    verdict_windows: WindowSource
+    pulled_verdicts: bool = False
     http_token: str | None = None
     # Per-scope tokens (ingest, read, admin); the transports check them.
     credentials: Credentials = field(default_factory=Credentials)
-    clock: Callable[[], float] = time.time
-    durable: DurableStore | None = None
-    puller: PromPuller | None = None
-    ready: bool = False
-    # Samples older than this are rejected: no SLO needs them (or the store cannot keep them).
-    max_sample_age_seconds: float = 30 * _DAY_S
     # Latest canary verdicts, keyed (service, canary, baseline); written by sloengine.canary.
-    verdicts: dict[tuple[str, str, str], Any] = field(default_factory=dict)
-    # SLO id -> why it cannot be evaluated from the data received (e.g. a latency threshold
-    # off the senders' bucket bounds; written by sloengine.pipelines).
-    sli_problems: dict[str, str] = field(default_factory=dict)
-    # Pull mode for verdicts (`pipelines: {verdict_source: prometheus}`): the canary judge
-    # reads window counts from the query API instead of the embedded store.
-    window_source: Any = None
-    # Per Timeslices SLO id: its slices (sloengine.timeslices), in memory.
-    slice_ledgers: dict[str, SliceLedger] = field(default_factory=dict)
-    # Other parts whose failure makes ingest fail (e.g. the pipelines journal): /readyz
-    # answers 503 with the first problem one of these returns.
-    readiness_checks: list[Callable[[], str | None]] = field(default_factory=list)
+    verdicts: dict[tuple[str, str, str], CanaryVerdict] = field(default_factory=dict)
+
+    # --- read-through conveniences (tests, the canary) ------------------------------------
+    @property
+    def catalog(self) -> Catalog:
+        return self.status.catalog
+
+    @property
+    def policies(self) -> dict[str, BurnRatePolicy]:
+        return self.status.policies
+
+    @property
+    def puller(self) -> PromPuller | None:
+        return self.status.puller
+
+    @property
+    def window_source(self) -> WindowSource | None:
+        """The pull-mode window source of verdicts (None: they read the embedded store)."""
+        return self.verdict_windows if self.pulled_verdicts else None
 
     @property
     def data_dir(self) -> Path | None:
         return self.config.data_dir
 
     @property
+    def clock(self) -> Callable[[], float]:
+        return self.clock_service.source
+
+    @clock.setter
+    def clock(self, source: Callable[[], float]) -> None:
+        self.clock_service.source = source
+
+    @property
+    def ready(self) -> bool:
+        return self.readiness.ready
+
+    @ready.setter
+    def ready(self, ready: bool) -> None:
+        self.readiness.ready = ready
+
+    @property
+    def durable(self) -> DurableStore | None:
+        return self.stored.durable
+
+    @durable.setter
+    def durable(self, durable: DurableStore | None) -> None:
+        self.stored.durable = durable
+
+    @property
     def store(self) -> SeriesStore:
         """The in-memory view of the durable store (read it, never write it directly)."""
-        if self.durable is None:
-            raise SloEngineError("the store is not open yet")
-        return self.durable.store
+        return self.stored.store
+
+    @property
+    def max_sample_age_seconds(self) -> float:
+        """Samples older than this are rejected: no SLO needs them (or the store cannot
+        keep them)."""
+        return self.limits.max_sample_age_seconds
+
+    @max_sample_age_seconds.setter
+    def max_sample_age_seconds(self, seconds: float) -> None:
+        self.limits.max_sample_age_seconds = seconds
+
+    @property
+    def sli_problems(self) -> dict[str, str]:
+        return self.status.sli_problems
+
+    @property
+    def slice_ledgers(self) -> dict[str, SliceLedger]:
+        return self.status.slice_ledgers
 
     def now(self) -> float:
         """Current time in unix seconds, from the injectable clock."""
-        return self.clock()
-
-    def longest_window_seconds(self) -> float:
-        """The longest period or window any SLO needs (30 days for an empty catalog)."""
-        return float(
-            max(
-                (
-                    max(s.period_seconds, self.policy_for(s).period_seconds)
-                    for s in self.catalog.slos
-                ),
-                default=30 * _DAY_S,
-            )
-        )
-
-    def slice_ledger(self, slo: SLO) -> SliceLedger | None:
-        """The slices of a Timeslices SLO, kept across evaluations (None: not one)."""
-        if slo.budgeting_method == "Occurrences":
-            return None
-        ledger = self.slice_ledgers.get(slo.id)
-        if ledger is None:
-            from sloengine.evaluate import new_slice_ledger
-
-            ledger = self.slice_ledgers[slo.id] = new_slice_ledger(slo)
-        return ledger
+        return self.clock_service.now()
 
     def policy_for(self, slo: SLO) -> BurnRatePolicy:
-        """The SLO's own policy if it names one, else the engine's default policy."""
-        name = slo.policy or self.config.policy or DEFAULT_POLICY
-        try:
-            return self.policies[name]
-        except KeyError:
-            raise SpecError(slo.source.file, "policy", f"unknown policy {name!r}") from None
-
-    def find_slos(self, service: str, name: str | None = None) -> list[SLO]:
-        """The service's SLOs (or the one named); UnknownSLOError naming what is missing."""
-        slos = [s for s in self.catalog.slos if s.service == service]
-        if not slos:
-            raise UnknownSLOError(f"unknown service {service!r}: no SLO in the catalog")
-        if name is not None:
-            slos = [s for s in slos if s.name == name]
-            if not slos:
-                raise UnknownSLOError(f"unknown SLO {name!r} for service {service!r}")
-        return slos
+        return self.status.policy_for(slo)
 
     async def evaluate(self, slo: SLO, at_unix_s: float | None = None) -> SLOStatusResult:
-        """Burn rates and budget of one SLO at a time (default now), push or pull."""
-        at = self.now() if at_unix_s is None else at_unix_s
-        policy = self.policy_for(slo)
-        if (problem := self.sli_problems.get(slo.id)) is not None:
-            raise SloEngineError(problem)
-        if isinstance(slo.sli, NativeSLI):
-            from sloengine.evaluate import evaluate_slo
-
-            return evaluate_slo(slo, policy, self.store, at, self.slice_ledger(slo))
-        if slo.budgeting_method != "Occurrences":
-            raise UnsupportedSLOError(
-                f"SLO {slo.id}: {slo.budgeting_method} over a PromQL SLI is computed by the "
-                "generated Prometheus rules, not by the engine"
-            )
-        if self.puller is None:
-            raise SloEngineError(
-                f"SLO {slo.id} has a PromQL SLI; start the engine with --prometheus-url"
-            )
-        return await self.puller.evaluate(slo, policy, at)
+        return await self.status.evaluate(slo, at_unix_s)
 
 
 def load_specs(paths: tuple[Path, ...], default_policy: str | None = None) -> Catalog:
@@ -191,7 +190,8 @@ def build_state(
     registry: CollectorRegistry | None = None,
     catalog: Catalog | None = None,
 ) -> EngineState:
-    """Load specs, policies and the token; validate every SLO's policy. No I/O beyond files."""
+    """Load specs, policies and the tokens; resolve every SLO's policy (SpecError for an
+    unknown one); choose push or pull. No I/O beyond files."""
     catalog = load_specs(config.specs, config.policy) if catalog is None else catalog
     policies = {name: builtin_policy(name) for name in builtin_policy_names()}
     policies.update({p.name: p for p in catalog.policies})
@@ -200,26 +200,38 @@ def build_state(
             "", "policy", f"unknown policy {config.policy!r}; known: {', '.join(sorted(policies))}"
         )
     registry = CollectorRegistry() if registry is None else registry
-    state = EngineState(
-        config=config,
-        catalog=catalog,
-        policies=policies,
-        registry=registry,
-        metrics=EngineMetrics(registry),
-        http_token=config.read_token(),
-        credentials=config.credentials(),
-        clock=clock,
-    )
-    for slo in catalog.slos:
-        state.policy_for(slo)
+    clock_service = Clock(clock)
+    stored = StoreHandle()
+    puller = None
     if config.prometheus_url:
         from sloengine.pull import PromPuller
 
-        state.puller = PromPuller(config.prometheus_url)
+        puller = PromPuller(config.prometheus_url)
+    status = StatusService(
+        catalog,
+        policies,
+        store=stored,
+        clock=clock_service,
+        default_policy=config.policy,
+        puller=puller,
+    )
     from sloengine.pipelines import verdict_window_source
 
-    state.window_source = verdict_window_source(config)
-    return state
+    pulled = verdict_window_source(config)
+    return EngineState(
+        config=config,
+        registry=registry,
+        metrics=EngineMetrics(registry),
+        status=status,
+        clock_service=clock_service,
+        readiness=Readiness(),
+        stored=stored,
+        limits=IngestLimits(max_future_skew_seconds=config.max_future_skew_seconds),
+        verdict_windows=pulled if pulled is not None else StoreWindows(stored),
+        pulled_verdicts=pulled is not None,
+        http_token=config.read_token(),
+        credentials=config.credentials(),
+    )
 
 
 class EngineApp:
@@ -234,6 +246,9 @@ class EngineApp:
         catalog: Catalog | None = None,
         plugins: Sequence[str] = PLUGINS,
     ) -> None:
+        unknown = sorted(set(plugins) - set(PLUGINS))
+        if unknown:
+            raise ValueError(f"plugins: unknown {unknown}; known: {list(PLUGINS)}")
         self.config = config
         self.plugins = tuple(plugins)
         self.state = build_state(config, clock=clock, registry=registry, catalog=catalog)
@@ -250,9 +265,10 @@ class EngineApp:
         self.http_host, _ = parse_listen(config.http_listen, "http_listen")
 
     async def start(self) -> None:
-        """Recover the store, build both servers, run plugins, start serving."""
+        """Recover the store, build both servers, wire the canary and the UI, serve."""
+        from sloengine import pipelines
         from sloengine.grpc import ENGINE_SERVICES, create_grpc_server
-        from sloengine.ingest import IngestService, decode_push_record
+        from sloengine.ingest import IngestService
         from sloengine.store import DurableStore
 
         state = self.state
@@ -263,7 +279,6 @@ class EngineApp:
             max_series=self.config.max_series,
             fsync_observer=state.metrics.wal_fsync_latency.observe,
             repair=self.config.repair_wal,
-            push_record_decoder=decode_push_record,
         )
         started = time.perf_counter()
         # On the loop's thread (the WAL writer belongs to this loop); nothing else runs yet.
@@ -274,35 +289,49 @@ class EngineApp:
         if report.repaired is not None:
             state.metrics.wal_repairs.inc()
             state.metrics.wal_repair_lost_records.inc(report.lost_records)
-        state.durable = durable
+        state.stored.durable = durable
+        state.readiness.add_check(state.stored.problem)
         from sloengine.slice_ledger_files import load_ledgers
 
-        state.slice_ledgers.update(load_ledgers(self.config.data_dir, state.catalog.slos))
-        state.max_sample_age_seconds = min(
-            state.longest_window_seconds(), durable.store.retention_seconds
+        status = state.status
+        status.slice_ledgers.update(load_ledgers(self.config.data_dir, status.catalog.slos))
+        state.limits.max_sample_age_seconds = min(
+            status.longest_window_seconds(), durable.store.retention_seconds
         )
-        state.metrics.track_series(lambda: state.store.series_count())
+        state.metrics.track_series(lambda: state.stored.store.series_count())
 
-        canary = CANARY_PLUGIN in self.plugins
-        extra = (conventions.GRPC_CANARY_SERVICE,) if canary else ()
-        from sloengine import pipelines
-
+        with_canary = CANARY_PLUGIN in self.plugins
+        extra = (conventions.GRPC_CANARY_SERVICE,) if with_canary else ()
         extra = (*extra, pipelines.OTLP_METRICS_SERVICE)
         ingest = IngestService(
             durable,
-            now=state.now,
-            max_sample_age_seconds=lambda: state.max_sample_age_seconds,
+            now=state.clock_service.now,
+            max_sample_age_seconds=lambda: state.limits.max_sample_age_seconds,
             max_future_seconds=self.config.max_future_skew_seconds,
         )
         self.grpc, self.grpc_port = create_grpc_server(
-            state, self.config.grpc_listen, ingest=ingest, extra_service_names=extra
+            self.config.grpc_listen,
+            config=self.config,
+            credentials=state.credentials,
+            ingest=ingest,
+            metrics=state.metrics,
+            status=status,
+            extra_service_names=extra,
         )
-        self.http_app = create_http_app(state)
-        self.pipelines = await pipelines.start(state, self.http_app, self.grpc.server)
-        if canary:
-            register_canary(state, self.grpc.server, self.http_app)
-        if UI_PLUGIN in self.plugins and (ui := _plugin(UI_PLUGIN)) is not None:
-            ui.register(state, self.http_app)
+        self.http_app = create_http_app(state.readiness, state.registry)
+        self.pipelines = await pipelines.start(
+            self.config,
+            self.http_app,
+            self.grpc.server,
+            store=state.stored,
+            clock=state.clock_service,
+            limits=state.limits,
+            readiness=state.readiness,
+            credentials=state.credentials,
+            status=status,
+            registry=state.registry,
+        )
+        self._wire_canary_and_ui(self.grpc, self.http_app)
 
         self._runner = web.AppRunner(self.http_app, access_log=None)
         await self._runner.setup()
@@ -319,8 +348,34 @@ class EngineApp:
         if self.config.snapshot_interval_seconds > 0:
             self._snapshotter = asyncio.create_task(self._snapshot_loop())
         self._watchdog = asyncio.create_task(self._store_watchdog())
-        state.ready = True
+        state.readiness.ready = True
         state.metrics.ready.set(1)
+
+    def _wire_canary_and_ui(self, grpc_server: EngineGrpcServer, http_app: web.Application) -> None:
+        """The canary (CanaryService, the HTTP side door, hooks, audit), then the UI over it."""
+        from sloengine.canary import audit_path
+
+        state = self.state
+        core = None
+        if CANARY_PLUGIN in self.plugins:
+            core = register_canary(state, grpc_server.server, http_app)
+        if UI_PLUGIN in self.plugins:
+            from sloengine import ui
+
+            audit: Path | None
+            if core is not None and core.audit is not None:
+                audit = Path(core.audit.path)
+            else:
+                audit = audit_path(dict(self.config.raw or {}), self.config.data_dir)
+            ui.register(
+                http_app,
+                status=state.status,
+                store=state.stored,
+                credentials=state.credentials,
+                verdicts=state.verdicts,
+                canary=core,
+                audit_path=audit,
+            )
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Not ready, refuse new calls, finish running ones within `grace_s`, snapshot, close."""
@@ -328,7 +383,7 @@ class EngineApp:
             return
         self._stopped = True
         state = self.state
-        state.ready = False
+        state.readiness.ready = False
         state.metrics.ready.set(0)
         for task in (self._snapshotter, self._watchdog):
             if task is not None:
@@ -339,14 +394,13 @@ class EngineApp:
             await self.grpc.stop(grace_s)
         if self._runner is not None:
             await self._runner.cleanup()
-        if state.puller is not None:
-            await state.puller.aclose()
-        if state.window_source is not None:
-            await state.window_source.aclose()
+        if state.status.puller is not None:
+            await state.status.puller.aclose()
+        await state.verdict_windows.aclose()
         if self.pipelines is not None:
             await self.pipelines.aclose()
-        if state.durable is not None:
-            durable, state.durable = state.durable, None
+        if state.stored.durable is not None:
+            durable, state.stored.durable = state.stored.durable, None
             await durable.aclose(snapshot=True)
             self._save_slices()
 
@@ -358,7 +412,7 @@ class EngineApp:
         metrics = self.state.metrics
         while True:
             await asyncio.sleep(interval_s)
-            durable = self.state.durable
+            durable = self.state.stored.durable
             if durable is None:
                 continue
             failed = durable.failure is not None
@@ -370,7 +424,7 @@ class EngineApp:
     async def _snapshot_loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.snapshot_interval_seconds)
-            durable = self.state.durable
+            durable = self.state.stored.durable
             if durable is not None and durable.failure is None:
                 try:
                     await durable.snapshot_async()  # the file is written off the event loop
@@ -380,12 +434,13 @@ class EngineApp:
 
     def _save_slices(self) -> None:
         """The Timeslices ledgers beside the snapshot (sloengine/slice_ledger_files.py)."""
-        if self.config.data_dir is None or not self.state.slice_ledgers:
+        ledgers = self.state.status.slice_ledgers
+        if self.config.data_dir is None or not ledgers:
             return
         from sloengine.slice_ledger_files import save_ledgers
 
         try:
-            save_ledgers(self.config.data_dir, self.state.slice_ledgers)
+            save_ledgers(self.config.data_dir, ledgers)
         except OSError as exc:
             log.error("saving the time slices failed: %s", exc)
 
@@ -402,29 +457,15 @@ def register_canary(
 
     core = open_canary(state)
     add_canary_service(grpc_server, core)
+    credentials = credentials_of(state)
 
     def check_token(request: web.Request, scope: Scope) -> None:
-        require_token(state, request, scope)
+        require_token(credentials, request, scope)
 
-    add_canary_routes(http_app, core, check_token, credentials_of(state))
+    add_canary_routes(http_app, core, check_token, credentials)
 
     async def close(_app: web.Application) -> None:
         await core.aclose()  # running rollback hooks finish (bounded by their timeouts)
 
     http_app.on_cleanup.append(close)
     return core
-
-
-def _plugin(module: str) -> Any:
-    """The plugin module, or None when it does not exist (its import errors propagate)."""
-    try:
-        plugin = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
-    if not callable(getattr(plugin, "register", None)):
-        # A package that does not (yet) offer register() is not a plugin.
-        log.warning("%s has no register(); not loaded as a plugin", module)
-        return None
-    return plugin

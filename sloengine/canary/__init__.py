@@ -20,7 +20,7 @@ from sloengine.canary._config import CanaryConfig, ServiceCanaryConfig, parse_ca
 from sloengine.canary._core import CanaryCore, VerdictRequest, validate_revision
 from sloengine.canary._json import verdict_to_json
 from sloengine.canary._overrides import ForcedVerdict, check_revision, check_text
-from sloengine.canary._verdict import CanaryVerdict, GuardResult, Verdict, VerdictKey
+from sloengine.canary._verdict import CanaryVerdict, Verdict, VerdictKey
 from sloengine.canary.errors import CanaryRequestError
 from sloengine.fields import At
 from sloengine.hooks import RollbackHooks, parse_hooks
@@ -31,7 +31,6 @@ __all__ = [
     "CanaryRequestError",
     "CanaryVerdict",
     "ForcedVerdict",
-    "GuardResult",
     "ServiceCanaryConfig",
     "Verdict",
     "VerdictKey",

@@ -20,7 +20,7 @@ import datetime
 import math
 from typing import Any
 
-from sloengine.canary._verdict import CanaryVerdict, GuardResult
+from sloengine.canary._verdict import CanaryVerdict, GuardOutcome
 
 __all__ = ["rfc3339", "verdict_to_json"]
 
@@ -65,26 +65,28 @@ def _ordered(fields: list[tuple[str, Any, Any]]) -> dict[str, Any]:
     return out
 
 
-def _guard_json(g: GuardResult) -> dict[str, Any]:
+def _guard_json(g: GuardOutcome) -> dict[str, Any]:
+    absolute, relative = bool(g.absolute_breached), bool(g.relative_breached)
+    short, long = round(g.short_window_seconds), round(g.long_window_seconds)
     return _ordered(
         [
             ("guard", g.guard, g.guard),
             ("verdict", g.verdict, g.verdict.value),
             ("threshold", g.threshold, _double(g.threshold)),
-            ("absolute_breached", g.absolute_breached, g.absolute_breached),
+            ("absolute_breached", absolute, absolute),
             ("canary_value_short", g.canary_value_short, _double(g.canary_value_short)),
             ("canary_value_long", g.canary_value_long, _double(g.canary_value_long)),
             ("baseline_value_long", g.baseline_value_long, _double(g.baseline_value_long)),
-            ("relative_breached", g.relative_breached, g.relative_breached),
+            ("relative_breached", relative, relative),
             ("p_value", g.p_value, _double(g.p_value)),
             ("effect_size", g.effect_size, _double(g.effect_size)),
             ("test", g.test, g.test),
             ("canary_samples", g.canary_samples, _double(g.canary_samples)),
             ("baseline_samples", g.baseline_samples, _double(g.baseline_samples)),
             ("min_samples", g.min_samples, _double(g.min_samples)),
-            # Numbers, not proto3 JSON's int64 strings: window lengths read better so.
-            ("short_window_seconds", g.short_window_seconds, g.short_window_seconds),
-            ("long_window_seconds", g.long_window_seconds, g.long_window_seconds),
+            # Whole seconds as numbers, not proto3 JSON's int64 strings: they read better.
+            ("short_window_seconds", short, short),
+            ("long_window_seconds", long, long),
             ("reason", g.reason, g.reason),
         ]
     )

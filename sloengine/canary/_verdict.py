@@ -3,7 +3,9 @@
 `CanaryCore.evaluate` returns a `CanaryVerdict`; the live verdicts, the audit log and the
 rollback hooks use it, and the transports convert it at the edge (`sloengine.grpc` to the
 `sloengine.v1.CanaryVerdict` message, `verdict_to_json` for HTTP and the UI). Its fields are
-the wire schema's, so each conversion is a field-by-field copy.
+the wire schema's, so each conversion is a field-by-field copy. Each guard's result is the
+judge's own `GuardOutcome`, kept as is (not copied: a verdict is built on every poll); the
+edges answer its window lengths in whole seconds.
 """
 
 from __future__ import annotations
@@ -16,56 +18,9 @@ from sloengine.judge import GuardOutcome, Judgement, Verdict
 if TYPE_CHECKING:
     from sloengine.canary._overrides import ForcedVerdict
 
-__all__ = ["CanaryVerdict", "GuardResult", "Verdict", "VerdictKey", "from_judgement"]
+__all__ = ["CanaryVerdict", "GuardOutcome", "Verdict", "VerdictKey", "from_judgement"]
 
 VerdictKey = tuple[str, str, str]  # (service, canary variant, baseline variant)
-
-
-@dataclass(frozen=True)
-class GuardResult:
-    """One guard's two signals and its verdict, as recorded and answered."""
-
-    guard: str  # error_ratio | latency_p95 | slo_burn:<slo>
-    verdict: Verdict
-    threshold: float = 0.0
-    # Absolute signal: the canary breaches the threshold in both windows.
-    absolute_breached: bool = False
-    canary_value_short: float = 0.0
-    canary_value_long: float = 0.0
-    baseline_value_long: float = 0.0
-    # Relative signal: canary significantly and practically worse than baseline.
-    relative_breached: bool = False
-    p_value: float = 0.0
-    effect_size: float = 0.0
-    test: str = ""  # the statistical test used
-    canary_samples: float = 0.0
-    baseline_samples: float = 0.0
-    min_samples: float = 0.0  # canary requests that decide at current rates; 0: not soon
-    short_window_seconds: int = 0  # whole seconds, as answered
-    long_window_seconds: int = 0
-    reason: str = ""
-
-    @classmethod
-    def from_outcome(cls, o: GuardOutcome) -> GuardResult:
-        return cls(
-            guard=o.guard,
-            verdict=o.verdict,
-            threshold=float(o.threshold),
-            absolute_breached=bool(o.absolute_breached),
-            canary_value_short=float(o.canary_value_short),
-            canary_value_long=float(o.canary_value_long),
-            baseline_value_long=float(o.baseline_value_long),
-            relative_breached=bool(o.relative_breached),
-            p_value=float(o.p_value),
-            effect_size=float(o.effect_size),
-            test=o.test,
-            canary_samples=float(o.canary_samples),
-            baseline_samples=float(o.baseline_samples),
-            min_samples=float(o.min_samples),
-            short_window_seconds=round(o.short_window_seconds),
-            long_window_seconds=round(o.long_window_seconds),
-            reason=o.reason,
-        )
 
 
 @dataclass(frozen=True)
@@ -77,7 +32,7 @@ class CanaryVerdict:
     baseline_variant: str
     verdict: Verdict
     reason: str = ""  # one line a human understands
-    guards: tuple[GuardResult, ...] = ()
+    guards: tuple[GuardOutcome, ...] = ()  # in the judge's order
     # Integer nanoseconds (the judged time, as the wire's Timestamp carries it back).
     eval_time_ns: int = 0
     revision: str = ""
@@ -122,7 +77,7 @@ def from_judgement(
         baseline_variant=baseline,
         verdict=judgement.verdict,
         reason=judgement.reason,
-        guards=tuple(GuardResult.from_outcome(g) for g in judgement.guards),
+        guards=tuple(judgement.guards),
         eval_time_ns=round(at_unix_s * 1e9),
         revision=revision,
     )

@@ -1,6 +1,13 @@
 """The engine's gRPC side: IngestService, SLOService, CanaryService, health, reflection, auth.
 
-server, port = create_grpc_server(state, "127.0.0.1:0", ingest=ingest_service)
+server, port = create_grpc_server(
+    "127.0.0.1:0",
+    config=config,
+    credentials=credentials,
+    ingest=ingest_service,
+    metrics=metrics,
+    status=status_service,
+)
 await server.start(ENGINE_SERVICES)
 ...
 await server.stop(grace_s=5)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sloengine.canary import CanaryVerdict, GuardResult
+from sloengine.canary import CanaryVerdict
+from sloengine.judge import GuardOutcome
 from sloengine.model import SLO, EventsSLI, NativeSLI, RawSLI
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 
@@ -72,7 +73,7 @@ def status_to_pb(slo: SLO, policy_name: str, result: Any) -> pb.SLOStatus:
     return status
 
 
-def guard_to_pb(g: GuardResult) -> pb.GuardResult:
+def guard_to_pb(g: GuardOutcome) -> pb.GuardResult:
     return pb.GuardResult(
         guard=g.guard,
         verdict=pb.Verdict.Value(g.verdict.value),
@@ -88,8 +89,8 @@ def guard_to_pb(g: GuardResult) -> pb.GuardResult:
         canary_samples=g.canary_samples,
         baseline_samples=g.baseline_samples,
         min_samples=g.min_samples,
-        short_window_seconds=g.short_window_seconds,
-        long_window_seconds=g.long_window_seconds,
+        short_window_seconds=round(g.short_window_seconds),
+        long_window_seconds=round(g.long_window_seconds),
         reason=g.reason,
     )
 

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from sloengine import conventions
-from sloengine.credentials import Scope
+from sloengine.config import EngineConfig
+from sloengine.credentials import Credentials, Scope
+from sloengine.engine import StatusService
 from sloengine.errors import SpecError
 from sloengine.grpc._auth import BearerTokenInterceptor
 from sloengine.grpc._edge import RequestErrorInterceptor
 from sloengine.grpc._ingest import IngestServicer, ingest_handler
 from sloengine.grpc._slo import SLOServicer
+from sloengine.http.metrics import EngineMetrics
 from sloengine.ingest import IngestService
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
-
-if TYPE_CHECKING:
-    from sloengine.app import EngineState
 
 __all__ = ["EngineGrpcServer", "create_grpc_server"]
 
@@ -47,19 +46,22 @@ class EngineGrpcServer:
 
 
 def create_grpc_server(
-    state: EngineState,
     address: str,
     *,
+    config: EngineConfig,
+    credentials: Credentials,
     ingest: IngestService,
+    metrics: EngineMetrics,
+    status: StatusService,
     extra_service_names: Sequence[str] = (),
 ) -> tuple[EngineGrpcServer, int]:
     """A server with Ingest, SLO, Health and Reflection bound to `address` (port 0: any).
 
-    `ingest` serves IngestService/Push. Returns the (not yet started) server and the bound
-    port. Plugins may add services before `start`; name them in `extra_service_names` so
-    reflection lists them.
+    `config` gives the message size limit and TLS, `credentials` the scoped tokens; `ingest`
+    serves IngestService/Push (its metrics in `metrics`), `status` SLOService. Returns the (not
+    yet started) server and the bound port. Other services (canary, OTLP) are added before
+    `start`; name them in `extra_service_names` so reflection lists them.
     """
-    config = state.config
     options = [
         ("grpc.max_receive_message_length", config.max_message_bytes),
         ("grpc.max_send_message_length", config.max_message_bytes),
@@ -68,14 +70,13 @@ def create_grpc_server(
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ]
-    credentials = state.credentials
     guarded = any(not credentials.is_open(scope) for scope in Scope)
     interceptors: list[grpc.aio.ServerInterceptor] = [RequestErrorInterceptor()]
     if guarded:
         interceptors.insert(0, BearerTokenInterceptor(credentials))
     server = grpc.aio.server(options=options, interceptors=interceptors)
-    server.add_generic_rpc_handlers((ingest_handler(IngestServicer(ingest, state.metrics)),))
-    pb_grpc.add_SLOServiceServicer_to_server(SLOServicer(state), server)
+    server.add_generic_rpc_handlers((ingest_handler(IngestServicer(ingest, metrics)),))
+    pb_grpc.add_SLOServiceServicer_to_server(SLOServicer(status), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (*ENGINE_SERVICES, *extra_service_names)

@@ -1,6 +1,6 @@
 """`sloengine.v1.SLOService`: list SLOs, evaluate their status now or at a given time, watch.
 
-Thin adapter: the evaluation itself is EngineState.evaluate (store maths for pushed SLIs,
+Thin adapter: the evaluation itself is StatusService.evaluate (store maths for pushed SLIs,
 the Prometheus API for PromQL SLIs); this module maps requests, results and errors onto
 protobuf and status codes.
 """
@@ -10,20 +10,18 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 
 from sloengine import inputs
+from sloengine.engine import StatusService
 from sloengine.errors import RequestError, SloEngineError, UnknownSLOError
 from sloengine.grpc._convert import slo_info, status_to_pb
 from sloengine.model import SLO
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
 from sloengine.pull import PrometheusUnavailable
-
-if TYPE_CHECKING:
-    from sloengine.app import EngineState
 
 __all__ = ["SLOServicer"]
 
@@ -39,20 +37,20 @@ def _matches(slo: SLO, selector: dict[str, str]) -> bool:
 
 
 class SLOServicer(pb_grpc.SLOServiceServicer):
-    """ListSLOs, GetStatus and WatchStatus over the state's catalog."""
+    """ListSLOs, GetStatus and WatchStatus over the status service's catalog."""
 
-    def __init__(self, state: EngineState) -> None:
-        self._state = state
+    def __init__(self, status: StatusService) -> None:
+        self._status = status
 
     async def ListSLOs(
         self, request: pb.ListSLOsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListSLOsResponse:
         selector = dict(request.label_selector)
-        state = self._state
+        status = self._status
         return pb.ListSLOsResponse(
             slos=[
-                slo_info(slo, state.policy_for(slo).name)
-                for slo in state.catalog.slos
+                slo_info(slo, status.policy_for(slo).name)
+                for slo in status.catalog.slos
                 if _matches(slo, selector)
             ]
         )
@@ -90,22 +88,22 @@ class SLOServicer(pb_grpc.SLOServiceServicer):
         at: float | None,
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> list[pb.SLOStatus]:
-        state = self._state
+        status = self._status
         if not service:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "service: required")
         try:
-            slos = state.find_slos(service, name or None)
+            slos = status.find_slos(service, name or None)
         except UnknownSLOError as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
-        at_s = state.now() if at is None else at
+        at_s = status.now() if at is None else at
         try:
             # Concurrently: pull-mode SLOs each wait on their Prometheus queries.
-            results = await asyncio.gather(*(state.evaluate(slo, at_s) for slo in slos))
+            results = await asyncio.gather(*(status.evaluate(slo, at_s) for slo in slos))
         except PrometheusUnavailable as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         except SloEngineError as exc:  # e.g. a PromQL SLO without --prometheus-url
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         return [
-            status_to_pb(slo, state.policy_for(slo).name, r)
+            status_to_pb(slo, status.policy_for(slo).name, r)
             for slo, r in zip(slos, results, strict=True)
         ]

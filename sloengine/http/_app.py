@@ -1,29 +1,27 @@
 """The engine's aiohttp application: `/metrics`, `/healthz`, `/readyz`.
 
-Plugins (canary, UI) add their routes to the same application before it starts.
+The canary's side door, the UI and the pipelines add their routes to the same application
+before it starts.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from sloengine import conventions
+from sloengine.engine import Readiness
 from sloengine.http.body import edge_errors
-
-if TYPE_CHECKING:
-    from sloengine.app import EngineState
 
 __all__ = ["STATE_KEY", "create_http_app"]
 
-STATE_KEY: web.AppKey[EngineState] = web.AppKey("sloengine_state")
+# The engine's readiness, as `/readyz` reads it.
+STATE_KEY: web.AppKey[Readiness] = web.AppKey("sloengine_state", Readiness)
+_REGISTRY_KEY: web.AppKey[CollectorRegistry] = web.AppKey("sloengine_registry", CollectorRegistry)
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
-    body = generate_latest(state.registry)
+    body = generate_latest(request.app[_REGISTRY_KEY])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -32,22 +30,18 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
-    if not state.ready:
-        return web.Response(status=503, text="not ready\n")
-    failure = state.durable.failure if state.durable is not None else None
-    if failure is not None:  # every push would fail: say so, and why
-        return web.Response(status=503, text=f"not ready: store: {failure}\n")
-    for check in state.readiness_checks:
-        if (problem := check()) is not None:
-            return web.Response(status=503, text=f"not ready: {problem}\n")
+    problem = request.app[STATE_KEY].problem()
+    if problem is not None:  # e.g. the store failed: every push would fail, say why
+        return web.Response(status=503, text=f"{problem}\n")
     return web.Response(text="ready\n")
 
 
-def create_http_app(state: EngineState) -> web.Application:
-    """An application serving the engine's health and metrics; `app[STATE_KEY]` is the state."""
+def create_http_app(readiness: Readiness, registry: CollectorRegistry) -> web.Application:
+    """An application serving the engine's health and the metrics of `registry`;
+    `app[STATE_KEY]` is `readiness`."""
     app = web.Application(middlewares=[edge_errors])
-    app[STATE_KEY] = state
+    app[STATE_KEY] = readiness
+    app[_REGISTRY_KEY] = registry
     app.router.add_get(conventions.HTTP_METRICS_PATH, _metrics)
     app.router.add_get(conventions.HTTP_HEALTHZ_PATH, _healthz)
     app.router.add_get(conventions.HTTP_READYZ_PATH, _readyz)

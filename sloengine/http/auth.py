@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
-from sloengine.credentials import Scope, credentials_of
-
-if TYPE_CHECKING:
-    from sloengine.app import EngineState
+from sloengine.credentials import Credentials, Scope
 
 __all__ = ["Scope", "bearer_token", "refuse", "require_token"]
 
@@ -34,14 +29,16 @@ def refuse(scope: Scope, given: bool, hint: str = "") -> web.HTTPException:
     return web.HTTPForbidden(text=f"invalid bearer token for the {scope} scope{hint}\n")
 
 
-def require_token(state: EngineState, request: web.Request, scope: Scope = Scope.ADMIN) -> None:
+def require_token(
+    credentials: Credentials, request: web.Request, scope: Scope = Scope.ADMIN
+) -> None:
     """Raise 401 without a bearer token, 403 with a wrong one; return when it fits `scope`.
 
     A scope with no configured token accepts every request, like the gRPC side; the admin
-    token fits every scope. Use at the top of a handler: `require_token(state, request)`
-    for mutations (admin), `require_token(state, request, Scope.READ)` for reads.
+    token fits every scope. Use at the top of a handler: `require_token(credentials,
+    request)` for mutations (admin), `require_token(credentials, request, Scope.READ)` for
+    reads.
     """
-    credentials = credentials_of(state)
     if credentials.is_open(scope):
         return
     token = bearer_token(request)

@@ -8,16 +8,14 @@
   straight from the wire bytes (the fast path; None: use decode_push); `WireDecoder`: the
   fast path with its own key caches (what the service uses).
 - `PushBatch` / `SeriesBlock`: a batch as plain Python, for producers inside the engine
-  (replay); `push_request` makes the wire message of one, `decode_batch` the store's
-  columns (the same validation as `decode_push`).
-- `decode_push_record`: the store's reader for WAL records of the first format (raw
-  PushRequests), given to `DurableStore(push_record_decoder=...)` by the wiring.
+  (replay, the pipelines' receivers); `push_request` makes the wire message of one,
+  `decode_batch` the store's columns (the same validation as `decode_push`).
 
 See docs/store.md (validation, the wire fast path) and docs/architecture.md.
 """
 
 from sloengine.ingest._blocks import PushBatch, SeriesBlock, decode_batch, push_request
-from sloengine.ingest._decode import decode_push, decode_push_record
+from sloengine.ingest._decode import decode_push
 from sloengine.ingest._decode_wire import WireDecoder, decode_wire, decode_wire_many
 from sloengine.ingest._service import IngestService, Rejection, RejectionKind, Submission
 from sloengine.ingest._validate import MAX_SAMPLE_COUNT
@@ -33,7 +31,6 @@ __all__ = [
     "WireDecoder",
     "decode_batch",
     "decode_push",
-    "decode_push_record",
     "decode_wire",
     "decode_wire_many",
     "push_request",

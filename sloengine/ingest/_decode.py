@@ -192,24 +192,6 @@ def decode_push(
     return _decode_message(req, now_s, max_age_s, max_future_s, mapper)
 
 
-def decode_push_record(
-    serialized: bytes, latency_bounds_seconds: tuple[float, ...]
-) -> DecodedBatch:
-    """A WAL record of the first format (a serialised PushRequest), for replay.
-
-    No time limits (the batch was accepted when it was written). The store is given this
-    function when it opens (`DurableStore(push_record_decoder=...)`), so it reads old data
-    dirs without importing the wire format itself.
-    """
-    return decode_push(
-        pb.PushRequest.FromString(serialized),
-        now_s=0.0,
-        max_age_s=math.inf,
-        max_future_s=math.inf,
-        latency_bounds_seconds=latency_bounds_seconds,
-    )
-
-
 def _decode_message(
     req: pb.PushRequest, now_s: float, max_age_s: float, max_future_s: float, mapper: _BoundsMapper
 ) -> DecodedBatch:

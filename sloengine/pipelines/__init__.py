@@ -1,6 +1,6 @@
 """Ingest from the pipelines users already run: Prometheus remote_write and OTLP metrics.
 
-    receiver = await pipelines.start(state, http_app)   # after the store is open
+    receiver = await pipelines.start(config, http_app, store=..., ...)  # store open
     ...
     await receiver.aclose()                             # before the store closes
 
@@ -51,8 +51,11 @@ from sloengine.pipelines._remote_write import decode_write_request
 if TYPE_CHECKING:
     import grpc
     from aiohttp import web
+    from prometheus_client import CollectorRegistry
 
-    from sloengine.app import EngineState
+    from sloengine.config import EngineConfig
+    from sloengine.credentials import Credentials
+    from sloengine.engine import Clock, IngestLimits, Readiness, StatusService, StoreHandle
 
 __all__ = [
     "OTLP_METRICS_PATH",
@@ -110,21 +113,47 @@ def verdict_window_source(config: Any) -> PromWindowSource | None:
 
 
 async def start(
-    state: EngineState, http_app: web.Application, grpc_server: grpc.aio.Server | None = None
+    config: EngineConfig,
+    http_app: web.Application,
+    grpc_server: grpc.aio.Server | None = None,
+    *,
+    store: StoreHandle,
+    clock: Clock,
+    limits: IngestLimits,
+    readiness: Readiness,
+    credentials: Credentials,
+    status: StatusService,
+    registry: CollectorRegistry | None = None,
 ) -> PipelineReceiver:
-    """Open the receiver (replaying its journal into the store) and add its endpoints."""
-    file = str(state.config.path or "")
-    options = receiver_options(state.config.raw.get("pipelines"), file)
+    """Open the receiver (replaying its journal into the store) and add its endpoints.
+
+    Its batches go to `store` within `limits`; it reports SLOs the senders' buckets cannot
+    serve to `status`, and a journal failure to `readiness`."""
+    file = str(config.path or "")
+    if config.data_dir is None:
+        raise At(file, "data_dir").error("required (--data-dir)")
+    options = receiver_options(config.raw.get("pipelines"), file)
     mapping = options.get("mapping", RedMapping())
     otlp = options.pop("otlp", OtlpMapping())
     decoders = {
         PROTOCOL_REMOTE_WRITE: ("remote_write", decode_write_request),
         PROTOCOL_OTLP: ("otlp", otlp_decoder(mapping, otlp)),
     }
-    receiver = PipelineReceiver(state, decoders, **options)
+    receiver = PipelineReceiver(
+        config.data_dir,
+        decoders,
+        store=store,
+        clock=clock,
+        limits=limits,
+        catalog=status.catalog,
+        sli_problems=status.sli_problems,
+        registry=registry,
+        repair_wal=config.repair_wal,
+        **options,
+    )
     await receiver.open()
-    state.readiness_checks.append(receiver.readiness_problem)
-    add_routes(state, http_app, receiver)
+    readiness.add_check(receiver.readiness_problem)
+    add_routes(credentials, readiness, http_app, receiver)
     if grpc_server is not None:
-        grpc_server.add_generic_rpc_handlers((otlp_grpc_handler(state, receiver),))
+        grpc_server.add_generic_rpc_handlers((otlp_grpc_handler(readiness, receiver),))
     return receiver

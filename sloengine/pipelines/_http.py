@@ -13,7 +13,7 @@ from __future__ import annotations
 import gzip
 import logging
 import zlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from aiohttp import web
@@ -21,12 +21,11 @@ from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
 
+from sloengine.credentials import Credentials
+from sloengine.engine import Readiness
 from sloengine.http.auth import Scope, require_token
 from sloengine.pipelines._receiver import REJECTED_OUTCOMES, PayloadError, PipelineReceiver
 from sloengine.pipelines._remote_write import V1_MESSAGE, V2_MESSAGE
-
-if TYPE_CHECKING:
-    from sloengine.app import EngineState
 
 __all__ = [
     "OTLP_METRICS_PATH",
@@ -55,14 +54,22 @@ def _media(content_type: str) -> tuple[str, dict[str, str]]:
     return parts[0].lower(), params
 
 
-def add_routes(state: EngineState, app: web.Application, receiver: PipelineReceiver) -> None:
+def add_routes(
+    credentials: Credentials,
+    readiness: Readiness,
+    app: web.Application,
+    receiver: PipelineReceiver,
+) -> None:
+    """remote_write and OTLP/HTTP on `app`: `credentials` check the caller's token, and
+    nothing is taken before `readiness` says the engine is ready."""
+
     async def remote_write(request: web.Request) -> web.Response:
-        response = await _remote_write(state, receiver, request)
+        response = await _remote_write(credentials, readiness, receiver, request)
         receiver.requests.labels("remote_write", str(response.status)).inc()
         return response
 
     async def otlp(request: web.Request) -> web.Response:
-        response = await _otlp_http(state, receiver, request)
+        response = await _otlp_http(credentials, readiness, receiver, request)
         receiver.requests.labels("otlp", str(response.status)).inc()
         return response
 
@@ -75,10 +82,13 @@ def _text(status: int, text: str) -> web.Response:
 
 
 async def _remote_write(
-    state: EngineState, receiver: PipelineReceiver, request: web.Request
+    credentials: Credentials,
+    readiness: Readiness,
+    receiver: PipelineReceiver,
+    request: web.Request,
 ) -> web.Response:
-    require_token(state, request, Scope.INGEST)  # remote_write is an ingest call
-    if not state.ready:
+    require_token(credentials, request, Scope.INGEST)  # remote_write is an ingest call
+    if not readiness.ready:
         return _text(503, "not ready")
     media, params = _media(request.headers.get("Content-Type", "application/x-protobuf"))
     if media != "application/x-protobuf":
@@ -143,16 +153,19 @@ def _status(http: int, code: int, text: str, json: bool) -> web.Response:
 
 
 async def _otlp_http(
-    state: EngineState, receiver: PipelineReceiver, request: web.Request
+    credentials: Credentials,
+    readiness: Readiness,
+    receiver: PipelineReceiver,
+    request: web.Request,
 ) -> web.Response:
-    require_token(state, request)
+    require_token(credentials, request)
     media, _ = _media(request.headers.get("Content-Type", ""))
     json = media == "application/json"
     if not json and media != "application/x-protobuf":
         return _text(
             415, f"Content-Type {media!r}: expected application/x-protobuf or application/json"
         )
-    if not state.ready:
+    if not readiness.ready:
         return _status(503, code_pb2.UNAVAILABLE, "not ready", json)
     body = await request.content.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
@@ -192,13 +205,13 @@ def _gunzip(body: bytes) -> bytes:
     return out
 
 
-def otlp_grpc_handler(state: EngineState, receiver: PipelineReceiver) -> grpc.GenericRpcHandler:
+def otlp_grpc_handler(readiness: Readiness, receiver: PipelineReceiver) -> grpc.GenericRpcHandler:
     """`MetricsService/Export`; requests reach the receiver as raw bytes (journalled as is)."""
 
     async def export(
         raw: bytes, context: grpc.aio.ServicerContext[Any, Any]
     ) -> ms.ExportMetricsServiceResponse:
-        if not state.ready:
+        if not readiness.ready:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "not ready")
         try:
             result = await receiver.ingest(PROTOCOL_OTLP, raw)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import Counter as PromCounter
 
 from sloengine import conventions
+from sloengine.engine import Clock, IngestLimits, StoreHandle
 from sloengine.errors import CapacityError, IngestError, PayloadError
 from sloengine.ingest import MAX_SAMPLE_COUNT, PushBatch, SeriesBlock, decode_batch
 from sloengine.pipelines._convert import Conversion, EngineRow, RedConverter, SourcePoint
@@ -43,7 +44,9 @@ from sloengine.pipelines._thresholds import ThresholdCheck
 from sloengine.store import StoreCorruptError
 
 if TYPE_CHECKING:
-    from sloengine.app import EngineState
+    from prometheus_client import CollectorRegistry
+
+    from sloengine.model import Catalog
     from sloengine.store import DurableStore
 
 __all__ = ["IngestResult", "PayloadError", "PipelineReceiver"]
@@ -84,20 +87,30 @@ class PipelineReceiver:
 
     def __init__(
         self,
-        state: EngineState,
+        data_dir: Path,
         decoders: dict[int, tuple[str, Decoder]],
         *,
+        store: StoreHandle,
+        clock: Clock,
+        limits: IngestLimits,
+        catalog: Catalog,
+        sli_problems: dict[str, str],
+        registry: CollectorRegistry | None = None,
+        repair_wal: bool = False,
         mapping: RedMapping | None = None,
         keep_initial: bool = True,
         snapshot_every_bytes: int = 16 * 1024 * 1024,
         fsync: bool = True,
     ) -> None:
-        assert state.data_dir is not None
-        self._state = state
+        self._store = store
+        self._clock = clock
+        self._limits = limits
+        self._repair_wal = repair_wal
         self._decoders = decoders
         self.converter = RedConverter(mapping or RedMapping(), keep_initial=keep_initial)
-        self.journal = Journal(Path(state.data_dir) / "pipelines", fsync=fsync)
-        self.thresholds = ThresholdCheck(state.catalog, state.sli_problems)
+        self.journal = Journal(Path(data_dir) / "pipelines", fsync=fsync)
+        # Writes `sli_problems` (the status service's): SLOs the senders' buckets cannot serve.
+        self.thresholds = ThresholdCheck(catalog, sli_problems)
         self.snapshot_every_bytes = snapshot_every_bytes
         self._next_sequence = 1
         self._failed: BaseException | None = None  # a journaled batch the store did not get
@@ -108,18 +121,18 @@ class PipelineReceiver:
             "Samples received by remote_write / OTLP, by protocol and outcome (increment, "
             "reset, resent, duplicate, out_of_order, stale, invalid, too_old, late_bucket, ...).",
             ["protocol", "outcome"],
-            registry=state.registry,
+            registry=registry,
         )
         self.requests = PromCounter(
             "sloengine_pipeline_requests_total",
             "Requests received by remote_write / OTLP, by protocol and HTTP-like status code.",
             ["protocol", "code"],
-            registry=state.registry,
+            registry=registry,
         )
 
     @property
     def _durable(self) -> DurableStore:
-        durable = self._state.durable
+        durable = self._store.durable
         assert durable is not None, "receivers start after the store is open"
         return durable
 
@@ -155,7 +168,7 @@ class PipelineReceiver:
                 f"pipelines journal {self.journal.directory}: has {sequence} records but the "
                 f"store holds batch {held}: {held - sequence} records lost"
             )
-            if not self._state.config.repair_wal:
+            if not self._repair_wal:
                 raise StoreCorruptError(
                     f"{lost}; refusing to start (--repair-wal numbers on after the store's "
                     "batches; the series in the lost records then count again from their "
@@ -198,7 +211,7 @@ class PipelineReceiver:
         name, _ = self._decoders[protocol]
         if self._failed is not None:
             raise JournalError(f"an earlier batch did not reach the store: {self._failed}")
-        now_ms = math.floor(self._state.now() * 1000)
+        now_ms = math.floor(self._clock.now() * 1000)
         # Decoding, converting and appending run without yielding: records are in order.
         conversion = self._convert(protocol, body, now_ms)
         ticket = self.journal.append(_RECORD.pack(protocol, now_ms) + body)
@@ -255,9 +268,9 @@ class PipelineReceiver:
     def _convert(self, protocol: int, body: bytes, now_ms: int) -> Conversion:
         _, decode = self._decoders[protocol]
         points, bad_series = decode(body)  # PayloadError before anything changed
-        state = self._state
-        oldest = math.floor(now_ms - state.max_sample_age_seconds * 1000)
-        newest = math.floor(now_ms + state.config.max_future_skew_seconds * 1000)
+        limits = self._limits
+        oldest = math.floor(now_ms - limits.max_sample_age_seconds * 1000)
+        newest = math.floor(now_ms + limits.max_future_skew_seconds * 1000)
         conversion = self.converter.convert(points, oldest_ms=oldest, newest_ms=newest)
         # Why here, row by row: the store refuses a batch with any count above what one
         # sample may carry, and the rows of a request go in as one batch, so one absurd
@@ -336,11 +349,10 @@ class PipelineReceiver:
     async def _snapshot(self) -> None:
         if self._failed is not None:
             return  # the journal holds a batch the store lacks: keep it for the replay
-        state = self._state
         segment = await self.journal.rotate()
         # No yield since the cut: the state copy covers exactly the records before it.
         records = self._next_sequence - 1
-        horizon = math.floor((state.now() - state.max_sample_age_seconds) * 1000)
+        horizon = math.floor((self._clock.now() - self._limits.max_sample_age_seconds) * 1000)
         self.converter.forget_older_than(horizon)
         doc = self.converter.to_json()
         waiting = [f for s, f in self._inflight.items() if s <= records]

@@ -14,7 +14,7 @@ from sloengine.store._batch import ERRORS, LATENCY0, REQUESTS, DecodedBatch, Ser
 from sloengine.store._dedupe import DEFAULT_WINDOW as DEDUPE_WINDOW
 from sloengine.store._durable import DurableStore, PushOutcome, PushStatus
 from sloengine.store._levels import DEFAULT_LEVELS, Level
-from sloengine.store._recovery import PushRecordDecoder, RecoveryReport, StoreCorruptError
+from sloengine.store._recovery import RecoveryReport, StoreCorruptError
 from sloengine.store._series import SeriesStore, WindowSum
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "DurableStore",
     "Level",
     "PushOutcome",
-    "PushRecordDecoder",
     "PushStatus",
     "RecoveryReport",
     "SeriesLabels",

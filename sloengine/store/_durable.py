@@ -47,7 +47,6 @@ from sloengine.store._recovery import (
     SEGMENT_RE,
     SNAPSHOT_RE,
     DataDirPaths,
-    PushRecordDecoder,
     Recovery,
     RecoveryReport,
     cut_segment,
@@ -105,12 +104,9 @@ class DurableStore(DataDirPaths):
         fsync: bool = True,
         fsync_observer: Callable[[float], None] | None = None,
         repair: bool = False,
-        push_record_decoder: PushRecordDecoder | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.repair = repair
-        # Reads WAL records of the first format (raw PushRequests); see `PushRecordDecoder`.
-        self._push_record_decoder = push_record_decoder
         self._lock = DataDirLock(self.data_dir)
         self._failure: str | None = None  # set when memory may differ from the WAL
         # Tickets handed out = base + the writer's own; a recovery starts a new writer above
@@ -165,7 +161,6 @@ class DurableStore(DataDirPaths):
             dedupe_window=self._dedupe_window,
             fsync=self._fsync,
             repair=self.repair,
-            push_record_decoder=self._push_record_decoder,
         ).run()
         path = self._segment_path(self._segment)
         self._wal = GroupCommitWriter(path, fsync=self._fsync, fsync_observer=self._fsync_observer)

@@ -8,9 +8,8 @@
               latency columns (absent: "w")}
 
 Replay needs no protobuf decoding or validation: it recreates the same series (ids are
-assigned in creation order, so they come out identical) and adds the columns. Records of
-type b"P" (a raw PushRequest, the first format) are still read, through the decoder the
-store is given (`PushRecordDecoder`, from the ingest service's codec).
+assigned in creation order, so they come out identical) and adds the columns. This is the
+only record type: the pre-release b"P" records (a raw PushRequest) are no longer read.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ import numpy.typing as npt
 from sloengine.store._batch import SeriesLabels
 
 COLUMNS = b"C"
-PUSH = b"P"
 _U32 = struct.Struct("<I")
 _KEPT = 2  # requests, errors: the columns every record stores
 

@@ -14,27 +14,21 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from sloengine.errors import StoreCorruptError
-from sloengine.store._batch import DecodedBatch
 from sloengine.store._datadir import quarantine
 from sloengine.store._dedupe import DedupeState
 from sloengine.store._levels import Level
-from sloengine.store._records import COLUMNS, PUSH, decode_columns
+from sloengine.store._records import COLUMNS, decode_columns
 from sloengine.store._series import SeriesStore
 from sloengine.store._wal import MAGIC, create_segment, fsync_dir, read_segment
 
 log = logging.getLogger("sloengine.store")
-
-# Decodes the payload of a first-format WAL record (a serialised PushRequest, without the
-# b"P" type byte) for the given latency bounds, without time limits. The store does not
-# read the wire format itself: the wiring passes `sloengine.ingest.decode_push_record`.
-PushRecordDecoder = Callable[[bytes, tuple[float, ...]], DecodedBatch]
 
 SEGMENT_RE = re.compile(r"^wal-(\d{8})\.log$")
 SNAPSHOT_RE = re.compile(r"^snapshot-(\d{8})\.npz$")
@@ -100,10 +94,8 @@ class Recovery(DataDirPaths):
         dedupe_window: int,
         fsync: bool,
         repair: bool,
-        push_record_decoder: PushRecordDecoder | None = None,
     ) -> None:
         self.data_dir = data_dir
-        self._push_record_decoder = push_record_decoder
         self._levels = levels
         self._bounds = tuple(latency_bounds_seconds)
         self.max_series = max_series
@@ -267,16 +259,6 @@ class Recovery(DataDirPaths):
                     rec.sids, rec.block_of_sample, rec.timestamps_unix_ms, rec.values
                 )
                 producer, sequence = rec.producer_id, rec.sequence
-            elif payload[:1] == PUSH:
-                if self._push_record_decoder is None:
-                    raise StoreCorruptError(
-                        "WAL record of the first format (a raw PushRequest) and no decoder "
-                        "for it: open the store with push_record_decoder="
-                        "sloengine.ingest.decode_push_record"
-                    )
-                batch = self._push_record_decoder(payload[1:], store.latency_bounds_seconds)
-                store.apply(batch)
-                producer, sequence = batch.producer_id, batch.sequence
             else:
                 raise StoreCorruptError(f"unknown WAL record type {payload[:1]!r}")
         finally:

@@ -1,15 +1,15 @@
 """The engine's web UI: SLOs, burn rates, canary verdicts and the audit log, live.
 
-`EngineApp` calls `register(state, http_app)` after the canary service, so the UI finds
-its `CanaryCore` on the application (and works without it: no canaries, and the audit log
-at its default place if one exists). The page is served at `/ui/`, its
-JSON under `/ui/api/`; see docs/ui.md.
+`EngineApp` calls `register(http_app, ...)` after the canary is built, passing it the
+canary's `CanaryCore` (None: an engine without canaries) and the audit log's path. The page
+is served at `/ui/`, its JSON under `/ui/api/`; see docs/ui.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -18,32 +18,25 @@ from sloengine.ui._backend import UIBackend, UIRequestError
 from sloengine.ui._routes import UI_PATH, add_routes
 
 if TYPE_CHECKING:
-    from sloengine.app import EngineState
+    from sloengine.canary import CanaryCore, CanaryVerdict
+    from sloengine.credentials import Credentials
+    from sloengine.engine import StatusService, StoreHandle
+    from sloengine.ui._canary_views import CanaryKey
 
 __all__ = ["UI_PATH", "UIBackend", "UIRequestError", "register"]
 
 
-def _canary_core(http_app: web.Application) -> Any:
-    try:
-        from sloengine.http.canary import CANARY_CORE_KEY
-    except ImportError:
-        return None
-    return http_app.get(CANARY_CORE_KEY)
-
-
-def _audit_path(state: EngineState, core: Any) -> Path | None:
-    if core is not None and core.audit is not None:
-        return Path(core.audit.path)
-    try:
-        from sloengine.canary import audit_path
-    except ImportError:
-        return None
-    return audit_path(dict(state.config.raw or {}), state.data_dir)
-
-
-def register(state: EngineState, http_app: web.Application) -> UIBackend:
+def register(
+    http_app: web.Application,
+    *,
+    status: StatusService,
+    store: StoreHandle,
+    credentials: Credentials,
+    verdicts: Mapping[CanaryKey, CanaryVerdict],
+    canary: CanaryCore | None,
+    audit_path: Path | None,
+) -> UIBackend:
     """Serve the UI and its read-only JSON API from the engine's HTTP application."""
-    core = _canary_core(http_app)
-    backend = UIBackend(state, core, AuditReader(_audit_path(state, core)))
+    backend = UIBackend(status, store, credentials, verdicts, canary, AuditReader(audit_path))
     add_routes(http_app, backend)
     return backend

@@ -1,7 +1,7 @@
-"""What the UI's JSON endpoints answer, read from the running engine's state.
+"""What the UI's JSON endpoints answer, read from the running engine's services.
 
 Every number comes from the engine's own evaluation: SLO statuses from
-`EngineState.evaluate` (which is `sloengine.evaluate.evaluate_slo` for pushed SLIs, the
+`StatusService.evaluate` (which is `sloengine.evaluate.evaluate_slo` for pushed SLIs, the
 pull mode otherwise), verdicts from the canary plugin's `CanaryCore` (`sloengine.judge`),
 the audit chain from `sloengine.audit.verify`. Nothing here writes: the current canary
 verdict is evaluated at an explicit time, which the canary plugin treats as a what-if
@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sloengine import conventions
 from sloengine.canary import CanaryVerdict
+from sloengine.credentials import Credentials
+from sloengine.engine import StatusService, StoreHandle
 from sloengine.errors import SloEngineError, UIRequestError
 from sloengine.evaluate import evaluate_slo
 from sloengine.model import SLO, NativeSLI
@@ -41,7 +43,6 @@ from sloengine.ui._slo_views import (
 )
 
 if TYPE_CHECKING:
-    from sloengine.app import EngineState
     from sloengine.canary import CanaryCore
     from sloengine.store import Level, SeriesStore, WindowSum
 
@@ -102,10 +103,22 @@ def parse_range(label: str) -> float:
 
 
 class UIBackend:
-    """Builds the JSON of every UI endpoint from the engine state (read only)."""
+    """Builds the JSON of every UI endpoint from the engine's services (read only)."""
 
-    def __init__(self, state: EngineState, canary: CanaryCore | None, audit: AuditReader) -> None:
-        self.state = state
+    def __init__(
+        self,
+        status: StatusService,
+        store: StoreHandle,
+        credentials: Credentials,
+        verdicts: Mapping[CanaryKey, CanaryVerdict],
+        canary: CanaryCore | None,
+        audit: AuditReader,
+    ) -> None:
+        self.status = status
+        self.stored = store
+        self.credentials = credentials
+        # The latest live verdicts the canary served (written by the canary, read here).
+        self.verdicts = verdicts
         self.canary = canary
         self.audit = audit
         self._list_cache: _ListCache | None = None
@@ -114,7 +127,7 @@ class UIBackend:
     # --- SLOs ------------------------------------------------------------------------------------
     async def _status(self, slo: SLO, at: float) -> tuple[StatusLike | None, str]:
         try:
-            return await self.state.evaluate(slo, at), ""
+            return await self.status.evaluate(slo, at), ""
         except SloEngineError as exc:
             return None, str(exc)
 
@@ -126,8 +139,8 @@ class UIBackend:
         try:
             # evaluate_slo only calls window_sum, which the shared cache provides.
             store = cast("SeriesStore", shared)
-            ledger = self.state.slice_ledger(slo)
-            return evaluate_slo(slo, self.state.policy_for(slo), store, at, ledger), ""
+            ledger = self.status.slice_ledger(slo)
+            return evaluate_slo(slo, self.status.policy_for(slo), store, at, ledger), ""
         except SloEngineError as exc:
             return None, str(exc)
 
@@ -138,23 +151,23 @@ class UIBackend:
         clock second, and no more often than LIST_REFRESH_FACTOR times its own cost: a big
         catalog refreshes a little less often rather than starving ingest of the loop.
         """
-        state = self.state
-        now = state.now()
-        key = (state.store.version, round(now))
+        status_service, store = self.status, self.stored.store
+        now = status_service.now()
+        key = (store.version, round(now))
         cached = self._list_cache
         if cached is not None and (cached.key == key or time.monotonic() < cached.fresh_until):
             return cached.body
         started = time.monotonic()
-        slos = state.catalog.slos
-        policies = {id(p): p for p in (state.policy_for(s) for s in slos)}
+        slos = status_service.catalog.slos
+        policies = {id(p): p for p in (status_service.policy_for(s) for s in slos)}
         columns = policy_windows(policies.values())
-        shared = _SharedWindowSums(state.store)
+        shared = _SharedWindowSums(store)
         rows = []
         for i, slo in enumerate(slos):
             if i and i % LIST_YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let ingest and other requests run
             status, error = await self._list_status(slo, now, shared)
-            rows.append(slo_row_json(slo, state.policy_for(slo), status, columns, error))
+            rows.append(slo_row_json(slo, status_service.policy_for(slo), status, columns, error))
         body = {"eval_time": now, "windows": columns, "slos": rows}
         elapsed = time.monotonic() - started
         fresh_until = time.monotonic() + max(
@@ -166,7 +179,7 @@ class UIBackend:
     def _find(self, service: str, name: str) -> SLO:
         if not service:
             raise UIRequestError("service", "required")
-        slo = self.state.catalog.find(service, name)
+        slo = self.status.catalog.find(service, name)
         if slo is None:
             raise UIRequestError("name", f"no SLO {name!r} for service {service!r}", not_found=True)
         return slo
@@ -175,8 +188,8 @@ class UIBackend:
         """One SLO now, its history over the range, and the policy's alert thresholds."""
         slo = self._find(service, name)
         range_s = parse_range(range_label)
-        policy = self.state.policy_for(slo)
-        now = self.state.now()
+        policy = self.status.policy_for(slo)
+        now = self.status.now()
         status, error = await self._status(slo, now)
         times = time_grid(now, range_s, HISTORY_POINTS)
         history = [(await self._status(slo, t))[0] for t in times] if status is not None else []
@@ -201,7 +214,7 @@ class UIBackend:
     # --- canaries --------------------------------------------------------------------------------
     def _discover(self) -> list[CanaryKey]:
         """(service, canary, baseline) for every service that pushed both variants."""
-        store = self.state.store
+        store = self.stored.store
         if self._discovered is not None and self._discovered[0] == store.version:
             return self._discovered[1]
         variants: dict[str, set[str]] = {}
@@ -217,7 +230,7 @@ class UIBackend:
         return keys
 
     def _keys(self) -> list[CanaryKey]:
-        served: list[CanaryKey] = list(self.state.verdicts)
+        served: list[CanaryKey] = list(self.verdicts)
         return sorted({*served, *self._discover()})
 
     def _current(
@@ -234,7 +247,7 @@ class UIBackend:
             return None, str(exc)
 
     def _canary_json(self, key: CanaryKey, now: float) -> dict[str, Any]:
-        served_verdict = self.state.verdicts.get(key)
+        served_verdict = self.verdicts.get(key)
         served = verdict_json(served_verdict) if isinstance(served_verdict, CanaryVerdict) else None
         current, error = self._current(key, now, served["revision"] if served else "")
         service, canary, baseline = key
@@ -249,7 +262,7 @@ class UIBackend:
 
     def canary_list(self) -> dict[str, Any]:
         """Every analysed canary (served to a controller, or with both variants pushed)."""
-        now = self.state.now()
+        now = self.status.now()
         return {
             "eval_time": now,
             "plugin": self.canary is not None,
@@ -276,13 +289,13 @@ class UIBackend:
             baseline or conventions.VARIANT_BASELINE,
         )
         range_s = parse_range(range_label)
-        now = self.state.now()
+        now = self.status.now()
         selector, quantile, short_s, thresholds = self._settings(service)
         times = time_grid(now, range_s, HISTORY_POINTS)
         # Each point sums the window that ends there: the judge's short window, or one
         # step when the range is long enough that short windows would leave gaps.
         window = max(short_s, range_s / (HISTORY_POINTS - 1))
-        store = self.state.store
+        store = self.stored.store
         base = {**selector, conventions.LABEL_SERVICE: service}
 
         def sums(variant: str) -> list[Any]:

@@ -75,13 +75,13 @@ def _limit(request: web.Request) -> int:
 
 def _read_guard(backend: UIBackend) -> Callable[[Handler], Handler]:
     """The API's read-scope check, applied when the engine has a read token of its own."""
-    from sloengine.credentials import Scope, credentials_of
+    from sloengine.credentials import Scope
     from sloengine.http.auth import require_token
 
     def guard(handler: Handler) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:
-            if credentials_of(backend.state).read_is_scoped:
-                require_token(backend.state, request, Scope.READ)
+            if backend.credentials.read_is_scoped:
+                require_token(backend.credentials, request, Scope.READ)
             return await handler(request)
 
         return wrapped

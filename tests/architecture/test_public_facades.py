@@ -29,3 +29,18 @@ def test_sloengine_cli_facade() -> None:
             "main",
         ],
     )
+
+
+def test_sloengine_engine_facade() -> None:
+    assert_facade(
+        "sloengine.engine",
+        [
+            "Clock",
+            "IngestLimits",
+            "Readiness",
+            "StatusService",
+            "StoreHandle",
+            "StoreWindows",
+            "WindowSource",
+        ],
+    )

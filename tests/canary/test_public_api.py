@@ -38,7 +38,6 @@ def test_sloengine_canary_facade() -> None:
             "CanaryRequestError",
             "CanaryVerdict",
             "ForcedVerdict",
-            "GuardResult",
             "ServiceCanaryConfig",
             "Verdict",
             "VerdictKey",

@@ -77,7 +77,7 @@ def recorder_hooks(tmp_path: Path) -> tuple[dict[str, Any], Path]:
     return {"gateway": hook}, calls
 
 
-async def wait_for_lines(path: Path, n: int, timeout_s: float = 10) -> list[str]:
+async def wait_for_lines(path: Path, n: int, timeout_s: float = 60) -> list[str]:
     for _ in range(int(timeout_s / 0.05)):
         if path.exists() and len(path.read_text().splitlines()) >= n:
             return path.read_text().splitlines()

@@ -4,7 +4,7 @@ The HTTP verdict JSON is a contract (Argo Rollouts, Flagger): it was protobuf's 
 of the `CanaryVerdict` message, and `verdict_to_json` must write the very same bytes from the
 domain record, for any values (zeros and empty strings move behind set fields in protobuf's
 printer; -0.0 counts as set; NaN and infinities are strings; timestamps use 0/3/6/9 digits).
-The gRPC message must carry every field unchanged.
+The gRPC message must carry every field unchanged (window lengths in whole seconds).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from google.protobuf import json_format
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sloengine.canary import CanaryVerdict, GuardResult, Verdict, verdict_to_json
+from sloengine.canary import CanaryVerdict, Verdict, verdict_to_json
 from sloengine.grpc import verdict_to_pb
 from sloengine.judge import GuardOutcome, Judgement
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
@@ -29,10 +29,14 @@ doubles = st.one_of(
 )
 texts = st.one_of(st.just(""), st.text(max_size=12))
 verdicts = st.sampled_from(list(Verdict))
-windows = st.one_of(st.just(0), st.integers(0, 30 * 86400))
+# Window lengths: the judge's seconds (floats), answered rounded to whole seconds.
+windows = st.one_of(
+    st.sampled_from([0.0, 0.4, 0.5, 1.5, 2.5, 300.0, 3600.6]),
+    st.floats(0, 30 * 86400, allow_nan=False),
+)
 
 guards = st.builds(
-    GuardResult,
+    GuardOutcome,
     guard=texts,
     verdict=verdicts,
     threshold=doubles,
@@ -97,14 +101,14 @@ def test_the_grpc_message_carries_every_field(v: CanaryVerdict) -> None:
     assert msg.eval_time.ToNanoseconds() == v.eval_time_ns
     assert len(msg.guards) == len(v.guards)
     for got, want in zip(msg.guards, v.guards, strict=True):
+        assert got.short_window_seconds == round(want.short_window_seconds)
+        assert got.long_window_seconds == round(want.long_window_seconds)
         assert pb.Verdict.Name(got.verdict) == want.verdict.value
         for name in ("guard", "test", "reason", "absolute_breached", "relative_breached"):
             assert getattr(got, name) == getattr(want, name)
         for name in ("threshold", "p_value", "effect_size", "canary_samples", "min_samples"):
             # Same bits (NaN included): repr tells -0.0 from 0.0 and NaN from a number.
             assert repr(getattr(got, name)) == repr(getattr(want, name))
-        assert got.short_window_seconds == want.short_window_seconds
-        assert got.long_window_seconds == want.long_window_seconds
 
 
 @given(records)
@@ -116,7 +120,7 @@ def test_the_ui_shows_the_same_verdict_compacted(v: CanaryVerdict) -> None:
     assert page["eval_time"] == body["eval_time_unix_s"]
     assert [g["guard"] for g in page["guards"]] == [g.guard for g in v.guards]
     for shown, g in zip(page["guards"], v.guards, strict=True):
-        assert shown["short_window_s"] == g.short_window_seconds
+        assert shown["short_window_s"] == round(g.short_window_seconds)
         p = g.p_value
         if p != p:
             assert shown["p_value"] is None  # NaN: no number
@@ -139,8 +143,10 @@ def test_a_forced_verdict_keeps_the_judged_one_in_its_reason() -> None:
     v = from_judgement(
         judged, service="gw", canary="canary", baseline="stable", at_unix_s=1.5, revision="r2"
     )
-    assert v.eval_time_ns == 1_500_000_000 and v.guards[0].short_window_seconds == 300
-    assert v.guards[0].long_window_seconds == 3601 and v.forced is None
+    assert v.eval_time_ns == 1_500_000_000 and v.guards == (outcome,) and v.forced is None
+    body = verdict_to_json(v)
+    assert body["guards"][0]["short_window_seconds"] == 300
+    assert body["guards"][0]["long_window_seconds"] == 3601
     forced = ForcedVerdict("gw", "r2", "PASS", "admin:alice", "known flake", 1.0)
     out = v.with_forced(forced)
     assert out.verdict is Verdict.PASS and out.forced is forced

@@ -28,7 +28,7 @@ async def totals(port: int) -> tuple[float, float]:
 
 
 async def drained(client: EngineClient) -> None:
-    await until(lambda: not client.stats["pending_batches"], timeout_s=20)
+    await until(lambda: not client.stats["pending_batches"])
 
 
 async def test_a_flush_over_the_limit_is_split_up_front(start_engine: EngineFactory) -> None:

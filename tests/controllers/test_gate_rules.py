@@ -6,14 +6,18 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sloengine.canary import CanaryVerdict, GuardResult, Verdict
+from sloengine.canary import CanaryVerdict, Verdict
 from sloengine.http.canary import GO_GATES, ROLLBACK_GATE, gate_status
+from sloengine.judge import GuardOutcome
 
 VERDICTS = (Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE)
 
 
 def verdict(v: Verdict, canary_samples: int) -> CanaryVerdict:
-    guard = GuardResult(guard="error_ratio", verdict=v, canary_samples=canary_samples)
+    guard = GuardOutcome(
+        "error_ratio", v, 0.02, False, 0.0, 0.0, 0.0, False, 0.0, 0.0, "msprt",
+        float(canary_samples), 0.0, 0.0, 300.0, 3600.0, "",
+    )  # fmt: skip
     return CanaryVerdict("gateway", "canary", "baseline", verdict=v, guards=(guard,))
 
 

@@ -52,7 +52,6 @@ def test_the_ingest_facade() -> None:
             "WireDecoder",
             "decode_batch",
             "decode_push",
-            "decode_push_record",
             "decode_wire",
             "decode_wire_many",
             "push_request",

@@ -86,7 +86,7 @@ async def test_red_counters_reach_the_engine(
             await client.get("/fail")
         push = get_instrumentation(app).push  # type: ignore[union-attr]
         assert push is not None and push.client is not None
-        counts = await _wait_for_counts(engine, expected=(6, 1), timeout_s=15)
+        counts = await _wait_for_counts(engine, expected=(6, 1), timeout_s=60)
         await shutdown()  # flushes and closes the client
         assert push.client is None
         assert counts == (6, 1)

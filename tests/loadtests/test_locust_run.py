@@ -14,7 +14,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +31,7 @@ import pytest
 from aiohttp import web
 
 from tests.support.http_app import serve_in_thread
+from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_SECONDS = 16
@@ -72,12 +72,6 @@ def demo_service(faulty_docs: bool, on_request: Callable[[], None] = lambda: Non
     app.router.add_post("/ingest", ok)
     with serve_in_thread(app) as url:
         yield url
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env() -> dict[str, str]:
@@ -144,7 +138,7 @@ class Scenario:
             self.master = _start(_headless(host, tmp, name, *html_args, *extra))
         elif topology == "processes":
             # Own port: concurrent runs on locust's default port would share workers.
-            port = str(_free_port())
+            port = str(free_port())
             self.master = _start(
                 _headless(
                     host,
@@ -162,7 +156,7 @@ class Scenario:
                 )
             )
         else:
-            port = str(_free_port())
+            port = str(free_port())
             self.master = _start(
                 _headless(
                     host,
@@ -217,7 +211,7 @@ class WebUiScenario:
 
     def __init__(self, host: str, tmp: Path) -> None:
         self.host, self.tmp = host, tmp
-        port = _free_port()
+        port = free_port()
         self.base = f"http://127.0.0.1:{port}"
         self.proc = _start(
             _locust("--web-host", "127.0.0.1", "--web-port", str(port), "-H", host, *JUDGING)
@@ -247,9 +241,10 @@ class WebUiScenario:
                 "loadtest_thresholds": '{"http_req_duration{name:POST /ingest}": ["max<1"]}',
             },
         )
-        time.sleep(9)
+        # Mid-run (12 s): early, so a loaded machine cannot push this read past the run's end.
+        time.sleep(2)
         self.seen["during"] = json.loads(_http(self.base + "/loadtest/summary")[1])
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             time.sleep(1)
             summary = json.loads(_http(self.base + "/loadtest/summary")[1])

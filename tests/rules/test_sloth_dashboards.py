@@ -134,7 +134,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Promethe
     )
     try:
         with sloth, ours:
-            deadline = time.monotonic() + 60
+            # ~20 s of evaluations are needed; the bound only catches a server that never gets there.
+            deadline = time.monotonic() + 120
             ready = (
                 'ALERTS{sloth_severity="page"} and on() slo:sli_error:ratio_rate30d'
                 " and on() count_over_time(slo:sli_error:ratio_rate1h[20s]) >= 15"
@@ -144,7 +145,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Promethe
                     break
                 time.sleep(0.5)
             else:
-                raise TimeoutError("no 30d ratio or page alert on both servers in 60s")
+                raise TimeoutError("no 30d ratio or page alert on both servers in 120s")
             yield sloth, ours
     finally:
         target.server.shutdown()

@@ -29,7 +29,7 @@ class EngineProcess:
         self.http_address = ""
         self.stderr_path = data_dir.parent / f"{data_dir.name}.stderr"
 
-    def start(self, timeout_s: float = 30.0) -> EngineProcess:
+    def start(self, timeout_s: float = 60.0) -> EngineProcess:
         self.stderr_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(

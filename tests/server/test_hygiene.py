@@ -96,7 +96,7 @@ async def test_require_token_answers_401_without_and_403_with_a_wrong_token(
     state = token_engine.state
 
     async def mutate(request: web.Request) -> web.Response:
-        require_token(state, request)
+        require_token(state.credentials, request)
         return web.Response(text="done")
 
     app = web.Application()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import grpc
 import pytest
@@ -176,26 +175,3 @@ async def test_push_stub_generated_client_works(channel: grpc.aio.Channel) -> No
     stub = pb_grpc.IngestServiceStub(channel)
     acks = [a async for a in stub.Push(iter([batch(1, block())]))]
     assert acks[0].status == pb.PushAck.ACCEPTED
-
-
-async def test_a_data_dir_of_the_first_wal_format_recovers(
-    start_engine: EngineFactory, tmp_path: Path
-) -> None:
-    # Records of the 0.1 format hold raw PushRequests; the engine reads them through the
-    # ingest codec it gives the store (the store itself reads no protobuf).
-    from sloengine.store._wal import create_segment, frame
-
-    data = tmp_path / "old"
-    data.mkdir()
-    create_segment(data / "wal-00000001.log")
-    with open(data / "wal-00000001.log", "ab") as f:
-        for seq, requests in ((1, 30), (2, 12)):
-            old = batch(seq, block(requests=(requests,), errors=(3,)), producer="v01")
-            f.write(frame(b"P" + old.SerializeToString()))
-    engine = await start_engine(data_dir=data)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{engine.grpc_port}") as ch:
-        five_m = window(await status(ch), 300)
-        assert (five_m.requests, five_m.errors) == (42, 6)
-        (ack,) = await push_all(ch, batch(2, block(), producer="v01"))  # already recovered
-        assert ack.status == pb.PushAck.DUPLICATE
-        assert window(await status(ch), 300).requests == 42

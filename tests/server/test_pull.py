@@ -168,25 +168,26 @@ async def test_no_traffic_is_no_data_not_nan(pull_engine: EngineApp) -> None:
 
 
 async def test_unreachable_prometheus_is_unavailable(tmp_path: Path) -> None:
-    from tests.support.net import free_port
+    from tests.support.net import refused_port
 
-    config = EngineConfig(
-        grpc_listen="127.0.0.1:0",
-        http_listen="127.0.0.1:0",
-        data_dir=tmp_path / "data",
-        prometheus_url=f"http://127.0.0.1:{free_port()}",
-        snapshot_interval_seconds=0,
-    )
-    app = EngineApp(
-        config, registry=CollectorRegistry(), catalog=Catalog(slos=(EVENTS,)), plugins=()
-    )
-    await app.start()
-    try:
-        with pytest.raises(grpc.aio.AioRpcError) as err:
-            await _status(app, "events")
-        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
-    finally:
-        await app.stop(0)
+    with refused_port() as port:
+        config = EngineConfig(
+            grpc_listen="127.0.0.1:0",
+            http_listen="127.0.0.1:0",
+            data_dir=tmp_path / "data",
+            prometheus_url=f"http://127.0.0.1:{port}",
+            snapshot_interval_seconds=0,
+        )
+        app = EngineApp(
+            config, registry=CollectorRegistry(), catalog=Catalog(slos=(EVENTS,)), plugins=()
+        )
+        await app.start()
+        try:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await _status(app, "events")
+            assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        finally:
+            await app.stop(0)
 
 
 async def test_promql_slo_without_prometheus_url_is_failed_precondition(tmp_path: Path) -> None:

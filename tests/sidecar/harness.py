@@ -35,6 +35,8 @@ class RecordingApp:
         self.port = 0
         self.egress: str | None = None  # "host:port" of the sidecar's egress listener
         self.peer_ports: list[int] = []
+        self.held = threading.Event()  # a GET /held reached the app (see hold())
+        self._release = asyncio.Event()
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -58,6 +60,7 @@ class RecordingApp:
         app = web.Application(client_max_size=1 << 40)
         app.router.add_route("*", "/callback", self._callback)
         app.router.add_get("/slow", self._slow)
+        app.router.add_get("/held", self._held)
         app.router.add_get("/reset", self._reset)
         app.router.add_post("/upload", self._upload)
         app.router.add_get("/download", self._download)
@@ -117,6 +120,23 @@ class RecordingApp:
 
     async def _slow(self, request: web.Request) -> web.Response:
         await asyncio.sleep(float(request.query.get("s", "1")))
+        return web.json_response(self._seen(request))
+
+    def hold(self) -> None:
+        """From now on GET /held answers only after `release()`: a request the test knows is
+        in flight (`held` is set once it reached the app), however slow the machine."""
+        self.held.clear()
+        asyncio.run_coroutine_threadsafe(self._clear_release(), self._loop).result(60)
+
+    def release(self) -> None:
+        self._loop.call_soon_threadsafe(self._release.set)
+
+    async def _clear_release(self) -> None:
+        self._release.clear()
+
+    async def _held(self, request: web.Request) -> web.Response:
+        self.held.set()
+        await self._release.wait()
         return web.json_response(self._seen(request))
 
     async def _reset(self, request: web.Request) -> web.Response:
@@ -185,7 +205,7 @@ class SidecarProcess:
         self.proc: subprocess.Popen[str] | None = None
         self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (lives with the process)
 
-    def start(self, timeout_s: float = 20.0) -> SidecarProcess:
+    def start(self, timeout_s: float = 60.0) -> SidecarProcess:
         self.proc = subprocess.Popen(
             self.argv,
             stdout=subprocess.PIPE,

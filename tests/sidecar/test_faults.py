@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -11,7 +12,8 @@ import httpx
 import pytest
 
 from tests.sidecar.harness import RecordingApp, SidecarProcess, raw_exchange
-from tests.support.net import free_port
+from tests.support.net import refused_port
+from tests.support.wait import HANG_S, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -32,14 +34,15 @@ def strict(app: RecordingApp) -> Iterator[SidecarProcess]:
 
 
 def test_refused_upstream_answers_502(app: RecordingApp) -> None:
-    proc = SidecarProcess(f"http://127.0.0.1:{free_port()}").start()
-    try:
-        resp = httpx.get(proc.url + "/echo", timeout=5)
-        assert resp.status_code == 502
-        assert "unreachable" in resp.text
-        assert proc.metric("http_requests_total", route="/echo", status="502") == 1
-    finally:
-        proc.terminate()
+    with refused_port() as port:
+        proc = SidecarProcess(f"http://127.0.0.1:{port}").start()
+        try:
+            resp = httpx.get(proc.url + "/echo", timeout=5)
+            assert resp.status_code == 502
+            assert "unreachable" in resp.text
+            assert proc.metric("http_requests_total", route="/echo", status="502") == 1
+        finally:
+            proc.terminate()
 
 
 def test_slow_upstream_answers_504(strict: SidecarProcess) -> None:
@@ -196,14 +199,27 @@ def test_sigterm_drains_in_flight_requests(app: RecordingApp) -> None:
     proc = SidecarProcess(app.url).start()
     result: list[int] = []
 
-    def slow_request() -> None:
-        result.append(httpx.get(proc.url + "/slow", params={"s": "1"}, timeout=10).status_code)
+    def held_request() -> None:
+        result.append(httpx.get(proc.url + "/held", timeout=60).status_code)
 
-    worker = threading.Thread(target=slow_request)
+    # The request is surely in flight at the SIGTERM (held by the app until the sidecar has
+    # stopped accepting), not just probably (a fixed 0.3 s sleep raced the request's start).
+    app.hold()
+    worker = threading.Thread(target=held_request)
     worker.start()
-    time.sleep(0.3)
-    assert proc.terminate() == 0
-    worker.join()
+    assert proc.proc is not None
+    try:
+        try:
+            assert app.held.wait(60), "the request never reached the app"
+            proc.proc.send_signal(signal.SIGTERM)  # once: a second one could land after the
+            # sidecar has restored the default handler on its way out (exit -15, not 0)
+            wait_until(lambda: _refuses(proc.ingress), "the draining sidecar refusing connections")
+        finally:
+            app.release()
+        assert proc.proc.wait(60) == 0
+    finally:
+        proc.kill()
+    worker.join(60)
     assert result == [200]
     with pytest.raises(httpx.ConnectError):
         httpx.get(proc.url + "/echo", timeout=2)
@@ -246,13 +262,22 @@ def test_slow_client_is_not_mistaken_for_a_slow_upstream(strict: SidecarProcess)
     assert received == size
 
 
+def _refuses(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
 def test_client_gone_before_the_answer_counts_499(strict: SidecarProcess) -> None:
     host, port = strict.ingress.rsplit(":", 1)
     before = strict.metric("http_requests_total", route="/slow", status="499")
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.sendall(b"GET /slow?s=0.3 HTTP/1.1\r\nHost: x\r\n\r\n")
         time.sleep(0.1)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + HANG_S
     while time.monotonic() < deadline:
         if strict.metric("http_requests_total", route="/slow", status="499") == before + 1:
             break
@@ -263,8 +288,8 @@ def test_client_gone_before_the_answer_counts_499(strict: SidecarProcess) -> Non
 
 def test_egress_to_a_refusing_host_answers_502(strict: SidecarProcess) -> None:
     egress = strict.addresses["egress"]
-    target = f"http://127.0.0.1:{free_port()}/x"
-    resp = httpx.get(target, proxy=f"http://{egress}", timeout=5)
+    with refused_port() as port:
+        resp = httpx.get(f"http://127.0.0.1:{port}/x", proxy=f"http://{egress}", timeout=5)
     assert resp.status_code == 502
     assert strict.metric("sidecar_egress_requests_total", status="502") >= 1
 

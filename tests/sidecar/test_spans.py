@@ -15,7 +15,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tests.sidecar.harness import RecordingApp, SidecarProcess, header_values
-from tests.support.net import free_port
+from tests.support.net import refused_port
+from tests.support.wait import HANG_S, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +90,7 @@ def test_server_and_client_spans_are_exported_with_the_propagated_ids(
         result = resp.json()
         app_parent = header_values(result["seen"], "traceparent")[0].split("-")[2]
         egress_parent = header_values(result["calls"][0]["echo"], "traceparent")[0].split("-")[2]
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + HANG_S
         while (
             time.monotonic() < deadline
             and len([s for _, s in collector.spans if s.trace_id.hex() == TRACE]) < 2
@@ -108,7 +109,9 @@ def test_server_and_client_spans_are_exported_with_the_propagated_ids(
         attrs = {a.key: a.value for a in server.attributes}
         assert attrs["http.route"].string_value == "/callback"
         assert attrs["http.response.status_code"].int_value == 200
-        assert proc.metric("sidecar_spans_exported_total") >= 2
+        # Counted by the export thread once the collector has answered: after the collector
+        # has the spans, so wait for it rather than read it at once.
+        wait_until(lambda: proc.metric("sidecar_spans_exported_total") >= 2, "spans counted")
     finally:
         proc.terminate()
 
@@ -129,7 +132,7 @@ def test_unsampled_requests_export_no_span(app: RecordingApp, collector: Collect
             ).status_code
             == 200
         )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + HANG_S
         while time.monotonic() < deadline and not any(
             s.trace_id.hex() == "b" * 32 for _, s in collector.spans
         ):
@@ -141,7 +144,12 @@ def test_unsampled_requests_export_no_span(app: RecordingApp, collector: Collect
 
 
 def test_dead_collector_drops_spans_not_requests(app: RecordingApp) -> None:
-    env = _otel_env(f"http://127.0.0.1:{free_port()}", OTEL_BSP_MAX_QUEUE_SIZE="16")
+    with refused_port() as port:
+        _dead_collector_drops_spans(app, port)
+
+
+def _dead_collector_drops_spans(app: RecordingApp, port: int) -> None:
+    env = _otel_env(f"http://127.0.0.1:{port}", OTEL_BSP_MAX_QUEUE_SIZE="16")
     proc = SidecarProcess(app.url, "--drain-timeout", "1", env=env).start()
     try:
         started = time.monotonic()

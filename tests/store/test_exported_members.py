@@ -18,7 +18,6 @@ def test_store_exports() -> None:
         "DurableStore",
         "Level",
         "PushOutcome",
-        "PushRecordDecoder",
         "PushStatus",
         "RecoveryReport",
         "SeriesLabels",

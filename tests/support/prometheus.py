@@ -2,6 +2,9 @@
 
 with PrometheusServer(tmp_path, rule_files=[...]) as prom:
     prom.query("up")
+
+The one launcher of both: the tests' fixtures and the demo (`examples/demo`) start them
+here, with the same flags and readiness checks.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.net import free_port, stop_process, wait_http_ok
+from tests.support.net import free_port, start_on_free_port, stop_process
 
 PROMETHEUS_BIN = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL_BIN = shutil.which("promtool") or "/usr/bin/promtool"
@@ -36,10 +39,17 @@ class PrometheusServer:
         evaluation_interval: str = "15s",
         scrape_interval: str = "15s",
         extra_args: tuple[str, ...] = (),
+        *,
+        port: int | None = None,
+        log_dir: Path | None = None,
+        ready_timeout_s: float = 60.0,
     ) -> None:
         self.workdir = Path(workdir)
         self.extra_args = extra_args  # e.g. --web.enable-remote-write-receiver
-        self.port = free_port()
+        # `port`: reserved by the caller when others must know it before Prometheus starts.
+        self.fixed_port = port is not None
+        self.port = port or free_port()
+        self.ready_timeout_s = ready_timeout_s
         self.url = f"http://127.0.0.1:{self.port}"
         config: dict[str, Any] = {
             "global": {
@@ -56,7 +66,7 @@ class PrometheusServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(yaml.safe_dump(config))
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = self.workdir / "prometheus.log"
+        self.log_path = (log_dir or self.workdir) / "prometheus.log"
 
     def add_remote_write(self, url: str, **settings: Any) -> None:
         """Add a `remote_write` target (before `start`); settings as in Prometheus' config."""
@@ -72,27 +82,29 @@ class PrometheusServer:
         self.stop()
 
     def start(self) -> None:
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                PROMETHEUS_BIN,
-                f"--config.file={self.config_path}",
-                f"--storage.tsdb.path={self.workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--web.enable-lifecycle",
-                "--web.enable-admin-api",
-                *self.extra_args,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        def launch(port: int) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                [
+                    PROMETHEUS_BIN,
+                    f"--config.file={self.config_path}",
+                    f"--storage.tsdb.path={self.workdir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--web.enable-lifecycle",
+                    "--web.enable-admin-api",
+                    *self.extra_args,
+                ],
+                stdout=self.log_path.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+
         try:
-            wait_http_ok(f"{self.url}/-/ready", timeout_s=30)
-        except TimeoutError:
-            self.stop()
-            raise RuntimeError(
-                f"prometheus did not start:\n{self.log_path.read_text()[-3000:]}"
-            ) from None
+            self.proc, self.port = start_on_free_port(
+                launch, self.port, "/-/ready", self.log_path, self.ready_timeout_s,
+                attempts=1 if self.fixed_port else 3,  # others were told a fixed port
+            )
+        except RuntimeError as exc:
+            raise RuntimeError(f"prometheus did not start: {exc}") from None
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         stop_process(self.proc)
@@ -135,39 +147,53 @@ class PrometheusServer:
 class AlertmanagerServer:
     """A prometheus-alertmanager process with the given config file; stopped on exit."""
 
-    def __init__(self, workdir: Path, config_path: Path) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        config_path: Path,
+        *,
+        log_dir: Path | None = None,
+        ready_timeout_s: float = 60.0,
+    ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = Path(config_path)
         self.port = free_port()
-        self.cluster_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = self.workdir / "alertmanager.log"
+        self.log_path = (log_dir or self.workdir) / "alertmanager.log"
+        self.ready_timeout_s = ready_timeout_s
 
     def __enter__(self) -> AlertmanagerServer:
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                ALERTMANAGER_BIN,
-                f"--config.file={self.config_path}",
-                f"--storage.path={self.workdir / 'am-data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",  # no gossip: a single loopback instance
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_http_ok(f"{self.url}/-/ready", timeout_s=30)
-        except TimeoutError:
-            self.__exit__()
-            raise RuntimeError(
-                f"alertmanager did not start:\n{self.log_path.read_text()[-3000:]}"
-            ) from None
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        def launch(port: int) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                [
+                    ALERTMANAGER_BIN,
+                    f"--config.file={self.config_path}",
+                    f"--storage.path={self.workdir / 'am-data'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--cluster.listen-address=",  # no gossip: a single loopback instance
+                ],
+                stdout=self.log_path.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+
+        try:
+            self.proc, self.port = start_on_free_port(
+                launch, self.port, "/-/ready", self.log_path, self.ready_timeout_s
+            )
+        except RuntimeError as exc:
+            raise RuntimeError(f"alertmanager did not start: {exc}") from None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
         stop_process(self.proc)
 
     def post_alerts(self, alerts: list[dict[str, Any]]) -> None:

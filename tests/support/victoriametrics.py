@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.support.net import free_port, stop_process, wait_http_ok
+from tests.support.net import free_port, start_on_free_port, stop_process
 
 VICTORIA_METRICS_BIN = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
 
@@ -22,20 +22,27 @@ class VictoriaMetricsServer:
 
     def __enter__(self) -> VictoriaMetricsServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        log = (self.workdir / "vm.log").open("wb")
-        self.proc = subprocess.Popen(
-            [
-                VICTORIA_METRICS_BIN,
-                f"-storageDataPath={self.workdir / 'data'}",
-                f"-httpListenAddr=127.0.0.1:{self.port}",
-                "-retentionPeriod=1y",
-                "-search.latencyOffset=0s",  # answer with the newest samples too
-                "-search.disableCache",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_http_ok(f"{self.url}/health", timeout_s=30)
+        log_path = self.workdir / "vm.log"
+
+        def launch(port: int) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                [
+                    VICTORIA_METRICS_BIN,
+                    f"-storageDataPath={self.workdir / 'data'}",
+                    f"-httpListenAddr=127.0.0.1:{port}",
+                    "-retentionPeriod=1y",
+                    "-search.latencyOffset=0s",  # answer with the newest samples too
+                    "-search.disableCache",
+                ],
+                stdout=log_path.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+
+        try:
+            self.proc, self.port = start_on_free_port(launch, self.port, "/health", log_path)
+        except RuntimeError as exc:
+            raise RuntimeError(f"victoria-metrics did not start: {exc}") from None
+        self.url = f"http://127.0.0.1:{self.port}"
         return self
 
     def __exit__(self, *exc: object) -> None:

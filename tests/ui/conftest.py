@@ -203,7 +203,7 @@ def screenshot(
 
 
 def wait_for(
-    driver: webdriver.Chrome, script: str, timeout_s: float = 10.0, poll_s: float = 0.05
+    driver: webdriver.Chrome, script: str, timeout_s: float = 60.0, poll_s: float = 0.05
 ) -> Any:
     """Poll a JavaScript expression until it is truthy; return its value."""
     return WebDriverWait(driver, timeout_s, poll_frequency=poll_s).until(
