@@ -36,12 +36,11 @@ from prometheus_client import Counter as PromCounter
 from sloengine import conventions
 from sloengine.engine import Clock, IngestLimits, StoreHandle
 from sloengine.errors import CapacityError, IngestError, PayloadError
-from sloengine.ingest import MAX_SAMPLE_COUNT, decode_push
+from sloengine.ingest import MAX_SAMPLE_COUNT, PushBatch, SeriesBlock, decode_batch
 from sloengine.pipelines._convert import Conversion, EngineRow, RedConverter, SourcePoint
 from sloengine.pipelines._journal import Journal, JournalError
 from sloengine.pipelines._mapping import RedMapping
 from sloengine.pipelines._thresholds import ThresholdCheck
-from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.store import StoreCorruptError
 
 if TYPE_CHECKING:
@@ -294,25 +293,21 @@ class PipelineReceiver:
         outcomes: Counter[str] | None = None,
     ) -> int | None:
         """Apply the rows to the store as one batch; its WAL ticket (None: nothing applied)."""
-        request = pb.PushRequest(producer_id=PRODUCER_ID, sequence=sequence)
-        for row in rows:
-            key = dict(row.key)
-            block = request.blocks.add(
-                timestamps_unix_ms=[row.ts_ms],
-                requests=[row.requests],
-                errors=[row.errors],
-                latency_bounds_seconds=row.latency_bounds_seconds,
-                latency_bucket_counts=row.latency_counts,
+        blocks = [
+            SeriesBlock(
+                dict(row.key),
+                [row.ts_ms],
+                [row.requests],
+                [row.errors],
+                row.latency_bounds_seconds,
+                row.latency_counts,
             )
-            block.key.service = key.pop("service", "")
-            block.key.variant = key.pop("variant", "")
-            block.key.route = key.pop("route", "")
-            block.key.method = key.pop("method", "")
-            block.key.extra_labels.update(key)
+            for row in rows
+        ]
         durable = self._durable
         try:
-            batch = decode_push(
-                request,
+            batch = decode_batch(
+                PushBatch(PRODUCER_ID, sequence, blocks),
                 now_s=now_ms / 1000,
                 max_age_s=math.inf,
                 max_future_s=math.inf,

@@ -20,7 +20,7 @@ from sloengine import conventions
 from sloengine.canary import CanaryConfig, CanaryCore, VerdictRequest
 from sloengine.engine import StoreWindows
 from sloengine.hooks import RollbackHooks
-from sloengine.ingest import decode_push
+from sloengine.ingest import decode_batch
 from sloengine.model import SLO
 from sloengine.replay._history import History
 from sloengine.replay._push import step_batches
@@ -96,7 +96,7 @@ def replay_canary(
     for t, batch in step_batches(history, {"service": service}, times_s):
         state.clock_s = t
         if batch is not None:
-            state.store.apply(decode_push(batch, now_s=t, max_age_s=math.inf, max_future_s=0.0))
+            state.store.apply(decode_batch(batch, now_s=t, max_age_s=math.inf, max_future_s=0.0))
         verdict = core.evaluate(
             VerdictRequest(service, canary, baseline, at_unix_s=t, revision=revision),
             actor="replay",

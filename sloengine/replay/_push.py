@@ -1,4 +1,4 @@
-"""History rows as the engine's ingest batches (`PushRequest`), and into a `SeriesStore`.
+"""History rows as the engine's ingest batches (`ingest.PushBatch`), and into a `SeriesStore`.
 
 The canary replay loads a service's rows into a store exactly as a sidecar's pushes would
 arrive, so the engine's own canary code reads them; tests push the same batches to a live
@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.ingest import PushBatch, SeriesBlock
 from sloengine.replay._history import History, le_column
 
 __all__ = ["step_batches"]
@@ -22,36 +22,36 @@ __all__ = ["step_batches"]
 _KEY = ("service", "variant", "revision", "route", "method")
 
 
-def _batch(
-    rows: pd.DataFrame, les: list[str], bounds: tuple[float, ...], seq: int
-) -> pb.PushRequest:
-    req = pb.PushRequest(producer_id="replay", sequence=seq)
+def _batch(rows: pd.DataFrame, les: list[str], bounds: tuple[float, ...], seq: int) -> PushBatch:
+    blocks = []
     for key, block_rows in rows.groupby(list(_KEY), observed=True, sort=True):
         service, variant, revision, route, method = (str(k) for k in key)
-        block = req.blocks.add()
-        block.key.service, block.key.variant = service, variant
-        block.key.route, block.key.method = route, method
+        labels = {"service": service, "variant": variant, "route": route, "method": method}
         if revision:
-            block.key.extra_labels["revision"] = revision
-        block.timestamps_unix_ms.extend(
-            np.round(block_rows["time"].to_numpy() * 1000).astype(np.int64).tolist()
+            labels["revision"] = revision
+        counts = (
+            np.diff(block_rows[les].to_numpy(dtype=np.float64), axis=1, prepend=0.0).ravel()
+            if les
+            else np.zeros(0)
         )
-        block.requests.extend(block_rows["requests"].tolist())
-        block.errors.extend(block_rows["errors"].tolist())
-        if les:
-            cumulative = block_rows[les].to_numpy(dtype=np.float64)
-            block.latency_bounds_seconds.extend(bounds)
-            block.latency_bucket_counts.extend(
-                np.diff(cumulative, axis=1, prepend=0.0).ravel().tolist()
+        blocks.append(
+            SeriesBlock(
+                labels,
+                np.round(block_rows["time"].to_numpy() * 1000).astype(np.int64),
+                block_rows["requests"].tolist(),
+                block_rows["errors"].tolist(),
+                bounds if les else (),
+                counts,
             )
-    return req
+        )
+    return PushBatch("replay", seq, blocks)
 
 
 def step_batches(
     history: History,
     selector: Mapping[str, str],
     times_s: Sequence[float] | npt.NDArray[np.float64],
-) -> Iterator[tuple[float, pb.PushRequest | None]]:
+) -> Iterator[tuple[float, PushBatch | None]]:
     """For each evaluation time t, the batch of samples in `(previous t, t]` (the first
     batch also holds everything before the first t), or None when there are none.
 

@@ -27,6 +27,11 @@ class DecodedBatch:
     `series[i]` are the sorted labels of block i (empty-valued labels dropped); sample j
     belongs to block `block_of_sample[j]`, ends at `timestamps_unix_ms[j]`, and has the
     counts `values[j] = (requests, errors, latency counts mapped onto the store bounds...)`.
+
+    A producer's batches usually repeat the same series in the same order: a decoder may
+    hand the very same `series` tuple object again (the ingest codec's caches do), and
+    the store then resolves it to ids in O(1) (`SeriesStore.resolve`, keyed by identity
+    and holding the tuple, so equal content is all that correctness needs).
     """
 
     producer_id: str

@@ -44,13 +44,17 @@ def test_the_ingest_facade() -> None:
         [
             "MAX_SAMPLE_COUNT",
             "IngestService",
+            "PushBatch",
             "Rejection",
             "RejectionKind",
+            "SeriesBlock",
             "Submission",
             "WireDecoder",
+            "decode_batch",
             "decode_push",
             "decode_wire",
             "decode_wire_many",
+            "push_request",
         ],
     )
 

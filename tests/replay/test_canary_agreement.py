@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from sloengine.ingest import push_request
 from sloengine.model import Catalog
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
@@ -68,7 +69,7 @@ def test_replayed_verdicts_equal_the_live_engines(
     for t, batch in step_batches(history, {"service": "gateway"}, times):
         engine.clock.now = t
         if batch is not None:
-            engine.push(batch)
+            engine.push(push_request(batch))
         msg = stub.GetVerdict(
             pb.GetVerdictRequest(service="gateway", eval_time=_ts(t), revision="r2"), timeout=10
         )

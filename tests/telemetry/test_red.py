@@ -7,7 +7,6 @@ keeps every PushRequest; the Prometheus side is the text exposition, parsed back
 
 from __future__ import annotations
 
-import asyncio
 import math
 import random
 from collections import defaultdict
@@ -29,6 +28,7 @@ from sloengine.telemetry.red import (
     bucket_index,
     is_server_error,
 )
+from tests.support.wait import until
 
 
 class _KeepingIngest(pb_grpc.IngestServiceServicer):
@@ -99,10 +99,7 @@ async def test_metrics_and_engine_see_the_same_requests_buckets_and_errors(
         recorder.started()
         recorder.record(route, method, status, duration)
     client.flush()
-    for _ in range(500):
-        if keeping.requests and not client.stats["pending_batches"]:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: keeping.requests and not client.stats["pending_batches"], "the batch acked")
     await client.aclose()
 
     # The engine's view: per (route, method), requests, 5xx errors, finite buckets.
