@@ -22,11 +22,10 @@ import hmac
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from sloengine.errors import SpecError
 
-__all__ = ["Credentials", "Scope", "credentials_of", "load_token"]
+__all__ = ["Credentials", "Scope", "load_token"]
 
 
 class Scope(StrEnum):
@@ -97,11 +96,3 @@ class Credentials:
             if expected is not None and hmac.compare_digest(given, expected):
                 matched = True
         return matched
-
-
-def credentials_of(state: Any) -> Credentials:
-    """`state.credentials`, or one shared token from `state.http_token` for older states."""
-    credentials = getattr(state, "credentials", None)
-    if isinstance(credentials, Credentials):
-        return credentials
-    return Credentials.shared(getattr(state, "http_token", None))

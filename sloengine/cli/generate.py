@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from sloengine.durations import parse_duration_seconds
@@ -44,7 +43,6 @@ from sloengine.model import BurnRatePolicy, Catalog
 from sloengine.policy import DEFAULT_POLICY, load_policy_file
 from sloengine.specs import load_catalog
 
-DashboardRenderer = Callable[..., dict[str, str]]
 # The engine's Service in deploy/kubernetes.
 IN_CLUSTER_WEBHOOK_URL = "http://sloengine.sloengine.svc.cluster.local:8080/api/v1/alertmanager"
 
@@ -192,33 +190,24 @@ def _default_policy(policy_arg: str | None) -> str | BurnRatePolicy | None:
     return policy_arg or None
 
 
-def _dashboard_renderer() -> DashboardRenderer | None:
-    try:
-        module = importlib.import_module("sloengine.generate.dashboards")
-    except ModuleNotFoundError as exc:
-        if exc.name != "sloengine.generate.dashboards":
-            raise
-        return None
-    renderer: DashboardRenderer = module.render_dashboards
-    return renderer
-
-
 def _dashboards(
-    renderer: DashboardRenderer,
     catalog: Catalog,
     policies: Mapping[str, BurnRatePolicy],
     options: GenerateOptions,
 ) -> dict[str, str]:
-    if options.canary is None:
-        return renderer(catalog, policies, default_policy=options.default_policy)
-    # The canary dashboard draws the same thresholds the guard alerts use.
-    from sloengine.generate.dashboards import CanaryGuards
+    # Imported here: the Grafana SDK is needed by this command only.
+    from sloengine.generate.dashboards import CanaryGuards, render_dashboards
 
+    if options.canary is None:
+        return render_dashboards(catalog, policies, default_policy=options.default_policy)
+    # The canary dashboard draws the same thresholds the guard alerts use.
     guards = CanaryGuards(
         max_error_ratio=options.canary.max_error_ratio,
         max_p95_seconds=options.canary.max_p95_seconds,
     )
-    return renderer(catalog, policies, guards=guards, default_policy=options.default_policy)
+    return render_dashboards(
+        catalog, policies, guards=guards, default_policy=options.default_policy
+    )
 
 
 def write_files(directory: Path, files: Mapping[str, str], *, suffixes: tuple[str, ...]) -> None:
@@ -255,8 +244,7 @@ def run(args: argparse.Namespace) -> int:
             options = dataclasses.replace(options, default_policy=name)
         policies = catalog_policies(catalog)
         alert_files = render_alert_files(catalog, options, policies)
-        renderer = _dashboard_renderer()
-        dashboards = _dashboards(renderer, catalog, policies, options) if renderer else None
+        dashboards = _dashboards(catalog, policies, options)
     except SpecErrors as errs:
         for err in errs.errors:
             print(err.line(), file=sys.stderr)
@@ -266,19 +254,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out)
     if args.format == "prometheus-operator":
-        return _write_operator(args, out, alert_files, dashboards or {})
+        return _write_operator(args, out, alert_files, dashboards)
     write_files(out / "alerts", alert_files, suffixes=(".rules.yml", ".yml"))
-    if dashboards is None:
-        print(
-            "sloengine generate: dashboards skipped (sloengine.generate.dashboards not available)",
-            file=sys.stderr,
-        )
-    else:
-        write_files(out / "dashboards", dashboards, suffixes=(".json",))
+    write_files(out / "dashboards", dashboards, suffixes=(".json",))
     rules = sum(1 for name in alert_files if name.endswith(".rules.yml"))
     print(
         f"generated {rules} rule file(s), alertmanager.yml and "
-        f"{len(dashboards or {})} dashboard(s) for {len(catalog.slos)} SLO(s) in {out}"
+        f"{len(dashboards)} dashboard(s) for {len(catalog.slos)} SLO(s) in {out}"
     )
     return 0
 
