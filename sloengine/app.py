@@ -373,7 +373,6 @@ class EngineApp:
                 status=state.status,
                 store=state.stored,
                 credentials=state.credentials,
-                verdicts=state.verdicts,
                 canary=core,
                 audit_path=audit,
             )

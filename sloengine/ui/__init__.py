@@ -7,7 +7,6 @@ is served at `/ui/`, its JSON under `/ui/api/`; see docs/ui.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,10 +17,9 @@ from sloengine.ui._backend import UIBackend, UIRequestError
 from sloengine.ui._routes import UI_PATH, add_routes
 
 if TYPE_CHECKING:
-    from sloengine.canary import CanaryCore, CanaryVerdict
+    from sloengine.canary import CanaryCore
     from sloengine.credentials import Credentials
     from sloengine.engine import StatusService, StoreHandle
-    from sloengine.ui._canary_views import CanaryKey
 
 __all__ = ["UI_PATH", "UIBackend", "UIRequestError", "register"]
 
@@ -32,11 +30,10 @@ def register(
     status: StatusService,
     store: StoreHandle,
     credentials: Credentials,
-    verdicts: Mapping[CanaryKey, CanaryVerdict],
     canary: CanaryCore | None,
     audit_path: Path | None,
 ) -> UIBackend:
     """Serve the UI and its read-only JSON API from the engine's HTTP application."""
-    backend = UIBackend(status, store, credentials, verdicts, canary, AuditReader(audit_path))
+    backend = UIBackend(status, store, credentials, canary, AuditReader(audit_path))
     add_routes(http_app, backend)
     return backend

@@ -2,7 +2,7 @@
 
 Every number comes from the engine's own evaluation: SLO statuses from
 `StatusService.evaluate` (which is `sloengine.evaluate.evaluate_slo` for pushed SLIs, the
-pull mode otherwise), verdicts from the canary plugin's `CanaryCore` (`sloengine.judge`),
+pull mode otherwise), verdicts from the canary's `CanaryCore` (`sloengine.judge`),
 the audit chain from `sloengine.audit.verify`. Nothing here writes: the current canary
 verdict is evaluated at an explicit time, which the canary plugin treats as a what-if
 (no audit entry, no rollback).
@@ -110,7 +110,6 @@ class UIBackend:
         status: StatusService,
         store: StoreHandle,
         credentials: Credentials,
-        verdicts: Mapping[CanaryKey, CanaryVerdict],
         canary: CanaryCore | None,
         audit: AuditReader,
     ) -> None:
@@ -118,7 +117,7 @@ class UIBackend:
         self.stored = store
         self.credentials = credentials
         # The latest live verdicts the canary served (written by the canary, read here).
-        self.verdicts = verdicts
+        self.verdicts: Mapping[CanaryKey, CanaryVerdict] = canary.latest if canary else {}
         self.canary = canary
         self.audit = audit
         self._list_cache: _ListCache | None = None
