@@ -92,7 +92,7 @@ class EngineState:
     # Latest canary verdicts, keyed (service, canary, baseline); written by sloengine.canary.
     verdicts: dict[tuple[str, str, str], CanaryVerdict] = field(default_factory=dict)
 
-    # --- read-through conveniences (tests, the canary) ------------------------------------
+    # --- read-through conveniences (tests and scripts poke a running engine here) ---------
     @property
     def catalog(self) -> Catalog:
         return self.status.catalog
