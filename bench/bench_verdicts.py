@@ -45,7 +45,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS as BOUNDS
-from sloengine.judge import DEFAULT_ALPHA, histogram_quantile
+from sloengine.maths.judge import DEFAULT_ALPHA, histogram_quantile
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 
 STEP_S = 10

@@ -48,10 +48,10 @@ if TYPE_CHECKING:
     from sloengine.canary import CanaryCore, CanaryVerdict
     from sloengine.evaluate import SLOStatusResult
     from sloengine.grpc import EngineGrpcServer
+    from sloengine.maths.timeslices import SliceLedger
     from sloengine.pipelines import PipelineReceiver
     from sloengine.pull import PromPuller
     from sloengine.store import DurableStore, SeriesStore
-    from sloengine.timeslices import SliceLedger
 
 __all__ = [
     "EngineApp",

@@ -3,7 +3,7 @@ and which of its policy's multi-window alerts would fire.
 
 `evaluate_slo` reads pushed series (NativeSLI) from a `SeriesStore`; `status_from_windows`
 turns per-window counts from anywhere (the pull mode's Prometheus queries) into the same
-result, so both paths share one set of maths (`sloengine.burn`). Results mirror the proto
+result, so both paths share one set of maths (`sloengine.maths.burn`). Results mirror the proto
 `SLOStatus` / `WindowStatus` / `AlertStatus` field by field.
 """
 
@@ -14,12 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from sloengine import burn
-from sloengine.bad_events import bad_and_total, push_refusal
 from sloengine.errors import UnsupportedSLOError
+from sloengine.maths import burn
+from sloengine.maths.bad_events import bad_and_total, push_refusal
+from sloengine.maths.timeslices import SliceLedger, is_timeslices, slice_error, timeslice_refusal
 from sloengine.model import SLO, BurnRatePolicy, NativeSLI
 from sloengine.store import SeriesStore
-from sloengine.timeslices import SliceLedger, is_timeslices, slice_error, timeslice_refusal
 
 # A latency SLO whose selected series sent requests without latency buckets.
 NO_LATENCY_DATA = "no latency data"
@@ -124,7 +124,7 @@ def native_window_counts(
 ) -> list[WindowCounts]:
     """A NativeSLI's events and bad events per window, read from the store.
 
-    Bad events as `sloengine.bad_events` defines them: availability, the pushed 5xx counts
+    Bad events as `sloengine.maths.bad_events` defines them: availability, the pushed 5xx counts
     (UnsupportedSLOError for another error status regex); latency, requests slower than
     the threshold among the requests of series that pushed latency buckets.
     """

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sloengine.maths.timeslices import SliceLedger
 from sloengine.model import SLO
-from sloengine.timeslices import SliceLedger
 
 __all__ = ["FILE_NAME", "load_ledgers", "save_ledgers"]
 

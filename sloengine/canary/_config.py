@@ -34,7 +34,7 @@ from typing import Any
 from sloengine import conventions
 from sloengine import fields as f
 from sloengine.fields import At
-from sloengine.judge import DEFAULT_ALPHA
+from sloengine.maths.judge import DEFAULT_ALPHA
 
 __all__ = ["GUARD_KINDS", "CanaryConfig", "ServiceCanaryConfig", "parse_canary"]
 

@@ -46,7 +46,7 @@ from sloengine.canary.errors import CanaryNotFoundError, CanaryRequestError
 from sloengine.engine import WindowSource
 from sloengine.errors import RequestError
 from sloengine.hooks import RollbackHooks, RollbackOutcome
-from sloengine.judge import Verdict, judge
+from sloengine.maths.judge import Verdict, judge
 from sloengine.model import SLO
 
 __all__ = ["REVISION_PATTERN", "CanaryCore", "VerdictRequest", "validate_revision"]

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sloengine import conventions
-from sloengine.bad_events import push_refusal
 from sloengine.canary._config import ServiceCanaryConfig
-from sloengine.judge import (
+from sloengine.maths.bad_events import push_refusal
+from sloengine.maths.judge import (
     ErrorRatioGuard,
     Guard,
     LatencyQuantileGuard,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from sloengine.judge import GuardOutcome, Judgement, Verdict
+from sloengine.maths.judge import GuardOutcome, Judgement, Verdict
 
 if TYPE_CHECKING:
     from sloengine.canary._overrides import ForcedVerdict

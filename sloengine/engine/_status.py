@@ -13,10 +13,10 @@ from sloengine.engine._clock import Clock
 from sloengine.engine._store import StoreHandle
 from sloengine.errors import SloEngineError, SpecError, UnknownSLOError, UnsupportedSLOError
 from sloengine.evaluate import SLOStatusResult, evaluate_slo, new_slice_ledger
+from sloengine.maths.timeslices import SliceLedger
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
 from sloengine.policy import DEFAULT_POLICY
 from sloengine.pull import PromPuller
-from sloengine.timeslices import SliceLedger
 
 __all__ = ["StatusService"]
 

@@ -1,4 +1,4 @@
-"""Rules for Timeslices and RatioTimeslices SLOs (see `sloengine.timeslices` for the maths).
+"""Rules for Timeslices and RatioTimeslices SLOs (see `sloengine.maths.timeslices` for the maths).
 
 The main group runs every slice (`interval: <timeSliceWindow>`), so each evaluation closes
 one slice, and records in order:
@@ -24,8 +24,8 @@ from sloengine import conventions as c
 from sloengine.durations import format_duration, format_number
 from sloengine.generate import rules as r
 from sloengine.generate.links import DEFAULT_LINKS, AlertLinks
+from sloengine.maths.timeslices import slice_error_threshold, timeslice_refusal
 from sloengine.model import SLO, BurnRatePolicy, Labels
-from sloengine.timeslices import slice_error_threshold, timeslice_refusal
 
 __all__ = ["TIMESLICE_BAD_RECORD", "TIMESLICE_ERROR_RECORD", "timeslice_rule_groups"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sloengine.canary import CanaryVerdict
-from sloengine.judge import GuardOutcome
+from sloengine.maths.judge import GuardOutcome
 from sloengine.model import SLO, EventsSLI, NativeSLI, RawSLI
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 

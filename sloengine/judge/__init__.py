@@ -1,16 +1,10 @@
-"""The canary judge: pure maths from window counts to a PASS / FAIL / INCONCLUSIVE verdict.
+"""The canary judge's public facade (docs/canary.md, "The judge as a library").
 
-    obs = Observation(canary_short=VariantWindow(1000, 61), canary_long=...,
-                      baseline_short=..., baseline_long=..., short_window_seconds=300,
-                      long_window_seconds=3600)
-    judgement = judge([(ErrorRatioGuard(), obs), (LatencyQuantileGuard(), obs)])
-    judgement.verdict, judgement.reason
-
-No I/O, no protobuf, no YAML: the adapters in `sloengine.canary` fill the observations
-from the store and turn judgements into `CanaryVerdict` messages.
+The code is floor 1's `sloengine.maths.judge`; this path is kept because users import it.
 """
 
-from sloengine.judge._model import (
+from sloengine.maths.judge import (
+    DEFAULT_ALPHA,
     EMPTY,
     ErrorRatioGuard,
     Guard,
@@ -20,9 +14,12 @@ from sloengine.judge._model import (
     Observation,
     VariantWindow,
     Verdict,
+    combine,
+    evaluate_guard,
+    histogram_quantile,
+    judge,
+    min_samples_to_bound_ratio,
 )
-from sloengine.judge.stats import histogram_quantile, min_samples_to_bound_ratio
-from sloengine.judge.verdict import DEFAULT_ALPHA, combine, evaluate_guard, judge
 
 __all__ = [
     "DEFAULT_ALPHA",

@@ -321,7 +321,7 @@ def _indexed(frame: pd.DataFrame, bounds: tuple[float, ...], source: str) -> His
     row's `latency_requests`: its requests if its ingest series (the labels without the
     status class) ever counted a request under a bound, else 0. Like the store, a series
     that never sent latency buckets has no latency data, and a latency SLI leaves its
-    requests out (`sloengine.bad_events`)."""
+    requests out (`sloengine.maths.bad_events`)."""
     codes = _combined_codes(frame, LABEL_COLUMNS)
     order = np.lexsort((frame[TIME_COLUMN].to_numpy(), codes))
     frame = frame.iloc[order].reset_index(drop=True)

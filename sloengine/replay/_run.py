@@ -20,17 +20,17 @@ import numpy as np
 import numpy.typing as npt
 
 from sloengine import conventions
-from sloengine.bad_events import push_refusal
 from sloengine.canary import CanaryConfig
 from sloengine.errors import SpecError
 from sloengine.generate import catalog_policies, policy_for
+from sloengine.maths.bad_events import push_refusal
+from sloengine.maths.timeslices import timeslice_refusal
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
 from sloengine.policy import DEFAULT_POLICY, load_policy_file
 from sloengine.replay._canary import CanaryReplay, replay_canary
 from sloengine.replay._history import MAX_UNIX_S, History
 from sloengine.replay._slo import SLOReplay, replay_slo
 from sloengine.replay.errors import ReplayError
-from sloengine.timeslices import timeslice_refusal
 
 __all__ = [
     "CanaryTarget",

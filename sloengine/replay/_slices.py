@@ -1,6 +1,6 @@
 """Timeslices and RatioTimeslices SLOs replayed: window counts from per-slice values.
 
-The definitions are `sloengine.timeslices`' (the engine's `SliceLedger`, the rules'
+The definitions are `sloengine.maths.timeslices`' (the engine's `SliceLedger`, the rules'
 `slo:timeslice_*` records): slices of `timeSliceWindow` aligned on its multiples in unix
 time, the slice ending at e covering `(e - s, e]`; a slice's value is its error ratio
 (RatioTimeslices) or 1 when that ratio is above `slice_error_threshold` (Timeslices), and a
@@ -18,8 +18,8 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
+from sloengine.maths.timeslices import slice_error_threshold
 from sloengine.model import SLO
-from sloengine.timeslices import slice_error_threshold
 
 __all__ = ["WindowCounter", "slice_window_counter"]
 

@@ -1,6 +1,6 @@
 """An SLO under one burn-rate policy, replayed over a history at every evaluation step.
 
-Vectorised over time with the array forms of `sloengine.burn` (the functions the engine's
+Vectorised over time with the array forms of `sloengine.maths.burn` (the functions the engine's
 `evaluate` uses), on the windows `evaluate.status_windows` names: at each time t every
 window's requests and errors are the history's sums over `(t - w, t]`, like the store's
 `window_sum`. An alert fires where `burn.multiwindow_firing` holds for any of its
@@ -14,15 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sloengine import burn
-from sloengine.bad_events import push_refusal
 from sloengine.evaluate import alert_enabled, status_windows
+from sloengine.maths import burn
+from sloengine.maths.bad_events import push_refusal
+from sloengine.maths.timeslices import is_timeslices, timeslice_refusal
 from sloengine.model import SLO, BurnRatePolicy, NativeSLI
 from sloengine.replay._history import LATENCY_REQUESTS, History, le_column
 from sloengine.replay._slices import WindowCounter, slice_window_counter
 from sloengine.replay._sums import SeriesSums
 from sloengine.replay.errors import ReplayError
-from sloengine.timeslices import is_timeslices, timeslice_refusal
 
 __all__ = ["AlertSpan", "ChartSeries", "SLOReplay", "replay_slo"]
 

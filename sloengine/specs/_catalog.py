@@ -19,6 +19,7 @@ from typing import Any
 
 from sloengine.durations import format_duration
 from sloengine.errors import SpecError, SpecErrors
+from sloengine.maths.timeslices import timeslice_refusal
 from sloengine.model import SLO, BurnRatePolicy, Catalog
 from sloengine.policy import (
     PERIOD_POLICY_PREFIX,
@@ -31,7 +32,6 @@ from sloengine.specs import _native, _openslo, _openslo_v1alpha, _sloth
 from sloengine.specs._documents import Document, read_documents, spec_files
 from sloengine.specs._fields import At, Collector, type_name
 from sloengine.specs._loaded import LoadedSLO, PolicyRef
-from sloengine.timeslices import timeslice_refusal
 
 _POLICY_KINDS = {"sloengine/v1": "BurnRatePolicy", "sloth.slok.dev/v1": "AlertWindows"}
 _KINDS_BY_API = {

@@ -2,7 +2,7 @@
 
 Every number comes from the engine's own evaluation: SLO statuses from
 `StatusService.evaluate` (which is `sloengine.evaluate.evaluate_slo` for pushed SLIs, the
-pull mode otherwise), verdicts from the canary's `CanaryCore` (`sloengine.judge`),
+pull mode otherwise), verdicts from the canary's `CanaryCore` (`sloengine.maths.judge`),
 the audit chain from `sloengine.audit.verify`. Nothing here writes: the current canary
 verdict is evaluated at an explicit time, which the canary plugin treats as a what-if
 (no audit entry, no rollback).

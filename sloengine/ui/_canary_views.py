@@ -1,7 +1,7 @@
 """Canary verdicts, canary-vs-baseline window sums and audit entries to the UI's JSON (pure).
 
 The verdicts come from the canary service (`sloengine.canary.CanaryVerdict`, judged by
-`sloengine.judge`) through the one JSON mapping the HTTP side door answers
+`sloengine.maths.judge`) through the one JSON mapping the HTTP side door answers
 (`verdict_to_json`); the page shows it compacted (shorter keys, rounded numbers). The
 latency quantile uses the judge's own `histogram_quantile`, so the charts and the verdict
 agree on what "p95" means.
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from sloengine.canary import CanaryVerdict, verdict_to_json
-from sloengine.judge import histogram_quantile
+from sloengine.maths.judge import histogram_quantile
 from sloengine.ui._slo_views import num
 
 __all__ = [

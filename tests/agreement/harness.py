@@ -25,9 +25,9 @@ from sloengine.evaluate import SLOStatusResult, evaluate_slo, new_slice_ledger
 from sloengine.generate import GenerateOptions, catalog_policies, render_alert_files
 from sloengine.generate.rules import ERROR_EVENTS_RECORD_PREFIX, TOTAL_EVENTS_RECORD_PREFIX
 from sloengine.ingest import decode_push
+from sloengine.maths.timeslices import is_timeslices
 from sloengine.model import SLO, BurnRatePolicy, Catalog
 from sloengine.store import SeriesStore
-from sloengine.timeslices import is_timeslices
 from tests.agreement.traffic import Timeline, input_series, push_requests
 from tests.support.prometheus import promtool_test_rules
 

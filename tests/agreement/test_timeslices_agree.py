@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from sloengine import burn
 from sloengine import conventions as c
 from sloengine.evaluate import evaluate_slo
 from sloengine.ingest import decode_push
+from sloengine.maths import burn
 from sloengine.model import SLO, NativeSLI
 from sloengine.policy import builtin_policy
 from sloengine.specs import load_catalog

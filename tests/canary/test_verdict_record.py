@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from sloengine.canary import CanaryVerdict, Verdict, verdict_to_json
 from sloengine.grpc import verdict_to_pb
-from sloengine.judge import GuardOutcome, Judgement
+from sloengine.maths.judge import GuardOutcome, Judgement
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.ui._canary_views import verdict_json
 

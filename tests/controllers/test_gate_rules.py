@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from sloengine.canary import CanaryVerdict, Verdict
 from sloengine.http.canary import GO_GATES, ROLLBACK_GATE, gate_status
-from sloengine.judge import GuardOutcome
+from sloengine.maths.judge import GuardOutcome
 
 VERDICTS = (Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE)
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sloengine import burn
 from sloengine.errors import CapacityError
 from sloengine.ingest import decode_push
+from sloengine.maths import burn
 from sloengine.store import Level, SeriesStore
 from tests.store.streams import SERIES, T0, Sample, frame, oracle, push_request
 

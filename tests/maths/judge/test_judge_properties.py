@@ -8,15 +8,15 @@ import math
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sloengine.judge import (
+from sloengine.maths.judge import (
     ErrorRatioGuard,
     Observation,
     VariantWindow,
     Verdict,
     evaluate_guard,
 )
-from sloengine.judge.sequential import log_mixture_ratio
-from sloengine.judge.stats import rate_increase_test
+from sloengine.maths.judge.sequential import log_mixture_ratio
+from sloengine.maths.judge.stats import rate_increase_test
 
 ALPHA = 0.01
 
@@ -94,7 +94,7 @@ def test_sequential_p_value_is_never_below_the_fixed_n_tail(
     # Chernoff: P(X >= k) <= 1 / max likelihood ratio <= 1 / mixture = the sequential p-value.
     from scipy import stats
 
-    from sloengine.judge.sequential import sequential_p_value
+    from sloengine.maths.judge.sequential import sequential_p_value
 
     k = round(share * n)
     p_seq = sequential_p_value(log_mixture_ratio(k, n, p0, "above"))

@@ -1,4 +1,4 @@
-"""The array forms in `sloengine.burn` are the scalar formulas element by element: the replay
+"""The array forms in `sloengine.maths.burn` are the scalar formulas element by element: the replay
 and the live engine share one definition of ratio, burn rate, budget and alert firing."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sloengine import burn
+from sloengine.maths import burn
 
 counts = st.lists(
     st.tuples(st.floats(0, 1e9, allow_nan=False), st.floats(0, 1, allow_nan=False)),

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 
 from sloengine.durations import format_duration
-from sloengine.judge._model import (
+from sloengine.maths.judge._model import (
     ErrorRatioGuard,
     GuardOutcome,
     LatencyQuantileGuard,
@@ -31,13 +31,13 @@ from sloengine.judge._model import (
     VariantWindow,
     Verdict,
 )
-from sloengine.judge.sequential import (
+from sloengine.maths.judge.sequential import (
     log_mixture_ratio,
     relative_boundary,
     requests_to_decide,
     sequential_p_value,
 )
-from sloengine.judge.stats import histogram_quantile, pseudo_count_ratio
+from sloengine.maths.judge.stats import histogram_quantile, pseudo_count_ratio
 
 __all__ = ["BadEvents", "evaluate_error_ratio_guard", "evaluate_latency_guard"]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sloengine.judge.sequential import (
+from sloengine.maths.judge.sequential import (
     log_mixture_ratio,
     log_mixture_ratios,
     rate_confidence_sequence,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS as BOUNDS
-from sloengine.judge import (
+from sloengine.maths.judge import (
     EMPTY,
     ErrorRatioGuard,
     LatencyQuantileGuard,
@@ -20,7 +20,7 @@ from sloengine.judge import (
     judge,
     min_samples_to_bound_ratio,
 )
-from sloengine.judge.stats import rate_increase_test
+from sloengine.maths.judge.stats import rate_increase_test
 
 SHORT, LONG = 300.0, 3600.0
 
@@ -222,7 +222,7 @@ def test_slow_tail_with_unchanged_median_fails() -> None:
 def test_latency_threshold_between_bounds_uses_the_bound_above() -> None:
     # 1.2 s is not a bucket bound: requests over 1.5 s are certainly over 1.2 s.
     window = latency_window(np.array([0.2] * 90 + [1.3] * 5 + [2.0] * 5))
-    from sloengine.judge.guards import slower_than
+    from sloengine.maths.judge.guards import slower_than
 
     assert slower_than(window, 1.2) == 5
     assert slower_than(window, 1.5) == 5

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sloengine.judge._model import (
+from sloengine.maths.judge._model import (
     ErrorRatioGuard,
     Guard,
     GuardOutcome,
@@ -23,7 +23,7 @@ from sloengine.judge._model import (
     Observation,
     Verdict,
 )
-from sloengine.judge.guards import evaluate_error_ratio_guard, evaluate_latency_guard
+from sloengine.maths.judge.guards import evaluate_error_ratio_guard, evaluate_latency_guard
 
 __all__ = ["DEFAULT_ALPHA", "combine", "evaluate_guard", "judge"]
 

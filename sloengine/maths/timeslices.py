@@ -14,7 +14,7 @@ minutes", where a minute nobody was served is not a minute the service failed an
 (Datadog's time slice SLOs also count missing data as uptime). So a window of
 `w` holds `w / s` slices, and its error ratio is the sum of their errors over `w / s`:
 the share of bad slices (Timeslices) or the mean slice error ratio (RatioTimeslices).
-Burn rates and budgets then follow as for events (`sloengine.burn`): budget = 1 - target.
+Burn rates and budgets then follow as for events (`sloengine.maths.burn`): budget = 1 - target.
 A window has data when at least one of its slices had traffic.
 
 `SliceLedger` keeps one value per slice for a whole period, filled from the store while
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sloengine import burn
 from sloengine.durations import format_duration, format_number
+from sloengine.maths import burn
 from sloengine.model import SLO
 
 __all__ = [

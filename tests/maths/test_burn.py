@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sloengine import burn
+from sloengine.maths import burn
 
 
 def test_zero_traffic_is_ratio_zero_not_nan() -> None:
