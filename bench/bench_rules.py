@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 
 from sloengine.generate import GenerateOptions, render_alert_files  # noqa: E402
 from sloengine.generate.serialize import dump_yaml  # noqa: E402
+from sloengine.generate.sli_promql import events_exprs  # noqa: E402
 from sloengine.model import SLO, Catalog, NativeSLI  # noqa: E402
-from sloengine.policy import builtin_policy  # noqa: E402
-from sloengine.sli_promql import events_exprs  # noqa: E402
+from sloengine.specs.policy import builtin_policy  # noqa: E402
 from tests.support.prometheus import PROMTOOL_BIN, PrometheusServer  # noqa: E402
 
 ROUTES = ("/a", "/b")

@@ -31,8 +31,8 @@ from sloengine.evaluate import evaluate_slo
 from sloengine.ingest import decode_push, decode_wire
 from sloengine.ingest._wire import packed_doubles, scan_columns
 from sloengine.model import SLO, NativeSLI
-from sloengine.policy import builtin_policy
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.specs.policy import builtin_policy
 from sloengine.store import DurableStore, SeriesStore
 
 NOW = 1_800_000_000.0

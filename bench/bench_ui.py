@@ -27,10 +27,10 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from sloengine.app import EngineApp
-from sloengine.config import EngineConfig
 from sloengine.model import SLO, Catalog, NativeSLI
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+from sloengine.settings.config import EngineConfig
 
 T0 = 1_800_000_000.0
 SLOS_PER_SERVICE = 10

@@ -257,8 +257,8 @@ class LiveEngine:
         import grpc
 
         from sloengine.app import EngineApp
-        from sloengine.config import EngineConfig
         from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+        from sloengine.settings.config import EngineConfig
 
         self._tmp = tempfile.TemporaryDirectory(prefix="bench-verdicts-")
         config = EngineConfig(

@@ -37,7 +37,7 @@ from instrumentation._server_span import ServerSpanFactory
 from instrumentation._settings import Scope, Settings
 from instrumentation._tracing import build_tracer_provider, w3c_propagator
 from sloengine import conventions as c
-from sloengine.podlabels import PodIdentity, PodLabels
+from sloengine.client.podlabels import PodIdentity, PodLabels
 from sloengine.telemetry.red import RedRecorder, red_collector_for
 
 POD_LABELS_FILE_ENV = "SLOENGINE_POD_LABELS_FILE"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sloengine import conventions as c
-from sloengine import fields
-from sloengine.fields import At
+from sloengine.settings import fields
+from sloengine.settings.fields import At
 
 __all__ = ["Settings"]
 
@@ -43,7 +43,7 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.service or not self.service.strip():
             raise ValueError("service: must be a non-empty name")
-        # The shared readers (sloengine.fields) raise SpecError, a ValueError: `variant: ...`.
+        # The shared readers (sloengine.settings.fields) raise SpecError, a ValueError: `variant: ...`.
         fields.choice(self.variant, At("", "variant"), c.VARIANTS)
         if self.revision is not None:
             fields.revision(self.revision, At("", "revision"))

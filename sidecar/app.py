@@ -21,6 +21,7 @@ from sidecar.routes import RouteMatcher
 from sidecar.telemetry import Telemetry, red_collector
 from sidecar.upstream import ConnectionPool
 from sloengine.client import EngineClient, EngineClientCollector
+from sloengine.client.podlabels import PodLabels
 from sloengine.conventions import (
     HTTP_HEALTHZ_PATH,
     HTTP_METRICS_PATH,
@@ -28,7 +29,6 @@ from sloengine.conventions import (
     LABEL_REVISION,
     VARIANTS,
 )
-from sloengine.podlabels import PodLabels
 from sloengine.telemetry.red import RedRecorder
 from sloengine.telemetry.spans import SpanSink, otlp_exporter_from_env
 from sloengine.telemetry.tracecontext import IdGenerator

@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 
 from sidecar.proxy import ProxySettings
 from sidecar.routes import parse_route_templates
-from sloengine import fields
+from sloengine.client.podlabels import parse_variant_map
 from sloengine.conventions import VARIANT_STABLE, VARIANTS
 from sloengine.errors import SpecError
-from sloengine.fields import At
-from sloengine.podlabels import parse_variant_map
+from sloengine.settings import fields
+from sloengine.settings.fields import At
 
 __all__ = ["ConfigError", "SidecarConfig", "parse_config"]
 
@@ -84,7 +84,7 @@ def _upstream(text: str) -> Address:
 
 
 def _flag(read: Callable[..., T], value: Any, flag: str, *args: Any) -> T:
-    """A value checked by the shared readers (`sloengine.fields`), the flag named."""
+    """A value checked by the shared readers (`sloengine.settings.fields`), the flag named."""
     try:
         return read(value, At("", flag), *args)
     except SpecError as exc:

@@ -26,8 +26,6 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from sloengine import conventions
-from sloengine.config import EngineConfig, parse_listen
-from sloengine.credentials import Credentials, Scope
 from sloengine.engine import (
     Clock,
     IngestLimits,
@@ -40,7 +38,9 @@ from sloengine.engine import (
 from sloengine.errors import SpecError
 from sloengine.http import EngineMetrics, create_http_app
 from sloengine.model import SLO, BurnRatePolicy, Catalog
-from sloengine.policy import builtin_policy, builtin_policy_names
+from sloengine.settings.config import EngineConfig, parse_listen
+from sloengine.settings.credentials import Credentials, Scope
+from sloengine.specs.policy import builtin_policy, builtin_policy_names
 
 if TYPE_CHECKING:
     import grpc
@@ -284,7 +284,7 @@ class EngineApp:
             state.metrics.wal_repair_lost_records.inc(report.lost_records)
         state.stored.durable = durable
         state.readiness.add_check(state.stored.problem)
-        from sloengine.slice_ledger_files import load_ledgers
+        from sloengine.store.slice_ledger_files import load_ledgers
 
         status = state.status
         status.slice_ledgers.update(load_ledgers(self.config.data_dir, status.catalog.slos))
@@ -433,11 +433,11 @@ class EngineApp:
                 self._save_slices()
 
     def _save_slices(self) -> None:
-        """The Timeslices ledgers beside the snapshot (sloengine/slice_ledger_files.py)."""
+        """The Timeslices ledgers beside the snapshot (sloengine/store/slice_ledger_files.py)."""
         ledgers = self.state.status.slice_ledgers
         if self.config.data_dir is None or not ledgers:
             return
-        from sloengine.slice_ledger_files import save_ledgers
+        from sloengine.store.slice_ledger_files import save_ledgers
 
         try:
             save_ledgers(self.config.data_dir, ledgers)

@@ -25,7 +25,7 @@
 
 At the edges each becomes one line: exit code 2 in the CLI, INVALID_ARGUMENT / NOT_FOUND /
 RESOURCE_EXHAUSTED over gRPC, 400 / 404 / 429 over HTTP. `RequestError` is raised by the
-validation at the edge (`sloengine.inputs`, `sloengine.http.body`) before a value reaches
+validation at the edge (`sloengine.settings.inputs`, `sloengine.http.body`) before a value reaches
 the domain: INVALID_ARGUMENT / 400 naming the field. The errors that were an `OSError` or a
 `ValueError` before they joined the tree still are one, so `except OSError` keeps working.
 

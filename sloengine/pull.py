@@ -1,7 +1,7 @@
 """Pull mode: SLOs whose SLI is PromQL, computed from a Prometheus-compatible HTTP API.
 
 For each window the policy needs (and the SLO period), the SLI's expressions from
-`sloengine.sli_promql` are evaluated as instant queries at the evaluation time:
+`sloengine.generate.sli_promql` are evaluated as instant queries at the evaluation time:
 
     events SLI   errors/s and total/s  -> requests = total/s x window, errors likewise
     raw SLI      the error ratio itself (no event counts)
@@ -25,8 +25,8 @@ import httpx
 from sloengine.durations import format_duration
 from sloengine.errors import PrometheusError, PrometheusUnavailable
 from sloengine.evaluate import SLOStatusResult, status_from_windows, status_windows
+from sloengine.generate.sli_promql import error_ratio_expr, events_exprs
 from sloengine.model import SLO, BurnRatePolicy, RawSLI
-from sloengine.sli_promql import error_ratio_expr, events_exprs
 
 __all__ = ["PromPuller", "PrometheusError", "PrometheusUnavailable", "PulledWindow"]
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from sloengine import fields as f
 from sloengine.audit import AuditLog, AuditMetrics, read_entries
 from sloengine.canary._config import CanaryConfig, ServiceCanaryConfig, parse_canary
 from sloengine.canary._core import CanaryCore, VerdictRequest, validate_revision
@@ -25,11 +24,12 @@ from sloengine.canary._json import verdict_to_json
 from sloengine.canary._overrides import ForcedVerdict, check_revision, check_text
 from sloengine.canary._verdict import CanaryVerdict, Verdict, VerdictKey
 from sloengine.canary.errors import CanaryRequestError
-from sloengine.config import ROLE_REPLICA, EngineConfig
 from sloengine.engine import WindowSource
-from sloengine.fields import At
 from sloengine.hooks import RollbackHooks, parse_hooks
 from sloengine.model import SLO, Catalog
+from sloengine.settings import fields as f
+from sloengine.settings.config import ROLE_REPLICA, EngineConfig
+from sloengine.settings.fields import At
 
 __all__ = [
     "CanaryConfig",

@@ -21,7 +21,7 @@
     audit:
       path: /var/lib/sloengine/audit.jsonl   # default: <data_dir>/audit.jsonl
 
-Errors are SpecError lines naming the field path (the shared readers of `sloengine.fields`).
+Errors are SpecError lines naming the field path (the shared readers of `sloengine.settings.fields`).
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sloengine import conventions
-from sloengine import fields as f
-from sloengine.fields import At
 from sloengine.maths.judge import DEFAULT_ALPHA
+from sloengine.settings import fields as f
+from sloengine.settings.fields import At
 
 __all__ = ["GUARD_KINDS", "CanaryConfig", "ServiceCanaryConfig", "parse_canary"]
 

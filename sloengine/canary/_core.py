@@ -36,7 +36,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from sloengine import conventions, inputs
+from sloengine import conventions
 from sloengine.audit import AuditLog
 from sloengine.canary._config import CanaryConfig
 from sloengine.canary._observe import Subject, build_checks
@@ -48,6 +48,7 @@ from sloengine.errors import RequestError
 from sloengine.hooks import RollbackHooks, RollbackOutcome
 from sloengine.maths.judge import Verdict, judge
 from sloengine.model import SLO
+from sloengine.settings import inputs
 
 __all__ = ["REVISION_PATTERN", "CanaryCore", "VerdictRequest", "validate_revision"]
 

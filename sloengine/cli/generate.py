@@ -40,8 +40,8 @@ from sloengine.generate.alertmanager import DEFAULT_TOKEN_FILE, DEFAULT_WEBHOOK_
 from sloengine.generate.links import DEFAULT_RUNBOOK_BASE_URL
 from sloengine.generate.rules import PERIOD_GROUP_INTERVAL
 from sloengine.model import BurnRatePolicy, Catalog
-from sloengine.policy import DEFAULT_POLICY, load_policy_file
 from sloengine.specs import load_catalog
+from sloengine.specs.policy import DEFAULT_POLICY, load_policy_file
 
 # The engine's Service in deploy/kubernetes.
 IN_CLUSTER_WEBHOOK_URL = "http://sloengine.sloengine.svc.cluster.local:8080/api/v1/alertmanager"

@@ -28,8 +28,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from sloengine.credentials import load_token
 from sloengine.errors import OverrideError
+from sloengine.settings.credentials import load_token
 
 ACTIONS = ("pause-rollback", "resume-rollback", "force-verdict", "clear-verdict", "rollback")
 DEFAULT_ENGINE = "http://127.0.0.1:8080"

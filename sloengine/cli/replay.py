@@ -19,7 +19,7 @@ import yaml
 
 from sloengine.errors import SpecError, SpecErrors
 from sloengine.model import BurnRatePolicy
-from sloengine.policy import load_policy_file
+from sloengine.specs.policy import load_policy_file
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sloengine.config import ROLES, EngineConfig, TLSConfig, load_config, parse_listen
 from sloengine.errors import SpecError
+from sloengine.settings.config import ROLES, EngineConfig, TLSConfig, load_config, parse_listen
 
 DEFAULT_GRACE_SECONDS = 10.0
 

@@ -15,8 +15,8 @@ from sloengine.errors import SloEngineError, SpecError, UnknownSLOError, Unsuppo
 from sloengine.evaluate import SLOStatusResult, evaluate_slo, new_slice_ledger
 from sloengine.maths.timeslices import SliceLedger
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
-from sloengine.policy import DEFAULT_POLICY
 from sloengine.pull import PromPuller
+from sloengine.specs.policy import DEFAULT_POLICY
 
 __all__ = ["StatusService"]
 

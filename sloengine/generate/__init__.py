@@ -23,7 +23,7 @@ from sloengine.generate.rules import PERIOD_GROUP_INTERVAL, RuleGroup, slo_rule_
 from sloengine.generate.serialize import HEADER, dump_yaml, rule_groups_yaml
 from sloengine.generate.sloth_labels import with_sloth_labels
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
-from sloengine.policy import DEFAULT_POLICY, builtin_policy, builtin_policy_names
+from sloengine.specs.policy import DEFAULT_POLICY, builtin_policy, builtin_policy_names
 
 __all__ = [
     "ALERTMANAGER_FILE",

@@ -18,7 +18,7 @@ from sloengine import conventions as c
 from sloengine.durations import format_duration, format_number, parse_duration_seconds
 from sloengine.generate.links import DEFAULT_LINKS, AlertLinks
 from sloengine.generate.rules import AlertingRule, RuleGroup
-from sloengine.sli_promql import label_matchers
+from sloengine.generate.sli_promql import label_matchers
 
 __all__ = ["CanaryGuardOptions", "canary_rule_group"]
 

@@ -31,7 +31,7 @@ from sloengine.generate.dashboards_red import red_dashboard
 from sloengine.generate.dashboards_slo import slo_dashboard
 from sloengine.generate.links import dashboard_uid
 from sloengine.model import SLO, BurnRatePolicy, Catalog
-from sloengine.policy import DEFAULT_POLICY
+from sloengine.specs.policy import DEFAULT_POLICY
 
 __all__ = ["CanaryGuards", "dashboard_uid", "render_dashboards"]
 

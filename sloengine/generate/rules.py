@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from sloengine import conventions as c
 from sloengine.durations import format_duration, format_number
 from sloengine.generate.links import DEFAULT_LINKS, AlertLinks
+from sloengine.generate.sli_promql import error_ratio_expr, label_matchers, sli_queries
 from sloengine.model import SLO, BurnRatePolicy, BurnWindow, Labels, RawSLI, SeverityAlert
-from sloengine.sli_promql import error_ratio_expr, label_matchers, sli_queries
 
 __all__ = [
     "BASE_WINDOW",

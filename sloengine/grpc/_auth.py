@@ -2,7 +2,7 @@
 
 Health and reflection stay open so that load balancers, Kubernetes probes and grpcurl's
 `list` work without the secret. Every other method needs `authorization: Bearer T` with the
-token of its scope (sloengine.credentials): ingest for IngestService and OTLP export, read
+token of its scope (sloengine.settings.credentials): ingest for IngestService and OTLP export, read
 for SLOService and CanaryService, admin for anything else; a scope without a token is open.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 
-from sloengine.credentials import Credentials, Scope
+from sloengine.settings.credentials import Credentials, Scope
 
 __all__ = ["BearerTokenInterceptor", "method_scope"]
 

@@ -13,13 +13,13 @@ from typing import Any
 
 import grpc
 
-from sloengine import inputs
 from sloengine.canary import CanaryCore, VerdictRequest
 from sloengine.canary.errors import CanaryNotFoundError
 from sloengine.errors import RequestError, SloEngineError
 from sloengine.grpc._convert import verdict_to_pb
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+from sloengine.settings import inputs
 
 __all__ = ["CanaryServicer", "add_canary_service"]
 

@@ -3,7 +3,7 @@
 Two things would otherwise reach a client as UNKNOWN with a Python exception's text:
 - bytes that are not the method's request message (grpc runs the deserializer before any
   servicer code, and reports its DecodeError as UNKNOWN);
-- a `RequestError` from the validation in `sloengine.inputs` that a servicer let escape.
+- a `RequestError` from the validation in `sloengine.settings.inputs` that a servicer let escape.
 This interceptor wraps every method that has a request deserializer: an undecodable
 message becomes INVALID_ARGUMENT "request: not a valid <type>", a RequestError becomes
 INVALID_ARGUMENT "field: reason". Push has no deserializer (it reads raw bytes and rejects

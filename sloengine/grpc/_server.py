@@ -9,8 +9,6 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from sloengine import conventions
-from sloengine.config import EngineConfig
-from sloengine.credentials import Credentials, Scope
 from sloengine.engine import StatusService
 from sloengine.errors import SpecError
 from sloengine.grpc._auth import BearerTokenInterceptor
@@ -20,6 +18,8 @@ from sloengine.grpc._slo import SLOServicer
 from sloengine.http.metrics import EngineMetrics
 from sloengine.ingest import IngestService
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+from sloengine.settings.config import EngineConfig
+from sloengine.settings.credentials import Credentials, Scope
 
 __all__ = ["EngineGrpcServer", "create_grpc_server"]
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import grpc
 
-from sloengine import inputs
 from sloengine.engine import StatusService
 from sloengine.errors import RequestError, SloEngineError, UnknownSLOError
 from sloengine.grpc._convert import slo_info, status_to_pb
@@ -22,6 +21,7 @@ from sloengine.model import SLO
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
 from sloengine.pull import PrometheusUnavailable
+from sloengine.settings import inputs
 
 __all__ = ["SLOServicer"]
 

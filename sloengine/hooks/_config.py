@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sloengine import fields as f
-from sloengine.fields import At
+from sloengine.settings import fields as f
+from sloengine.settings.fields import At
 
 __all__ = ["CommandAction", "HookConfig", "WebhookAction", "parse_hooks"]
 

@@ -1,10 +1,10 @@
-"""Scoped bearer-token checks for the engine's HTTP endpoints (see sloengine.credentials)."""
+"""Scoped bearer-token checks for the engine's HTTP endpoints (see sloengine.settings.credentials)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from sloengine.credentials import Credentials, Scope
+from sloengine.settings.credentials import Credentials, Scope
 
 __all__ = ["Scope", "bearer_token", "refuse", "require_token"]
 

@@ -106,7 +106,7 @@ async def json_object(request: web.Request, field: str = "body") -> dict[str, An
 
 async def request_params(request: web.Request) -> dict[str, Any]:
     """Query parameters, overlaid by a POST body: a JSON object or a form (urlencoded or
-    multipart). Values are not yet typed: read them with `sloengine.inputs`."""
+    multipart). Values are not yet typed: read them with `sloengine.settings.inputs`."""
     params: dict[str, Any] = dict(request.query)
     if request.method != "POST" or not request.can_read_body:
         return params

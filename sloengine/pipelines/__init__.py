@@ -29,8 +29,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sloengine import fields as f
-from sloengine.fields import At
 from sloengine.pipelines._convert import EngineRow, RedConverter, SourcePoint
 from sloengine.pipelines._cumulative import STALE_NAN_BITS, is_stale_marker
 from sloengine.pipelines._http import (
@@ -47,15 +45,17 @@ from sloengine.pipelines._otlp import OtlpMapping, otlp_decoder
 from sloengine.pipelines._pull_windows import PromWindowSource
 from sloengine.pipelines._receiver import IngestResult, PayloadError, PipelineReceiver
 from sloengine.pipelines._remote_write import decode_write_request
+from sloengine.settings import fields as f
+from sloengine.settings.fields import At
 
 if TYPE_CHECKING:
     import grpc
     from aiohttp import web
     from prometheus_client import CollectorRegistry
 
-    from sloengine.config import EngineConfig
-    from sloengine.credentials import Credentials
     from sloengine.engine import Clock, IngestLimits, Readiness, StatusService, StoreHandle
+    from sloengine.settings.config import EngineConfig
+    from sloengine.settings.credentials import Credentials
 
 __all__ = [
     "OTLP_METRICS_PATH",

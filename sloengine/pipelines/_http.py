@@ -21,11 +21,11 @@ from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
 
-from sloengine.credentials import Credentials
 from sloengine.engine import Readiness
 from sloengine.http.auth import Scope, require_token
 from sloengine.pipelines._receiver import REJECTED_OUTCOMES, PayloadError, PipelineReceiver
 from sloengine.pipelines._remote_write import V1_MESSAGE, V2_MESSAGE
+from sloengine.settings.credentials import Credentials
 
 __all__ = [
     "OTLP_METRICS_PATH",

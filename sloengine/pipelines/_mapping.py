@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from sloengine import conventions
-from sloengine import fields as f
-from sloengine.fields import At
+from sloengine.settings import fields as f
+from sloengine.settings.fields import At
 
 __all__ = ["RedMapping", "SourceKind", "parse_le"]
 

@@ -27,11 +27,11 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as m
 
 from sloengine import conventions
-from sloengine import fields as f
-from sloengine.fields import At
 from sloengine.pipelines._convert import SourcePoint, series_id
 from sloengine.pipelines._mapping import RedMapping
 from sloengine.pipelines._receiver import PayloadError
+from sloengine.settings import fields as f
+from sloengine.settings.fields import At
 
 __all__ = ["DURATION_METRIC", "OtlpMapping", "decode_export", "otlp_decoder"]
 

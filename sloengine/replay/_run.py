@@ -26,11 +26,11 @@ from sloengine.generate import catalog_policies, policy_for
 from sloengine.maths.bad_events import push_refusal
 from sloengine.maths.timeslices import timeslice_refusal
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
-from sloengine.policy import DEFAULT_POLICY, load_policy_file
 from sloengine.replay._canary import CanaryReplay, replay_canary
 from sloengine.replay._history import MAX_UNIX_S, History
 from sloengine.replay._slo import SLOReplay, replay_slo
 from sloengine.replay.errors import ReplayError
+from sloengine.specs.policy import DEFAULT_POLICY, load_policy_file
 
 __all__ = [
     "CanaryTarget",

@@ -21,17 +21,17 @@ from sloengine.durations import format_duration
 from sloengine.errors import SpecError, SpecErrors
 from sloengine.maths.timeslices import timeslice_refusal
 from sloengine.model import SLO, BurnRatePolicy, Catalog
-from sloengine.policy import (
+from sloengine.specs import _native, _openslo, _openslo_v1alpha, _sloth
+from sloengine.specs._documents import Document, read_documents, spec_files
+from sloengine.specs._fields import At, Collector, type_name
+from sloengine.specs._loaded import LoadedSLO, PolicyRef
+from sloengine.specs.policy import (
     PERIOD_POLICY_PREFIX,
     builtin_policy,
     builtin_policy_names,
     parse_policy,
     period_policy,
 )
-from sloengine.specs import _native, _openslo, _openslo_v1alpha, _sloth
-from sloengine.specs._documents import Document, read_documents, spec_files
-from sloengine.specs._fields import At, Collector, type_name
-from sloengine.specs._loaded import LoadedSLO, PolicyRef
 
 _POLICY_KINDS = {"sloengine/v1": "BurnRatePolicy", "sloth.slok.dev/v1": "AlertWindows"}
 _KINDS_BY_API = {

@@ -1,6 +1,6 @@
 """Typed field access for parsed YAML: every failure is a SpecError naming file and field path.
 
-`At` (`sloengine.fields`, shared with every config section) is a place in a document;
+`At` (`sloengine.settings.fields`, shared with every config section) is a place in a document;
 the helpers read one field and either return a typed value or
 raise `At.error(reason)`. `Collector` gathers errors so that one run reports all of them:
 independent parts of a spec are read under `collector.attempt(...)`.
@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 from sloengine.durations import parse_duration_seconds
 from sloengine.errors import SloEngineError, SpecError
-from sloengine.fields import At
 from sloengine.model import Labels
+from sloengine.settings.fields import At
 
 T = TypeVar("T")
 

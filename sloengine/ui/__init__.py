@@ -18,8 +18,8 @@ from sloengine.ui._routes import UI_PATH, add_routes
 
 if TYPE_CHECKING:
     from sloengine.canary import CanaryCore
-    from sloengine.credentials import Credentials
     from sloengine.engine import StatusService, StoreHandle
+    from sloengine.settings.credentials import Credentials
 
 __all__ = ["UI_PATH", "UIBackend", "UIRequestError", "register"]
 

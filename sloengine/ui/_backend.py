@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sloengine import conventions
 from sloengine.canary import CanaryVerdict
-from sloengine.credentials import Credentials
 from sloengine.engine import StatusService, StoreHandle
 from sloengine.errors import SloEngineError, UIRequestError
 from sloengine.evaluate import evaluate_slo
 from sloengine.model import SLO, NativeSLI
+from sloengine.settings.credentials import Credentials
 from sloengine.ui._audit import AuditReader
 from sloengine.ui._canary_views import (
     CanaryKey,

@@ -75,8 +75,8 @@ def _limit(request: web.Request) -> int:
 
 def _read_guard(backend: UIBackend) -> Callable[[Handler], Handler]:
     """The API's read-scope check, applied when the engine has a read token of its own."""
-    from sloengine.credentials import Scope
     from sloengine.http.auth import require_token
+    from sloengine.settings.credentials import Scope
 
     def guard(handler: Handler) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:

@@ -54,8 +54,8 @@ import pytest
 
 from sloengine import conventions as c
 from sloengine.model import SLO
-from sloengine.policy import builtin_policy, load_policy_file
 from sloengine.specs import load_catalog
+from sloengine.specs.policy import builtin_policy, load_policy_file
 from tests.agreement.harness import Statuses, engine_statuses, firing, promtool_agreement
 from tests.agreement.traffic import Counts, Phase, Series, Timeline
 

@@ -23,8 +23,8 @@ from sloengine.evaluate import evaluate_slo
 from sloengine.ingest import decode_push
 from sloengine.maths import burn
 from sloengine.model import SLO, NativeSLI
-from sloengine.policy import builtin_policy
 from sloengine.specs import load_catalog
+from sloengine.specs.policy import builtin_policy
 from sloengine.store import SeriesStore
 from tests.agreement.harness import BASE_UNIX_S, engine_statuses, firing, promtool_agreement
 from tests.agreement.traffic import Counts, Phase, Series, Timeline, push_requests

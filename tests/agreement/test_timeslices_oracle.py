@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from sloengine.evaluate import evaluate_slo, new_slice_ledger
 from sloengine.ingest import decode_push
 from sloengine.model import SLO, NativeSLI
-from sloengine.policy import builtin_policy
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.specs.policy import builtin_policy
 from sloengine.store import SeriesStore
 from tests.agreement.harness import BASE_UNIX_S
 

@@ -16,13 +16,13 @@ from prometheus_client import CollectorRegistry
 
 from sloengine.app import register_canary
 from sloengine.canary import CanaryCore, open_canary
-from sloengine.config import EngineConfig
-from sloengine.credentials import Credentials
 from sloengine.engine import StoreWindows
 from sloengine.ingest import decode_push
 from sloengine.model import Catalog
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+from sloengine.settings.config import EngineConfig
+from sloengine.settings.credentials import Credentials
 from sloengine.store import SeriesStore
 
 T = 1_800_000_000.0

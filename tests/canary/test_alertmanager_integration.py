@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry
 
 from sloengine.app import EngineApp
 from sloengine.audit import read_entries, verify
-from sloengine.config import EngineConfig
 from sloengine.conventions import HTTP_ALERTMANAGER_PATH
+from sloengine.settings.config import EngineConfig
 from tests.canary.conftest import TOKEN, T
 from tests.support.prometheus import AlertmanagerServer
 

@@ -18,9 +18,9 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from sloengine.app import EngineApp
-from sloengine.config import load_config
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+from sloengine.settings.config import load_config
 from tests.canary.traffic import block
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from sidecar.app import Sidecar
 from sidecar.config import ConfigError, parse_config
-from sloengine.podlabels import PodLabels, parse_labels
+from sloengine.client.podlabels import PodLabels, parse_labels
 from tests.controllers.engine import start_engine
 from tests.support.wait import until
 

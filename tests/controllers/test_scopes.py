@@ -11,11 +11,11 @@ import grpc
 import httpx
 import pytest
 
-from sloengine.config import load_config
-from sloengine.credentials import Credentials, Scope
 from sloengine.errors import SpecError
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+from sloengine.settings.config import load_config
+from sloengine.settings.credentials import Credentials, Scope
 from tests.controllers.engine import RunningEngine, Traffic, start_engine
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ from sloengine.generate.dashboards import CanaryGuards, dashboard_uid, render_da
 from sloengine.generate.dashboards_panels import Step
 from sloengine.generate.dashboards_slo import burn_thresholds, window_pairs
 from sloengine.model import SLO, BurnWindow, Catalog, NativeSLI, SourceRef
-from sloengine.policy import builtin_policy
+from sloengine.specs.policy import builtin_policy
 from tests.dashboards import grafana
 from tests.dashboards.catalogs import builtin_policies, examples_catalog, handmade_catalog
 

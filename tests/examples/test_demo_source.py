@@ -14,9 +14,9 @@ import yaml
 
 from examples.demo.__main__ import main
 from examples.demo.orchestrator import Demo, DemoSettings
-from sloengine.config import load_config
 from sloengine.pipelines import verdict_window_source
 from sloengine.pipelines._pull_windows import PromWindowSource
+from sloengine.settings.config import load_config
 
 PROM = "http://127.0.0.1:19090"
 

@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, settings
 from prometheus_client import CollectorRegistry
 
 from sloengine.app import EngineApp
-from sloengine.config import EngineConfig
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+from sloengine.settings.config import EngineConfig
 from tests.server.conftest import CATALOG, T0
 
 TOKEN = "fuzz-token"

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from instrumentation import get_instrumentation
 from sloengine.app import EngineApp
-from sloengine.config import EngineConfig
+from sloengine.settings.config import EngineConfig
 from sloengine.specs import load_catalog
 from tests.instrumentation.conftest import client_for
 

@@ -21,8 +21,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sloengine.app import EngineApp
-from sloengine.config import EngineConfig
 from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS as BOUNDS
+from sloengine.settings.config import EngineConfig
 from sloengine.store import StoreCorruptError
 from tests.pipelines.rw import HEADERS, histogram_scrape, write_request
 from tests.server.conftest import CATALOG, T0

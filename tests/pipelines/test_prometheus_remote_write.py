@@ -20,8 +20,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from sloengine.app import EngineApp
-from sloengine.config import EngineConfig
 from sloengine.model import Catalog
+from sloengine.settings.config import EngineConfig
 from tests.support.prometheus import PrometheusServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]

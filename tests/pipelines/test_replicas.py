@@ -23,11 +23,11 @@ from google.protobuf.json_format import MessageToDict
 
 from sloengine.app import EngineApp
 from sloengine.audit import read_entries
-from sloengine.config import load_config
 from sloengine.conventions import HTTP_ALERTMANAGER_PATH, HTTP_VERDICT_PATH
 from sloengine.errors import SpecError
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+from sloengine.settings.config import load_config
 from tests.pipelines.rw import HEADERS
 from tests.pipelines.test_pull_verdicts import start, traffic
 from tests.support.victoriametrics import VictoriaMetricsServer

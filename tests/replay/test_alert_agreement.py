@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from sloengine.model import SLO, BurnRatePolicy, NativeSLI
-from sloengine.policy import builtin_policy, load_policy_file, parse_policy
+from sloengine.specs.policy import builtin_policy, load_policy_file, parse_policy
 from tests.agreement.harness import BASE_UNIX_S, engine_statuses, firing
 from tests.agreement.test_engine_rules_agree import (
     DEMO_HEALTHY,

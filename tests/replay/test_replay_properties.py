@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sloengine import conventions as c
 from sloengine.model import SLO, NativeSLI
-from sloengine.policy import builtin_policy
+from sloengine.specs.policy import builtin_policy
 from tests.agreement.harness import BASE_UNIX_S, engine_statuses, firing
 from tests.agreement.traffic import Counts, Phase, Series, Timeline
 from tests.replay.agreement import firing_at, replay_timeline

@@ -27,7 +27,7 @@ from sloengine.generate import GenerateOptions, render_alert_files, rules_filena
 from sloengine.generate.links import DEFAULT_LINKS
 from sloengine.generate.serialize import dump_yaml
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
-from sloengine.policy import builtin_policy
+from sloengine.specs.policy import builtin_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS_DIR = ROOT / "alerts" / "tests"

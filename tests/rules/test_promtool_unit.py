@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from sloengine.policy import builtin_policy
+from sloengine.specs.policy import builtin_policy
 from tests.rules.promtool_suite import BUDGET, TESTS_DIR, build_files, detection_times
 from tests.support.prometheus import promtool_test_rules
 

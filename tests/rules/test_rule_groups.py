@@ -7,7 +7,7 @@ from dataclasses import replace
 from sloengine import conventions as c
 from sloengine.generate.rules import AlertingRule, RecordingRule, slo_rule_groups
 from sloengine.model import SLO, Alerting, NativeSLI, RawSLI, SeverityAlert
-from sloengine.policy import builtin_policy
+from sloengine.specs.policy import builtin_policy
 
 SLO_ = SLO(
     service="gateway",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import promql_parser
 import pytest
 
+from sloengine.generate.sli_promql import error_ratio_expr, events_exprs, format_number, le_matcher
 from sloengine.model import EventsSLI, NativeSLI, RawSLI
-from sloengine.sli_promql import error_ratio_expr, events_exprs, format_number, le_matcher
 
 AVAILABILITY = NativeSLI("availability", selector=(("route", "/search"), ("service", "gateway")))
 LATENCY = NativeSLI("latency", selector=(("service", "gateway"),), latency_threshold_seconds=0.5)

@@ -11,10 +11,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sloengine.app import EngineApp
-from sloengine.config import EngineConfig
 from sloengine.model import SLO, Catalog, NativeSLI
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+from sloengine.settings.config import EngineConfig
 
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z, pinned "now" of every in-process engine
 OBJECTIVE = 0.99

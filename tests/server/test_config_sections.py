@@ -1,4 +1,4 @@
-"""Every section of the engine config is validated the same way (`sloengine.fields`): a bad
+"""Every section of the engine config is validated the same way (`sloengine.settings.fields`): a bad
 value is one SpecError line naming the file and the field's full path, and a valid section
 reads as the documented values."""
 
@@ -11,9 +11,9 @@ import pytest
 
 from sloengine.canary import audit_path, parse_canary
 from sloengine.errors import SpecError
-from sloengine.fields import At
 from sloengine.hooks import parse_hooks
 from sloengine.pipelines import RedMapping, receiver_options
+from sloengine.settings.fields import At
 
 Parser = Callable[[Any, str], object]
 

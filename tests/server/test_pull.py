@@ -13,10 +13,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sloengine.app import EngineApp
-from sloengine.config import EngineConfig
 from sloengine.model import SLO, Catalog, EventsSLI, RawSLI
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+from sloengine.settings.config import EngineConfig
 from tests.support.prometheus import PROMTOOL_BIN, PrometheusServer
 
 pytestmark = pytest.mark.integration

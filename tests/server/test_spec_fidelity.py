@@ -12,10 +12,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sloengine.app import EngineApp
-from sloengine.config import EngineConfig
 from sloengine.model import SLO, Catalog, EventsSLI, NativeSLI
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+from sloengine.settings.config import EngineConfig
 from tests.server.conftest import T0, batch, block, push_all, status, window
 
 SHOP = (("service", "checkout"),)

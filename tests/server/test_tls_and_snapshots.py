@@ -9,9 +9,9 @@ import grpc
 import pytest
 
 from sloengine.client import EngineClient
-from sloengine.config import TLSConfig
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
+from sloengine.settings.config import TLSConfig
 from tests.server.conftest import T0, EngineFactory, batch, block, push_all, status, window
 from tests.support.wait import until
 

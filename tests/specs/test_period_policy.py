@@ -8,8 +8,8 @@ import pytest
 
 from sloengine.cli import main
 from sloengine.errors import SpecErrors
-from sloengine.policy import builtin_policy, period_policy
 from sloengine.specs import load_catalog
+from sloengine.specs.policy import builtin_policy, period_policy
 
 DAY = 86400
 

@@ -12,7 +12,7 @@ from sloengine.evaluate import (
 )
 from sloengine.ingest import decode_push
 from sloengine.model import SLO, Alerting, NativeSLI, SeverityAlert
-from sloengine.policy import builtin_policy
+from sloengine.specs.policy import builtin_policy
 from sloengine.store import SeriesStore
 from tests.store.streams import T0, Sample, push_request
 

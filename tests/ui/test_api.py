@@ -11,8 +11,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sloengine.app import PLUGINS, UI_PLUGIN, EngineApp
-from sloengine.config import EngineConfig
 from sloengine.model import SLO, Catalog, EventsSLI, NativeSLI
+from sloengine.settings.config import EngineConfig
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ import pytest
 from selenium import webdriver
 
 from sloengine.model import SLO, Catalog, NativeSLI
-from sloengine.policy import builtin_policy
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.specs.policy import builtin_policy
 from tests.ui.conftest import RunningEngine, screenshot, wait_for
 from tests.ui.traffic import batch, block
 

@@ -13,9 +13,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sloengine.app import PLUGINS, EngineApp
-from sloengine.config import EngineConfig
 from sloengine.model import SLO, Catalog, NativeSLI
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.settings.config import EngineConfig
 from tests.server.conftest import push_all
 
 pytestmark = pytest.mark.integration

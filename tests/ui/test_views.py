@@ -11,8 +11,8 @@ import pytest
 from sloengine.evaluate import evaluate_slo
 from sloengine.ingest import decode_push
 from sloengine.model import SLO, Alerting, NativeSLI, SeverityAlert
-from sloengine.policy import builtin_policy
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
+from sloengine.specs.policy import builtin_policy
 from sloengine.store import SeriesStore, WindowSum
 from sloengine.ui._canary_views import rollbacks_json, timeline_json, variant_point
 from sloengine.ui._slo_views import (

@@ -11,7 +11,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from sloengine.canary import CanaryCore
-from sloengine.credentials import Credentials
 from sloengine.http.canary._overrides import OVERRIDES_PATH, add_override_routes
 from sloengine.http.canary._payloads import AlertmanagerAlert, alertmanager_alerts
 from sloengine.http.canary._routes import (
@@ -22,6 +21,7 @@ from sloengine.http.canary._routes import (
     add_routes,
     gate_status,
 )
+from sloengine.settings.credentials import Credentials
 
 __all__ = [
     "CANARY_CORE_KEY",

@@ -21,9 +21,9 @@ from aiohttp import web
 
 from sloengine.canary import CanaryCore, check_revision, check_text
 from sloengine.canary.errors import CanaryRequestError
-from sloengine.credentials import Scope
 from sloengine.errors import RequestError
 from sloengine.http.body import json_object
+from sloengine.settings.credentials import Scope
 
 __all__ = ["OVERRIDES_PATH", "add_override_routes"]
 

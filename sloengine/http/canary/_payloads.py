@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sloengine import inputs
 from sloengine.errors import RequestError
+from sloengine.settings import inputs
 
 __all__ = ["AlertmanagerAlert", "alertmanager_alerts"]
 

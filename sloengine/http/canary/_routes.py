@@ -1,6 +1,6 @@
 """The HTTP side door for controllers that only speak HTTP (DESIGN.md paths, a contract).
 
-Scopes (sloengine.credentials): verdicts and Flagger gates are reads; the Alertmanager
+Scopes (sloengine.settings.credentials): verdicts and Flagger gates are reads; the Alertmanager
 receiver is admin.
 
 - `GET|POST /api/v1/verdict?service=&canary=&baseline=&revision=&eval_time=&short_window=&long_window=`
@@ -38,7 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sloengine import conventions, inputs
+from sloengine import conventions
 from sloengine.canary import (
     CanaryCore,
     CanaryVerdict,
@@ -48,12 +48,13 @@ from sloengine.canary import (
     verdict_to_json,
 )
 from sloengine.canary.errors import CanaryNotFoundError, CanaryRequestError
-from sloengine.credentials import Credentials, Scope
 from sloengine.durations import parse_duration_seconds
 from sloengine.errors import RequestError, SloEngineError
 from sloengine.http.auth import bearer_token, refuse
 from sloengine.http.body import json_object, request_params
 from sloengine.http.canary._payloads import alertmanager_alerts
+from sloengine.settings import inputs
+from sloengine.settings.credentials import Credentials, Scope
 
 __all__ = ["GO_GATES", "NOTIFY_GATES", "ROLLBACK_GATE", "TokenCheck", "add_routes", "gate_status"]
 

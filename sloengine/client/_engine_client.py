@@ -39,7 +39,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from sloengine import conventions
-from sloengine._push_split import pack_blocks, refused_size_limit
+from sloengine.client._push_split import pack_blocks, refused_size_limit
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.telemetry.red import LATENCY_BOUNDS, bucket_index, is_server_error
 

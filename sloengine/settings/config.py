@@ -18,7 +18,7 @@
     canary: {...}                       # other parts' sections, read from EngineConfig.raw
 
 Every error is a SpecError naming the config file and the field path, read with the
-shared readers of `sloengine.fields` like every other config section.
+shared readers of `sloengine.settings.fields` like every other config section.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from typing import Any
 
 import yaml
 
-from sloengine import fields as f
-from sloengine.credentials import Credentials, Scope, load_token
 from sloengine.errors import SpecError
-from sloengine.fields import At
+from sloengine.settings import fields as f
+from sloengine.settings.credentials import Credentials, Scope, load_token
+from sloengine.settings.fields import At
 
 __all__ = ["EngineConfig", "TLSConfig", "load_config", "parse_listen"]
 
@@ -71,7 +71,7 @@ class EngineConfig:
     max_future_skew_seconds: float = 300.0
     tls: TLSConfig | None = None
     token_file: Path | None = None
-    # Per-scope token files (sloengine.credentials); `token_file` backs the ones unset.
+    # Per-scope token files (sloengine.settings.credentials); `token_file` backs the ones unset.
     ingest_token_file: Path | None = None
     read_token_file: Path | None = None
     admin_token_file: Path | None = None

@@ -8,7 +8,12 @@ import pytest
 
 from sloengine.errors import SpecError
 from sloengine.model import factor_from_budget
-from sloengine.policy import builtin_policy, builtin_policy_names, load_policy_file, parse_policy
+from sloengine.specs.policy import (
+    builtin_policy,
+    builtin_policy_names,
+    load_policy_file,
+    parse_policy,
+)
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "sloth" / "examples"
 

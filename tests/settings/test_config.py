@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sloengine.config import TLSConfig, load_config, parse_listen
 from sloengine.errors import SpecError
+from sloengine.settings.config import TLSConfig, load_config, parse_listen
 
 
 def test_engine_section_is_parsed_and_other_sections_kept_raw(tmp_path: Path) -> None:
