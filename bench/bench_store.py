@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from sloengine.conventions import DEFAULT_LATENCY_BUCKETS_SECONDS as BOUNDS
-from sloengine.evaluate import evaluate_slo
+from sloengine.engine.evaluate import evaluate_slo
 from sloengine.ingest import decode_push, decode_wire
 from sloengine.ingest._wire import packed_doubles, scan_columns
 from sloengine.model import SLO, NativeSLI

@@ -46,11 +46,11 @@ if TYPE_CHECKING:
     import grpc
 
     from sloengine.canary import CanaryCore, CanaryVerdict
-    from sloengine.evaluate import SLOStatusResult
+    from sloengine.engine.evaluate import SLOStatusResult
+    from sloengine.engine.pull import PromPuller
     from sloengine.grpc import EngineGrpcServer
     from sloengine.maths.timeslices import SliceLedger
     from sloengine.pipelines import PipelineReceiver
-    from sloengine.pull import PromPuller
     from sloengine.store import DurableStore, SeriesStore
 
 __all__ = [
@@ -86,7 +86,6 @@ class EngineState:
     # Where canary verdicts read their windows: the embedded store, or in pull mode
     # (`pipelines: {verdict_source: prometheus}`) the query API. Chosen once, here.
     verdict_windows: WindowSource
-    http_token: str | None = None
     # Per-scope tokens (ingest, read, admin); the transports check them.
     credentials: Credentials = field(default_factory=Credentials)
     # Latest canary verdicts, keyed (service, canary, baseline); written by sloengine.canary.
@@ -198,7 +197,7 @@ def build_state(
     stored = StoreHandle()
     puller = None
     if config.prometheus_url:
-        from sloengine.pull import PromPuller
+        from sloengine.engine.pull import PromPuller
 
         puller = PromPuller(config.prometheus_url)
     status = StatusService(
@@ -222,7 +221,6 @@ def build_state(
         stored=stored,
         limits=IngestLimits(max_future_skew_seconds=config.max_future_skew_seconds),
         verdict_windows=pulled if pulled is not None else StoreWindows(stored),
-        http_token=config.read_token(),
         credentials=config.credentials(),
     )
 

@@ -18,7 +18,9 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sloengine.smoke import run_smoke  # needs httpx (the `server` extra), not the core
+    from sloengine.cli.smoke_checks import (
+        run_smoke,  # needs httpx (the `server` extra), not the core
+    )
 
     results = run_smoke(
         args.base_url,

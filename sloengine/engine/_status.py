@@ -1,7 +1,7 @@
 """The status service: an SLO's burn rates, budget and alerts at a time, push or pull.
 
-Pushed SLIs (NativeSLI) are summed from the embedded store (`sloengine.evaluate`); PromQL
-SLIs are queried from the Prometheus-compatible API (`sloengine.pull`) when the engine has
+Pushed SLIs (NativeSLI) are summed from the embedded store (`sloengine.engine.evaluate`); PromQL
+SLIs are queried from the Prometheus-compatible API (`sloengine.engine.pull`) when the engine has
 one. Every SLO's burn-rate policy is resolved once, here, when the engine is built.
 """
 
@@ -11,11 +11,11 @@ from collections.abc import Mapping
 
 from sloengine.engine._clock import Clock
 from sloengine.engine._store import StoreHandle
+from sloengine.engine.evaluate import SLOStatusResult, evaluate_slo, new_slice_ledger
+from sloengine.engine.pull import PromPuller
 from sloengine.errors import SloEngineError, SpecError, UnknownSLOError, UnsupportedSLOError
-from sloengine.evaluate import SLOStatusResult, evaluate_slo, new_slice_ledger
 from sloengine.maths.timeslices import SliceLedger
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
-from sloengine.pull import PromPuller
 from sloengine.specs.policy import DEFAULT_POLICY
 
 __all__ = ["StatusService"]

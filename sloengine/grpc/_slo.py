@@ -15,12 +15,12 @@ from typing import Any
 import grpc
 
 from sloengine.engine import StatusService
+from sloengine.engine.pull import PrometheusUnavailable
 from sloengine.errors import RequestError, SloEngineError, UnknownSLOError
 from sloengine.grpc._convert import slo_info, status_to_pb
 from sloengine.model import SLO
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb
 from sloengine.proto.sloengine.v1 import engine_pb2_grpc as pb_grpc
-from sloengine.pull import PrometheusUnavailable
 from sloengine.settings import inputs
 
 __all__ = ["SLOServicer"]

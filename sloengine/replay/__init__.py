@@ -5,7 +5,7 @@
     print(summary_table(result)); result_to_json(result); render_html(result)
 
 The maths is the engine's: burn rates and budgets through `sloengine.maths.burn` (its array
-forms), windows through `sloengine.evaluate.status_windows`, canary verdicts through the
+forms), windows through `sloengine.engine.evaluate.status_windows`, canary verdicts through the
 engine's `CanaryCore` over a store filled step by step. See docs/replay.md.
 """
 

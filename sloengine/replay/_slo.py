@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sloengine.evaluate import alert_enabled, status_windows
+from sloengine.engine.evaluate import alert_enabled, status_windows
 from sloengine.maths import burn
 from sloengine.maths.bad_events import push_refusal
 from sloengine.maths.timeslices import is_timeslices, timeslice_refusal

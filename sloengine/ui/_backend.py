@@ -1,7 +1,7 @@
 """What the UI's JSON endpoints answer, read from the running engine's services.
 
 Every number comes from the engine's own evaluation: SLO statuses from
-`StatusService.evaluate` (which is `sloengine.evaluate.evaluate_slo` for pushed SLIs, the
+`StatusService.evaluate` (which is `sloengine.engine.evaluate.evaluate_slo` for pushed SLIs, the
 pull mode otherwise), verdicts from the canary's `CanaryCore` (`sloengine.maths.judge`),
 the audit chain from `sloengine.audit.verify`. Nothing here writes: the current canary
 verdict is evaluated at an explicit time, which the canary plugin treats as a what-if
@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, cast
 from sloengine import conventions
 from sloengine.canary import CanaryVerdict
 from sloengine.engine import StatusService, StoreHandle
+from sloengine.engine.evaluate import evaluate_slo
 from sloengine.errors import SloEngineError, UIRequestError
-from sloengine.evaluate import evaluate_slo
 from sloengine.model import SLO, NativeSLI
 from sloengine.settings.credentials import Credentials
 from sloengine.ui._audit import AuditReader

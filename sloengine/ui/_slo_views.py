@@ -1,6 +1,6 @@
 """SLO evaluation results to the compact JSON the UI draws (pure: no I/O, no clock).
 
-The maths lives in `sloengine.evaluate` / `sloengine.maths.burn`; this module only selects,
+The maths lives in `sloengine.engine.evaluate` / `sloengine.maths.burn`; this module only selects,
 rounds and shapes what the pages need. Non-finite numbers become the strings "inf" /
 "-inf" (JSON has no infinity) and NaN becomes null.
 """
@@ -75,7 +75,7 @@ class AlertLike(Protocol):
 
 
 class StatusLike(Protocol):
-    """What the UI reads from `sloengine.evaluate.SLOStatusResult` (mirrors pb.SLOStatus)."""
+    """What the UI reads from `sloengine.engine.evaluate.SLOStatusResult` (mirrors pb.SLOStatus)."""
 
     @property
     def eval_time_unix_s(self) -> float: ...

@@ -21,7 +21,7 @@ import yaml
 
 from sloengine import conventions as c
 from sloengine.durations import format_duration
-from sloengine.evaluate import SLOStatusResult, evaluate_slo, new_slice_ledger
+from sloengine.engine.evaluate import SLOStatusResult, evaluate_slo, new_slice_ledger
 from sloengine.generate import GenerateOptions, catalog_policies, render_alert_files
 from sloengine.generate.rules import ERROR_EVENTS_RECORD_PREFIX, TOTAL_EVENTS_RECORD_PREFIX
 from sloengine.ingest import decode_push

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from sloengine import conventions as c
+from sloengine.engine.evaluate import NO_LATENCY_DATA, evaluate_slo
 from sloengine.errors import UnsupportedSLOError
-from sloengine.evaluate import NO_LATENCY_DATA, evaluate_slo
 from sloengine.generate import GenerateOptions, catalog_policies, render_alert_files
 from sloengine.ingest import decode_push
 from sloengine.model import SLO, Catalog, NativeSLI

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from sloengine import conventions as c
-from sloengine.evaluate import evaluate_slo
+from sloengine.engine.evaluate import evaluate_slo
 from sloengine.ingest import decode_push
 from sloengine.maths import burn
 from sloengine.model import SLO, NativeSLI

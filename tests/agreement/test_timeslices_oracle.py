@@ -14,7 +14,7 @@ import dataclasses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sloengine.evaluate import evaluate_slo, new_slice_ledger
+from sloengine.engine.evaluate import evaluate_slo, new_slice_ledger
 from sloengine.ingest import decode_push
 from sloengine.model import SLO, NativeSLI
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb

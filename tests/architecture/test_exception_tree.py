@@ -104,10 +104,10 @@ def test_old_import_paths_still_work() -> None:
     from sloengine.audit import AuditLogError
     from sloengine.canary.errors import CanaryNotFoundError, CanaryRequestError
     from sloengine.cli.override import OverrideError
+    from sloengine.engine.pull import PrometheusError, PrometheusUnavailable
     from sloengine.hooks import SignatureError
     from sloengine.pipelines import PayloadError
     from sloengine.pipelines._journal import JournalError
-    from sloengine.pull import PrometheusError, PrometheusUnavailable
     from sloengine.replay.errors import ReplayError
     from sloengine.store import StoreCorruptError
     from sloengine.store._datadir import DataDirLockedError

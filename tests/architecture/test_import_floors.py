@@ -39,22 +39,19 @@ FLOORS: dict[str, int] = {
     "sloengine.traces": 2,
     "sloengine.client": 2,
     "sloengine.telemetry": 2,
-    # 3 engine services: ingest, status (push and pull), canary, hooks; replay and smoke,
+    # 3 engine services: ingest, status (push and pull, in engine), canary, hooks; replay,
     # offline.
     "sloengine.ingest": 3,
     "sloengine.engine": 3,
-    "sloengine.evaluate": 3,
-    "sloengine.pull": 3,
     "sloengine.canary": 3,
     "sloengine.hooks": 3,
     "sloengine.replay": 3,
-    "sloengine.smoke": 3,
     # 4 transports: gRPC, HTTP, UI, and the ingest pipelines' receivers.
     "sloengine.grpc": 4,
     "sloengine.http": 4,
     "sloengine.ui": 4,
     "sloengine.pipelines": 4,
-    # 5 wiring and CLI.
+    # 5 wiring and CLI (with the post-deploy smoke checks, cli.smoke_checks).
     "sloengine.app": 5,
     "sloengine.cli": 5,
     "sloengine.__main__": 5,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from sloengine.smoke import run_smoke
+from sloengine.cli.smoke_checks import run_smoke
 from tests.support.http_app import serve_in_thread
 
 METRICS = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sloengine.evaluate
+import sloengine.engine.evaluate
 import sloengine.maths.burn
 import sloengine.store
 
@@ -30,6 +30,6 @@ def test_store_exports() -> None:
 
 
 def test_maths_modules_export_sorted_names() -> None:
-    for module in (sloengine.maths.burn, sloengine.evaluate):
+    for module in (sloengine.maths.burn, sloengine.engine.evaluate):
         assert module.__all__ == sorted(module.__all__)
         assert all(hasattr(module, name) for name in module.__all__)

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from sloengine.evaluate import evaluate_slo
+from sloengine.engine.evaluate import evaluate_slo
 from sloengine.ingest import decode_push
 from sloengine.model import SLO, Alerting, NativeSLI, SeverityAlert
 from sloengine.proto.sloengine.v1 import engine_pb2 as pb

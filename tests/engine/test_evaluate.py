@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from sloengine.evaluate import (
+from sloengine.engine.evaluate import (
     WindowCounts,
     evaluate_slo,
     status_from_windows,

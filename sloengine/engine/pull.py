@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 
 from sloengine.durations import format_duration
+from sloengine.engine.evaluate import SLOStatusResult, status_from_windows, status_windows
 from sloengine.errors import PrometheusError, PrometheusUnavailable
-from sloengine.evaluate import SLOStatusResult, status_from_windows, status_windows
 from sloengine.generate.sli_promql import error_ratio_expr, events_exprs
 from sloengine.model import SLO, BurnRatePolicy, RawSLI
 
