@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -248,21 +249,32 @@ def bench_throughput(runs: int, quick: bool) -> None:
 
 
 # --- recovery -------------------------------------------------------------------------------
+def _build_and_abandon(data_dir: Path, n_series: int, tail_batches: int) -> None:
+    async def build() -> None:
+        durable = DurableStore(data_dir, max_series=n_series)
+        durable.open()
+        fill(durable.store, n_series)  # history straight into memory, then snapshot it
+        durable.snapshot()
+        for i in range(tail_batches):  # the WAL tail a kill -9 leaves behind
+            req = request(range(i * 1000 % n_series, i * 1000 % n_series + 1000), 1, NOW, 1, i)
+            await durable.push(decode(req))
+
+    asyncio.run(build())
+    os._exit(0)  # no close(), no atexit: abandoned as by kill -9
+
+
 def bench_recovery(n_series: int, runs: int, tail_batches: int) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-store-"))
     try:
 
-        async def build() -> None:
-            durable = DurableStore(data_dir, max_series=n_series)
-            durable.open()
-            fill(durable.store, n_series)  # history straight into memory, then snapshot it
-            durable.snapshot()
-            for i in range(tail_batches):  # the WAL tail a kill -9 leaves behind
-                req = request(range(i * 1000 % n_series, i * 1000 % n_series + 1000), 1, NOW, 1, i)
-                await durable.push(decode(req))
-            # Abandoned without close(): what the data directory looks like after kill -9.
-
-        asyncio.run(build())
+        # Built in a child that exits without close(): the data directory a kill -9 leaves,
+        # and the kernel drops the child's LOCK as it would for a killed engine.
+        child = multiprocessing.get_context("fork").Process(
+            target=_build_and_abandon, args=(data_dir, n_series, tail_batches)
+        )
+        child.start()
+        child.join()
+        assert child.exitcode == 0, f"building the data dir failed ({child.exitcode})"
         gc.collect()
         size = sum(p.stat().st_size for p in data_dir.iterdir()) / 2**20
         times = []
