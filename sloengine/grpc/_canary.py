@@ -24,6 +24,15 @@ from sloengine.settings import inputs
 __all__ = ["CanaryServicer", "add_canary_service"]
 
 
+def status_code_of(exc: SloEngineError) -> grpc.StatusCode:
+    """The gRPC code of a refused verdict request: bad input, unknown key, or cannot judge."""
+    if isinstance(exc, RequestError):
+        return grpc.StatusCode.INVALID_ARGUMENT
+    if isinstance(exc, CanaryNotFoundError):
+        return grpc.StatusCode.NOT_FOUND
+    return grpc.StatusCode.FAILED_PRECONDITION
+
+
 class CanaryServicer(pb_grpc.CanaryServiceServicer):
     """Thin adapter: protobuf in, `CanaryCore`, protobuf out; bad input is INVALID_ARGUMENT."""
 
@@ -53,12 +62,8 @@ class CanaryServicer(pb_grpc.CanaryServiceServicer):
             if not self.core.acts:  # a replica says so; the verdict itself is the same
                 await context.send_initial_metadata((("sloengine-role", "replica"),))
             return verdict_to_pb(verdict)
-        except RequestError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except CanaryNotFoundError as exc:
-            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         except SloEngineError as exc:
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+            await context.abort(status_code_of(exc), str(exc))
         raise AssertionError("unreachable")  # context.abort raises
 
     async def WatchVerdicts(
@@ -79,12 +84,8 @@ class CanaryServicer(pb_grpc.CanaryServiceServicer):
         try:
             async for verdict in self.core.watch(req, interval, actor="grpc-watch"):
                 yield verdict_to_pb(verdict)
-        except RequestError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except CanaryNotFoundError as exc:
-            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         except SloEngineError as exc:
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+            await context.abort(status_code_of(exc), str(exc))
 
 
 def add_canary_service(server: grpc.aio.Server, core: CanaryCore) -> CanaryServicer:
