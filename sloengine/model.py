@@ -6,6 +6,7 @@ Frozen dataclasses only; no YAML, PromQL parsing or I/O here. Label sets are tup
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -123,6 +124,9 @@ class SLO:
     timeslice_window_seconds: float | None = None
     policy: str | None = None  # burn-rate policy name; None = the catalog default
     source: SourceRef = field(default=SourceRef(""), compare=False)
+    # The policy `policy` names, resolved once by the spec loader (None: an SLO built in code;
+    # `resolved_policy` below looks its name up). Derived from `policy`, so not compared.
+    burn_policy: BurnRatePolicy | None = field(default=None, compare=False, repr=False)
 
     @property
     def error_budget_ratio(self) -> float:
@@ -163,6 +167,19 @@ class BurnRatePolicy:
         return tuple(
             sorted({w for b in self.windows for w in (b.short_window_seconds, b.long_window_seconds)})
         )
+
+
+def resolved_policy(
+    slo: SLO, policies: Mapping[str, BurnRatePolicy], default_policy: str
+) -> BurnRatePolicy | None:
+    """The SLO's burn-rate policy: the one the spec loader carried, else (an SLO built in
+    code, or renamed since with `replace(slo, policy=...)`) the one its name, or else
+    `default_policy`, maps to in `policies`; None when that name is unknown (callers word
+    the error). The one place a policy name is looked up after loading."""
+    carried = slo.burn_policy
+    if carried is not None and carried.name == slo.policy:
+        return carried
+    return policies.get(slo.policy or default_policy)
 
 
 def factor_from_budget(budget_fraction: float, period_seconds: float, long_window_seconds: float) -> float:

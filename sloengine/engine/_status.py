@@ -2,7 +2,8 @@
 
 Pushed SLIs (NativeSLI) are summed from the embedded store (`sloengine.engine.evaluate`); PromQL
 SLIs are queried from the Prometheus-compatible API (`sloengine.engine.pull`) when the engine has
-one. Every SLO's burn-rate policy is resolved once, here, when the engine is built.
+one. Every SLO's burn-rate policy is the one the spec loader carried on it (looked up by name
+only for SLOs built in code), taken once, here, when the engine is built.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sloengine.engine.evaluate import SLOStatusResult, evaluate_slo, new_slice_l
 from sloengine.engine.pull import PromPuller
 from sloengine.errors import SloEngineError, SpecError, UnknownSLOError, UnsupportedSLOError
 from sloengine.maths.timeslices import SliceLedger
-from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
+from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI, resolved_policy
 from sloengine.specs.policy import DEFAULT_POLICY
 
 __all__ = ["StatusService"]
@@ -52,11 +53,11 @@ class StatusService:
         self.slice_ledgers: dict[str, SliceLedger] = {}
 
     def _resolve(self, slo: SLO) -> BurnRatePolicy:
-        name = slo.policy or self.default_policy
-        try:
-            return self.policies[name]
-        except KeyError:
-            raise SpecError(slo.source.file, "policy", f"unknown policy {name!r}") from None
+        policy = resolved_policy(slo, self.policies, self.default_policy)
+        if policy is None:
+            name = slo.policy or self.default_policy
+            raise SpecError(slo.source.file, "policy", f"unknown policy {name!r}")
+        return policy
 
     def policy_for(self, slo: SLO) -> BurnRatePolicy:
         """The SLO's own policy if it names one, else the engine's default policy."""

@@ -22,7 +22,7 @@ from sloengine.generate.links import AlertLinks
 from sloengine.generate.rules import PERIOD_GROUP_INTERVAL, RuleGroup, slo_rule_groups
 from sloengine.generate.serialize import HEADER, dump_yaml, rule_groups_yaml
 from sloengine.generate.sloth_labels import with_sloth_labels
-from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI
+from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI, resolved_policy
 from sloengine.specs.policy import DEFAULT_POLICY, builtin_policy, builtin_policy_names
 
 __all__ = [
@@ -80,15 +80,17 @@ def catalog_policies(
 def policy_for(
     slo: SLO, policies: Mapping[str, BurnRatePolicy], default_policy: str
 ) -> BurnRatePolicy:
-    """The policy an SLO names, else the default; SpecError naming the SLO when unknown."""
-    name = slo.policy or default_policy
-    if name not in policies:
+    """The policy the loader carried on the SLO, else the one it names, else the default
+    (`model.resolved_policy`); SpecError naming the SLO when unknown."""
+    policy = resolved_policy(slo, policies, default_policy)
+    if policy is None:
+        name = slo.policy or default_policy
         where = f"{slo.source.path}.policy" if slo.source.path else "policy"
         known = ", ".join(sorted(policies))
         raise SpecError(
             slo.source.file, where, f"unknown burn-rate policy {name!r}; known: {known}"
         )
-    return policies[name]
+    return policy
 
 
 def render_alert_files(

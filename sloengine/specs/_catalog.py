@@ -4,7 +4,8 @@ Stages: find files -> parse YAML documents -> load each document by apiVersion/k
 Sloth's `version`) -> resolve policies and periods -> check duplicates. Every stage adds to
 one Collector; if anything was wrong the run ends with SpecErrors listing all of it.
 
-Every loaded SLO leaves with `policy` set, resolved here once: the policy its spec names;
+Every loaded SLO leaves with its policy resolved here, once, and carried on it (`burn_policy`,
+its name in `policy`; consumers read it through `model.resolved_policy`): the policy its spec names;
 else the caller's `default_policy` (CLI `--policy`, engine config), whose period must be
 the SLO's; else the policy matching its period (`policy.period_policy`: 28d -> the 28d
 table, 7d -> 7d, other periods derived from the period).
@@ -72,7 +73,7 @@ def load_catalog(
     periods = _check_policy_refs(state.policy_refs, policies, state.collector)
     slos = _resolve_policies(state.slos, periods)
     slos, chosen = _choose_policies(slos, policies, default_policy, state.collector)
-    _check_timeslices(slos, {**policies, **{p.name: p for p in chosen}}, state.collector)
+    _check_timeslices(slos, state.collector)
     _check_duplicates(slos, state.collector)
     if state.collector.errors:
         raise SpecErrors(state.collector.errors)
@@ -186,8 +187,9 @@ def _choose_policies(
     default: str | BurnRatePolicy | None,
     collector: Collector,
 ) -> tuple[list[SLO], list[BurnRatePolicy]]:
-    """Set `policy` on every SLO that names none; also return the policies that creates
-    (a default given as an object, periods derived), for the catalog to carry."""
+    """Resolve every SLO's policy once: carry it as `burn_policy` (and its name as `policy`
+    on an SLO that names none). Also return the policies that creates (a default given as
+    an object, periods derived), for the catalog to carry."""
     override = _default_policy(default, policies, collector)
     created: dict[str, BurnRatePolicy] = {}
     if isinstance(default, BurnRatePolicy) and override is not None:
@@ -195,7 +197,11 @@ def _choose_policies(
     out = []
     for slo in slos:
         if slo.policy is not None:
-            out.append(slo)
+            # A reference _check_policy_refs accepted: a catalog policy, else a built-in.
+            named = policies.get(slo.policy)
+            if named is None and slo.policy in builtin_policy_names():
+                named = builtin_policy(slo.policy)
+            out.append(replace(slo, burn_policy=named))
             continue
         at = At(slo.source.file, slo.source.path)
         policy = override
@@ -218,23 +224,16 @@ def _choose_policies(
                     continue
             if policy.name not in builtin_policy_names() and policy.name not in policies:
                 created[policy.name] = policy
-        out.append(replace(slo, policy=policy.name))
+        out.append(replace(slo, policy=policy.name, burn_policy=policy))
     return out, list(created.values())
 
 
-def _check_timeslices(
-    slos: list[SLO], policies: dict[str, BurnRatePolicy], collector: Collector
-) -> None:
+def _check_timeslices(slos: list[SLO], collector: Collector) -> None:
     """Each timeslices SLO's slice must divide its policy's windows and its period."""
     for slo in slos:
-        if slo.policy is None:
+        if slo.burn_policy is None:
             continue
-        policy = policies.get(slo.policy)
-        if policy is None and slo.policy in builtin_policy_names():
-            policy = builtin_policy(slo.policy)
-        if policy is None:
-            continue
-        refusal = timeslice_refusal(slo, policy.window_seconds())
+        refusal = timeslice_refusal(slo, slo.burn_policy.window_seconds())
         if refusal is not None:
             collector.add(At(slo.source.file, slo.source.path).error(refusal))
 
