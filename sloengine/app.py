@@ -40,7 +40,7 @@ from sloengine.http import EngineMetrics, create_http_app
 from sloengine.model import SLO, BurnRatePolicy, Catalog
 from sloengine.settings.config import EngineConfig, parse_listen
 from sloengine.settings.credentials import Credentials, Scope
-from sloengine.specs.policy import builtin_policy, builtin_policy_names
+from sloengine.specs.policy import catalog_policies
 
 if TYPE_CHECKING:
     import grpc
@@ -186,8 +186,7 @@ def build_state(
     """Load specs, policies and the tokens; resolve every SLO's policy (SpecError for an
     unknown one); choose push or pull. No I/O beyond files."""
     catalog = load_specs(config.specs, config.policy) if catalog is None else catalog
-    policies = {name: builtin_policy(name) for name in builtin_policy_names()}
-    policies.update({p.name: p for p in catalog.policies})
+    policies = catalog_policies(catalog)
     if config.policy is not None and config.policy not in policies:
         raise SpecError(
             "", "policy", f"unknown policy {config.policy!r}; known: {', '.join(sorted(policies))}"

@@ -23,7 +23,7 @@ from sloengine.generate.rules import PERIOD_GROUP_INTERVAL, RuleGroup, slo_rule_
 from sloengine.generate.serialize import HEADER, dump_yaml, rule_groups_yaml
 from sloengine.generate.sloth_labels import with_sloth_labels
 from sloengine.model import SLO, BurnRatePolicy, Catalog, NativeSLI, resolved_policy
-from sloengine.specs.policy import DEFAULT_POLICY, builtin_policy, builtin_policy_names
+from sloengine.specs.policy import DEFAULT_POLICY, catalog_policies
 
 __all__ = [
     "ALERTMANAGER_FILE",
@@ -66,15 +66,6 @@ class GenerateOptions:
 def rules_filename(service: str) -> str:
     """`<service>.rules.yml`, with characters unsafe in a file name replaced by `_`."""
     return f"{_UNSAFE_FILENAME.sub('_', service)}.rules.yml"
-
-
-def catalog_policies(
-    catalog: Catalog, extra: tuple[BurnRatePolicy, ...] = ()
-) -> dict[str, BurnRatePolicy]:
-    """Policies by name: the built-ins, overridden by the catalog's and then `extra`."""
-    policies = {name: builtin_policy(name) for name in builtin_policy_names()}
-    policies.update({p.name: p for p in (*catalog.policies, *extra)})
-    return policies
 
 
 def policy_for(

@@ -20,7 +20,7 @@ import yaml
 from sloengine import conventions
 from sloengine.durations import format_duration, parse_duration_seconds
 from sloengine.errors import SpecError
-from sloengine.model import BurnRatePolicy, BurnWindow, factor_from_budget
+from sloengine.model import BurnRatePolicy, BurnWindow, Catalog, factor_from_budget
 
 DEFAULT_POLICY = "sre-workbook-30d"
 # The built-in family an SLO without a policy is matched against, by period.
@@ -38,6 +38,15 @@ def builtin_policy(name: str = DEFAULT_POLICY) -> BurnRatePolicy:
         raise SpecError("", "policy", f"unknown built-in policy {name!r}; known: {', '.join(builtin_policy_names())}")
     text = resources.files("sloengine.policies").joinpath(f"{name}.yaml").read_text()
     return parse_policy(yaml.safe_load(text), f"<builtin>/{name}.yaml")
+
+
+def catalog_policies(
+    catalog: Catalog, extra: tuple[BurnRatePolicy, ...] = ()
+) -> dict[str, BurnRatePolicy]:
+    """Policies by name: the built-ins, overridden by the catalog's and then `extra`."""
+    policies = {name: builtin_policy(name) for name in builtin_policy_names()}
+    policies.update({p.name: p for p in (*catalog.policies, *extra)})
+    return policies
 
 
 def period_policy(period_seconds: float) -> BurnRatePolicy:
